@@ -1,0 +1,24 @@
+# bayespipe: reproducible Bayesian modelling workflow.
+#
+#   snakemake --cores all                              # default run (config/config.yaml)
+#   snakemake --cores all --configfile config/test.yaml  # small, fast run
+#
+# Every output lands in results/<version>/, where <version> is a digest of the config, the code,
+# the raw data and the software versions (see workflow/bayespipe/versioning.py).
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/tadpoles.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

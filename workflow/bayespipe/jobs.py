@@ -1,0 +1,147 @@
+"""The wrapper every Snakemake script runs its work in.
+
+``with job(snakemake) as record:`` sends logging, stdout and stderr to the rule's log file,
+removes the declared outputs if the work fails (no partial results), and on success writes the
+job record ``logs/<job>.job.json`` beside the log. The manifest is assembled from these records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import platform
+import shutil
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Iterator
+
+from .io import sha256_file, write_json
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def job_record_path(log_file: str | Path) -> Path:
+    log_file = Path(log_file)
+    return log_file.with_name(log_file.stem + ".job.json")
+
+
+def jsonable(value: Any) -> Any:
+    """Params and resources as plain JSON (Snakemake containers, paths, numpy scalars)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _named(container) -> dict:
+    """Snakemake's Namedlist as {name: value}, positional entries under their index."""
+    names = {}
+    if hasattr(container, "_names"):
+        for name, (start, end) in container._names.items():
+            names[name] = container[start] if end is None or end == start + 1 else list(container[start:end])
+    if not names:
+        names = {str(i): v for i, v in enumerate(container)}
+    return names
+
+
+def _files(container) -> list[str]:
+    return [str(f) for f in container]
+
+
+def _remove_outputs(paths: list[str]) -> None:
+    for path in paths:
+        p = Path(path)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+
+
+@contextlib.contextmanager
+def _redirect_to(log_file: Path) -> Iterator[None]:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(log_file, "a", buffering=1)
+    saved_stdout, saved_stderr = sys.stdout, sys.stderr
+    saved_fds = (os.dup(1), os.dup(2))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(handle.fileno(), 1)  # C extensions (TensorFlow, Stan) write to the descriptors
+    os.dup2(handle.fileno(), 2)
+    sys.stdout = sys.stderr = handle
+    root = logging.getLogger()
+    handler = logging.StreamHandler(handle)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+        sys.stdout.flush()
+        os.dup2(saved_fds[0], 1)
+        os.dup2(saved_fds[1], 2)
+        for fd in saved_fds:
+            os.close(fd)
+        sys.stdout, sys.stderr = saved_stdout, saved_stderr
+        handle.close()
+
+
+@contextlib.contextmanager
+def job(smk, *, stan_file: str | None = None) -> Iterator[dict]:
+    """Run one Snakemake job's work with logging, cleanup on failure and a job record."""
+    outputs = _files(smk.output)
+    log_files = _files(smk.log)
+    if not log_files:
+        raise RuntimeError(f"rule {smk.rule} has no log: every rule must declare one")
+    log_file = Path(log_files[0])
+    record: dict[str, Any] = {}
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.perf_counter()
+    with _redirect_to(log_file):
+        logger = logging.getLogger(f"bayespipe.{smk.rule}")
+        logger.info("rule %s started on %s", smk.rule, socket.gethostname())
+        try:
+            yield record
+        except BaseException:
+            logger.error("rule %s failed:\n%s", smk.rule, traceback.format_exc())
+            _remove_outputs(outputs)
+            raise
+        missing = [p for p in outputs if not Path(p).exists()]
+        if missing:
+            _remove_outputs(outputs)
+            raise RuntimeError(f"rule {smk.rule} finished without writing {missing}")
+        logger.info("rule %s finished in %.1f s", smk.rule, time.perf_counter() - clock)
+    write_json(
+        job_record_path(log_file),
+        {
+            "rule": smk.rule,
+            "wildcards": jsonable(dict(smk.wildcards.items())),
+            "inputs": {path: sha256_file(path) for path in _files(smk.input) if Path(path).is_file()},
+            "input_names": jsonable(_named(smk.input)),
+            "outputs": outputs,
+            "params": jsonable(dict(smk.params.items())),
+            "threads": smk.threads,
+            "log": log_files,
+            "stan_file": stan_file,
+            "stan_file_sha256": sha256_file(stan_file) if stan_file else None,
+            "start_time": started.isoformat(),
+            "end_time": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "wall_seconds": round(time.perf_counter() - clock, 3),
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            "extra": jsonable(record),
+        },
+    )

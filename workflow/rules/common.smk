@@ -1,0 +1,94 @@
+# Shared set-up of every rule file: validated config, the version folder and path helpers.
+
+import datetime
+import os
+import sys
+from pathlib import Path
+
+from bayespipe import software, versioning
+from bayespipe.analyses import ANALYSES, REPORT_DIR
+from bayespipe.config import validate_config
+from bayespipe.provenance import write_manifest
+
+validate_config(config)
+
+ROOT = Path(workflow.basedir)
+RESULTS = config["results_dir"]
+STAN_ENGINE = software.resolve_stan_engine(config["stan"]["engine"])
+SOFTWARE = software.software_versions()
+VERSION = versioning.compute_version(
+    ROOT,
+    config,
+    SOFTWARE,
+    engines={"stan": software.stan_engine_info(STAN_ENGINE)},
+    hash_cache=ROOT / ".snakemake" / "bayespipe-hashes.json",
+)
+VERSION_DIR = f"{RESULTS}/{VERSION.id}"
+ENABLED = [name for name in config["analyses"] if name in ANALYSES]
+STARTED = datetime.datetime.now(datetime.timezone.utc).isoformat()
+REUSED = {}
+
+if workflow.is_main_process and not workflow.dryrun:
+    REUSED = versioning.reuse_analyses(RESULTS, VERSION, ENABLED)
+    for name, source in REUSED.items():
+        print(f"bayespipe: reusing {name} from version {source} (same inputs)", file=sys.stderr)
+if workflow.is_main_process:
+    print(f"bayespipe: version {VERSION.id} -> {VERSION_DIR}", file=sys.stderr)
+
+
+def out(analysis, path):
+    """A result file of an analysis in this version's folder."""
+    return f"{VERSION_DIR}/{analysis}/{path}"
+
+
+def log_path(analysis, job):
+    return f"{VERSION_DIR}/{analysis}/logs/{job}.log"
+
+
+def bench_path(analysis, job):
+    return f"{VERSION_DIR}/{analysis}/benchmarks/{job}.tsv"
+
+
+FINAL_TARGETS = {}  # analysis -> list of files; each rule file registers its own
+
+
+def final_targets():
+    return [f for name in ENABLED for f in FINAL_TARGETS.get(name, [])] + FINAL_TARGETS.get(
+        REPORT_DIR, []
+    )
+
+
+def rule_scripts():
+    """Rule name -> script path relative to the workflow root (for the manifest)."""
+    scripts = {}
+    for rule in workflow.rules:
+        script = getattr(rule, "script", None)
+        if script:
+            path = Path(str(rule.basedir)) / str(script)
+            scripts[rule.name] = os.path.relpath(path, ROOT)
+    return scripts
+
+
+onsuccess:
+    write_manifest(
+        VERSION_DIR,
+        workdir=ROOT,
+        rule_scripts=rule_scripts(),
+        run_info={
+            "version": VERSION.id,
+            "digest": VERSION.digest,
+            "analysis_digests": VERSION.analysis_digests,
+            "analyses": ENABLED,
+            "reused": REUSED,
+            "command_line": sys.argv,
+            "start_time": STARTED,
+            "executor": workflow.executor_plugin.name if workflow.executor_plugin else "local",
+            "config": config,
+            "software": SOFTWARE,
+            "stan_engine": software.stan_engine_info(STAN_ENGINE),
+            "code": VERSION.code,
+            "data": VERSION.data,
+        },
+    )
+    versioning.update_latest(RESULTS, VERSION.id)
+    print(f"bayespipe: version {VERSION.id} complete: {VERSION_DIR}/manifest.json", file=sys.stderr)
