@@ -18,7 +18,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/tadpoles.smk"
 
 
+onsuccess:
+    write_version_manifest()
+
+
 rule all:
+    default_target: True
     input:
         final_targets(),
-    default_target: True

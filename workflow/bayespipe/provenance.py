@@ -16,6 +16,15 @@ from .jobs import job_record_path
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bayespipe-manifest/1"
+ROCRATE = "ro-crate-metadata.json"
+# Files at the top of a version folder that describe the run and are written after the manifest's
+# file list is built: they are never listed in it (audit must not call them unlisted).
+METADATA_FILES = (MANIFEST, ROCRATE)
+
+
+def is_metadata_file(rel: str | Path) -> bool:
+    """Whether a path relative to a version folder is one of its run-level metadata files."""
+    return str(rel) in METADATA_FILES
 
 
 def host_info() -> dict:
@@ -146,8 +155,10 @@ def build_manifest(
             produced_by[entry["benchmark"]] = (entry, "benchmark")
 
     files = []
-    for path in sorted(p for p in version_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
+    for path in sorted(p for p in version_dir.rglob("*") if p.is_file()):
         rel = str(path.relative_to(version_dir))
+        if is_metadata_file(rel):
+            continue
         # Folders declared as outputs (directory()) own the files inside them.
         owner = produced_by.get(rel) or next(
             (produced_by[o] for o in produced_by if rel.startswith(o.rstrip("/") + "/")), None
@@ -187,4 +198,4 @@ def write_manifest(version_dir: str | Path, **kwargs) -> dict:
     return manifest
 
 
-__all__ = ["MANIFEST", "build_manifest", "write_manifest", "host_info", "git_state", "job_record_path"]
+__all__ = ["MANIFEST", "ROCRATE", "METADATA_FILES", "is_metadata_file", "build_manifest", "write_manifest", "host_info", "git_state", "job_record_path"]

@@ -1,4 +1,4 @@
-# Shared set-up of every rule file: validated config, the version folder and path helpers.
+# Shared set-up for all rule files (validated config, version folder, path helpers).
 
 import datetime
 import os
@@ -31,7 +31,10 @@ REUSED = {}
 if workflow.is_main_process and not workflow.dryrun:
     REUSED = versioning.reuse_analyses(RESULTS, VERSION, ENABLED)
     for name, source in REUSED.items():
-        print(f"bayespipe: reusing {name} from version {source} (same inputs)", file=sys.stderr)
+        print(
+            f"bayespipe: reusing {name} from version {source} (same inputs)",
+            file=sys.stderr,
+        )
 if workflow.is_main_process:
     print(f"bayespipe: version {VERSION.id} -> {VERSION_DIR}", file=sys.stderr)
 
@@ -53,42 +56,54 @@ FINAL_TARGETS = {}  # analysis -> list of files; each rule file registers its ow
 
 
 def final_targets():
-    return [f for name in ENABLED for f in FINAL_TARGETS.get(name, [])] + FINAL_TARGETS.get(
-        REPORT_DIR, []
-    )
+    return [
+        f for name in ENABLED for f in FINAL_TARGETS.get(name, [])
+    ] + FINAL_TARGETS.get(REPORT_DIR, [])
 
 
 def rule_scripts():
     """Rule name -> script path relative to the workflow root (for the manifest)."""
     scripts = {}
-    for rule in workflow.rules:
-        script = getattr(rule, "script", None)
+    for each in workflow.rules:
+        script = getattr(each, "script", None)
         if script:
-            path = Path(str(rule.basedir)) / str(script)
-            scripts[rule.name] = os.path.relpath(path, ROOT)
+            path = Path(str(each.basedir)) / str(script)
+            scripts[each.name] = os.path.relpath(path, ROOT)
     return scripts
 
 
-onsuccess:
+CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
+
+
+def run_info():
+    """What the manifest records about this run besides its files."""
+    return {
+        "version": VERSION.id,
+        "digest": VERSION.digest,
+        "analysis_digests": VERSION.analysis_digests,
+        "analyses": ENABLED,
+        "reused": REUSED,
+        "command_line": sys.argv,
+        "start_time": STARTED,
+        "executor": (
+            workflow.executor_plugin.name if workflow.executor_plugin else "local"
+        ),
+        "config": config,
+        "software": SOFTWARE,
+        "stan_engine": software.stan_engine_info(STAN_ENGINE),
+        "code": VERSION.code,
+        "data": VERSION.data,
+    }
+
+
+def write_version_manifest():
+    """Called on success: the manifest of the version folder, then results/latest."""
+    # One line: a keyword argument named like a Snakemake directive must not start a line.
     write_manifest(
-        VERSION_DIR,
-        workdir=ROOT,
-        rule_scripts=rule_scripts(),
-        run_info={
-            "version": VERSION.id,
-            "digest": VERSION.digest,
-            "analysis_digests": VERSION.analysis_digests,
-            "analyses": ENABLED,
-            "reused": REUSED,
-            "command_line": sys.argv,
-            "start_time": STARTED,
-            "executor": workflow.executor_plugin.name if workflow.executor_plugin else "local",
-            "config": config,
-            "software": SOFTWARE,
-            "stan_engine": software.stan_engine_info(STAN_ENGINE),
-            "code": VERSION.code,
-            "data": VERSION.data,
-        },
+        VERSION_DIR, workdir=ROOT, rule_scripts=rule_scripts(), run_info=run_info()
     )
     versioning.update_latest(RESULTS, VERSION.id)
-    print(f"bayespipe: version {VERSION.id} complete: {VERSION_DIR}/manifest.json", file=sys.stderr)
+    print(
+        f"bayespipe: version {VERSION.id} complete: {VERSION_DIR}/manifest.json",
+        file=sys.stderr,
+    )

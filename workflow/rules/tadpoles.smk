@@ -10,6 +10,8 @@ rule reedfrogs_prepare:
         log_path("tadpoles", "reedfrogs_prepare"),
     benchmark:
         bench_path("tadpoles", "reedfrogs_prepare")
+    conda:
+        CONDA_ENV
     script:
         "../scripts/reedfrogs_prepare.py"
 

@@ -1,0 +1,93 @@
+"""Shared fixtures: a private copy of the repository and Snakemake runs inside it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = str(BIN / "snakemake")
+TEST_CONFIG = "config/test.yaml"
+
+
+def repo_files() -> list[str]:
+    """Tracked and untracked-but-not-ignored files: what a fresh clone plus local edits holds."""
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout
+    return [f for f in out.split("\0") if f and (REPO / f).is_file()]
+
+
+def copy_repo(destination: Path) -> Path:
+    destination.mkdir(parents=True, exist_ok=True)
+    for rel in repo_files():
+        target = destination / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, target)
+    # ../shared is beside the repository in CI and for developers; keep it reachable.
+    shared = REPO.parent / "shared"
+    if shared.exists() and not (destination.parent / "shared").exists():
+        (destination.parent / "shared").symlink_to(shared)
+    return destination
+
+
+def snakemake_env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["TF_USE_LEGACY_KERAS"] = "1"
+    return env
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir``; stdout and stderr together in ``.stdout``."""
+    result = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", *args],
+        cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed in {workdir}:\n{result.stdout[-6000:]}")
+    return result
+
+
+def executed_jobs(output: str) -> dict[str, int]:
+    """Rule -> count from Snakemake's 'Job stats' table (empty when nothing was to be done)."""
+    if "Nothing to be done" in output:
+        return {}
+    match = re.search(r"Job stats:\n(.*?)\n\n", output, flags=re.S)
+    if not match:
+        return {}
+    counts = {}
+    for line in match.group(1).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def version_dir_of(workdir: Path) -> Path:
+    return (workdir / "results" / "latest").resolve()
+
+
+@pytest.fixture(scope="session")
+def test_run(tmp_path_factory) -> Path:
+    """A git checkout copy of the repository with one complete run of config/test.yaml."""
+    workdir = copy_repo(tmp_path_factory.mktemp("run") / "repo")
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
+    run_snakemake(workdir, "--configfile", TEST_CONFIG)
+    return workdir
+
+
+@pytest.fixture
+def repo_copy(tmp_path) -> Path:
+    return copy_repo(tmp_path / "repo")

@@ -1,0 +1,1 @@
+"""Checking and explaining version folders: audit (and lineage, diff, reproduce, reports)."""
