@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -82,6 +83,13 @@ def test_changing_one_analysis_reuses_the_others(tmp_path):
         assert old_files
         for path in old_files:  # hard links: nothing of the kept analyses was recomputed or copied
             assert (new / name / path.relative_to(old / name)).stat().st_ino == path.stat().st_ino
+    # The new manifest traces reused files to their jobs, with inputs inside the new version.
+    manifest = json.loads((new / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["path"].startswith(tuple(f"{name}/" for name in kept)):
+            assert entry["rule"], entry["path"]
+            assert all(not i["path"].startswith(f"results/{old.name}/") for i in entry["inputs"]), entry
+    assert any(job["reused_from"] == old.name for job in manifest["jobs"])
     # The old version is still intact.
     from bayespipe.audit.check import audit
 

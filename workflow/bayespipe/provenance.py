@@ -92,13 +92,32 @@ def load_job_records(version_dir: Path) -> list[dict]:
     return records
 
 
-def _relative(path: str, version_dir: Path, workdir: Path) -> str:
-    """A job's path (relative to the workdir) as a path relative to the version folder."""
-    absolute = (workdir / path).resolve() if not Path(path).is_absolute() else Path(path)
+def _in_results(path: str, version_dir: Path, workdir: Path) -> tuple[str, str] | None:
+    """(version id, path inside that version) when ``path`` lies in a version folder beside ours."""
+    absolute = Path(path) if Path(path).is_absolute() else workdir / path
     try:
-        return str(absolute.relative_to(version_dir.resolve()))
+        parts = absolute.resolve().relative_to(version_dir.resolve().parent).parts
     except ValueError:
+        return None
+    return (parts[0], str(Path(*parts[1:]))) if len(parts) > 1 else None
+
+
+def _relative(path: str, version_dir: Path, workdir: Path) -> str:
+    """A job's path as a path relative to the version folder.
+
+    Jobs of an analysis reused from an earlier version recorded that version's paths; their
+    files now live at the same place inside this version.
+    """
+    located = _in_results(path, version_dir, workdir)
+    return located[1] if located else path
+
+
+def _rebased_input(path: str, version_dir: Path, workdir: Path) -> str:
+    """An input recorded in an earlier version, as the same file of this version (workdir-relative)."""
+    located = _in_results(path, version_dir, workdir)
+    if not located or located[0] == version_dir.name or not (version_dir / located[1]).is_file():
         return path
+    return os.path.relpath(version_dir / located[1], workdir)
 
 
 def _file_hash(path: Path, workdir: Path) -> str | None:
@@ -121,6 +140,7 @@ def build_manifest(
     for record in load_job_records(version_dir):
         log = record["log"][0]
         log_rel = _relative(log, version_dir, workdir)
+        origin = (_in_results(log, version_dir, workdir) or (version_dir.name,))[0]
         stem = Path(log_rel).name[: -len(".log")] if log_rel.endswith(".log") else Path(log_rel).stem
         benchmark = str(Path(log_rel).parent.parent / "benchmarks" / f"{stem}.tsv")
         script = rule_scripts.get(record["rule"])
@@ -133,7 +153,10 @@ def build_manifest(
                 {"path": record["stan_file"], "sha256": record.get("stan_file_sha256")}
                 if record.get("stan_file") else None
             ),
-            "inputs": [{"path": p, "sha256": h} for p, h in sorted(record.get("inputs", {}).items())],
+            "inputs": [
+                {"path": _rebased_input(p, version_dir, workdir), "sha256": h}
+                for p, h in sorted(record.get("inputs", {}).items())
+            ],
             "params": record.get("params", {}),
             "threads": record.get("threads"),
             "log": log_rel,
@@ -144,6 +167,7 @@ def build_manifest(
             "wall_seconds": record.get("wall_seconds"),
             "host": record.get("host"),
             "slurm_job_id": record.get("slurm_job_id"),
+            "reused_from": origin if origin != version_dir.name else None,
             "extra": record.get("extra", {}),
         }
         jobs.append(entry)
