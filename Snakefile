@@ -16,6 +16,14 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tadpoles.smk"
+include: "workflow/rules/zillow_common.smk"
+include: "workflow/rules/zillow_data.smk"
+include: "workflow/rules/zillow_models.smk"
+include: "workflow/rules/zillow_network.smk"
+include: "workflow/rules/moons.smk"
+include: "workflow/rules/sinusoid.smk"
+include: "workflow/rules/mnist.smk"
+include: "workflow/rules/report.smk"
 
 
 onsuccess:

@@ -40,7 +40,10 @@ def test_software_versions(manifest):
 
 def test_every_file_is_listed_with_its_hash(manifest, test_run):
     version = version_dir_of(test_run)
-    on_disk = {str(p.relative_to(version)) for p in version.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    from bayespipe.provenance import is_metadata_file
+
+    on_disk = {str(p.relative_to(version)) for p in version.rglob("*")
+               if p.is_file() and not is_metadata_file(p.relative_to(version))}
     listed = {f["path"]: f for f in manifest["files"]}
     assert on_disk <= set(listed)
     for rel in on_disk:

@@ -1,4 +1,4 @@
-"""The ``bayespipe`` command: audit and explain version folders."""
+"""The ``bayespipe`` command: audit and explain version folders (audit, lineage, diff, reproduce, rocrate)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--workdir", type=Path, default=None,
                        help="where recorded raw inputs are resolved (default: the run's workflow folder)")
     audit.set_defaults(handler=_audit)
+
+    from .audit import diff, lineage, reproduce, rocrate
+
+    for module in (lineage, diff, reproduce, rocrate):
+        module.add_command(commands)
     return parser
 
 

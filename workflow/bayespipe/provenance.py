@@ -17,9 +17,10 @@ from .jobs import job_record_path
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bayespipe-manifest/1"
 ROCRATE = "ro-crate-metadata.json"
+SNAKEMAKE_REPORT = "snakemake-report.zip"  # `snakemake --report results/<version>/snakemake-report.zip`
 # Files at the top of a version folder that describe the run and are written after the manifest's
 # file list is built: they are never listed in it (audit must not call them unlisted).
-METADATA_FILES = (MANIFEST, ROCRATE)
+METADATA_FILES = (MANIFEST, ROCRATE, SNAKEMAKE_REPORT)
 
 
 def is_metadata_file(rel: str | Path) -> bool:

@@ -5,6 +5,16 @@ import os
 import sys
 from pathlib import Path
 
+# The code that runs is the code the version id hashes: this checkout's package, for the
+# Snakefile and (through PYTHONPATH) for every script and cluster job, whatever is installed.
+PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, PACKAGE_DIR)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        [PACKAGE_DIR, *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+)
+
 from bayespipe import software, versioning
 from bayespipe.analyses import ANALYSES, REPORT_DIR
 from bayespipe.config import validate_config
@@ -102,6 +112,12 @@ def write_version_manifest():
     write_manifest(
         VERSION_DIR, workdir=ROOT, rule_scripts=rule_scripts(), run_info=run_info()
     )
+    if config[
+        "report"
+    ]:  # the RO-Crate describes the whole run, so it follows the manifest
+        from bayespipe.audit.rocrate import write_crate
+
+        write_crate(VERSION_DIR)
     versioning.update_latest(RESULTS, VERSION.id)
     print(
         f"bayespipe: version {VERSION.id} complete: {VERSION_DIR}/manifest.json",

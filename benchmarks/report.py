@@ -1,0 +1,80 @@
+"""Benchmark of the version-level tools: HTML report, RO-Crate (build + offline validation), lineage,
+diff, audit and reproduce, on one complete version folder.
+
+    .venv/bin/python benchmarks/report.py results/<version> [--reproduce]
+
+Each step runs once (the machine is shared; numbers are wall seconds with the load average).
+``--reproduce`` also re-runs the whole version in a scratch folder (as long as the run itself).
+Prints a table and writes benchmarks/results/report.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from bayespipe.audit.check import audit  # noqa: E402
+from bayespipe.audit.diff import diff_versions  # noqa: E402
+from bayespipe.audit.lineage import lineage  # noqa: E402
+from bayespipe.audit.reproduce import reproduce  # noqa: E402
+from bayespipe.audit.rocrate import build_crate, validate_crate  # noqa: E402
+from bayespipe.io import read_json  # noqa: E402
+from bayespipe.report.html import RunInfo, render  # noqa: E402
+
+
+def timed(label: str, rows: list, fn, note=lambda value: ""):
+    start = time.perf_counter()
+    value = fn()
+    rows.append({"step": label, "seconds": round(time.perf_counter() - start, 3), "note": note(value)})
+    return value
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("version_dir", type=Path)
+    parser.add_argument("--reproduce", action="store_true")
+    args = parser.parse_args()
+    version = args.version_dir.resolve()
+    manifest = read_json(version / "manifest.json")
+    info = RunInfo(manifest["version"], manifest["config"], manifest["software"], manifest["stan_engine"],
+                   manifest["analyses"], manifest.get("reused", {}), manifest.get("git"), manifest.get("host", {}))
+    outputs = [f["path"] for f in manifest["files"] if f["kind"] == "output"]
+    rows: list[dict] = []
+    html = timed("render HTML report", rows, lambda: render(version, version / "report" / "index.html", info),
+                 lambda text: f"{len(text) / 1e3:.0f} kB")
+    crate = timed("build RO-Crate", rows, lambda: build_crate(version, manifest),
+                  lambda c: f"{len(c.get_entities())} entities")
+    with tempfile.TemporaryDirectory() as cache:
+        timed("validate RO-Crate offline", rows, lambda: validate_crate(version, Path(cache) / "c"),
+              lambda failures: "valid" if not failures else f"{len(failures)} failures")
+    timed(f"lineage of {len(outputs)} outputs", rows, lambda: [lineage(version / p) for p in outputs],
+          lambda results: f"{max(len(r.steps) for r in results)} steps deepest")
+    timed("diff with itself", rows, lambda: diff_versions(version, version), lambda d: "empty" if d.empty else "differs")
+    timed("audit", rows, lambda: audit(version), lambda problems: f"{len(problems)} problems")
+    if args.reproduce:
+        timed("reproduce (full re-run)", rows, lambda: reproduce(version),
+              lambda r: f"{r.counts()}; {'OK' if r.ok else 'NOT reproduced'}")
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(f"version {manifest['version']}: {len(manifest['files'])} files, {len(manifest['jobs'])} jobs; "
+          f"report {len(html) / 1e3:.0f} kB, crate {len(crate.get_entities())} entities")
+    print(f"{'step':34} {'seconds':>8}  note")
+    for row in rows:
+        print(f"{row['step']:34} {row['seconds']:8.3f}  {row['note']}")
+    print(f"load average (1, 5, 15 min): {load}")
+    out = ROOT / "benchmarks" / "results" / "report.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"version": manifest["version"], "files": len(manifest["files"]), "jobs": len(manifest["jobs"]),
+                               "rows": rows, "load_average": load}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Benchmark: training wall time and the quality metric of each TFP network, one run each.
+
+    .venv/bin/python benchmarks/tfp_bnn.py [--zillow-dir results/<version>/zillow] [--config config/config.yaml]
+
+Settings come from the config (default: the default run's). Models and targets (issue 6):
+
+    moons full_batch    test accuracy >= 0.94 in <= 30 s of training (tutorial: 94.2%, 37 s)
+    moons minibatch     test accuracy (reported; the tutorial's mini-batch run took 17.5 s)
+    sinusoid epistemic  band ratio (mean sd outside [-0.5, 0.5] / inside) >= 3
+    sinusoid aleatoric  band ratio and learned noise sd (reported)
+    zillow network      validation MAE below the linear model's on the synthetic truth
+
+The Zillow network trains on the prepared data in --zillow-dir/data (a workflow result folder);
+without it the synthetic twin is generated at the config's sizes and prepared into a cache. The
+linear model's MAE is read from --zillow-dir/linear_regression/heldout_metrics.json (the Stan
+fit) when present; the least-squares fit is always reported too (with 39,000 rows and Normal(0, 1)
+priors the Stan posterior-mean prediction equals it to about 1e-5). "Train s" is the wall time
+of the optimisation loop (graph tracing included, TensorFlow start-up and prediction excluded).
+Prints a table and writes benchmarks/results/tfp_bnn.json, with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayespipe.config import load_config
+from bayespipe.tfp import moons, sinusoid, zillow_network
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "tfp_bnn.json"
+CACHE = Path(tempfile.gettempdir()) / "bayespipe-bench" / "zillow-default"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_moons(cfg, tfp_cfg, work: Path) -> list[dict]:
+    moons.prepare(cfg, work / "train.parquet", work / "test.parquet")
+    rows = []
+    for variant in moons.VARIANTS:
+        outputs = {k: work / variant / f"{k}.out" for k in ("metrics", "history", "predictions", "grid")}
+        metrics, _ = moons.fit(cfg, tfp_cfg, variant, work / "train.parquet", work / "test.parquet", outputs)
+        full = variant == "full_batch"
+        rows.append({
+            "model": f"moons {variant}", "train_s": metrics["train_seconds"], "metric": "test accuracy",
+            "value": metrics["test_accuracy"], "target": ">= 0.94 in <= 30 s" if full else "(reported)",
+            "met": (metrics["test_accuracy"] >= 0.94 and metrics["train_seconds"] <= 30) if full else None,
+            "device": metrics["device"]["device"], "steps": metrics["steps"],
+        })
+    return rows
+
+
+def run_sinusoid(cfg, tfp_cfg, work: Path) -> list[dict]:
+    sinusoid.prepare(cfg, work / "train.parquet")
+    rows = []
+    for variant in sinusoid.variants(cfg):
+        outputs = {k: work / variant / f"{k}.out" for k in ("metrics", "history", "predictions")}
+        metrics, _ = sinusoid.fit(cfg, tfp_cfg, variant, work / "train.parquet", outputs)
+        epistemic = variant == "epistemic"
+        rows.append({
+            "model": f"sinusoid {variant}", "train_s": metrics["train_seconds"], "metric": "band ratio",
+            "value": metrics["band_ratio"], "target": ">= 3" if epistemic else "(reported)",
+            "met": metrics["band_ratio"] >= 3 if epistemic else None, "device": metrics["device"]["device"],
+            "steps": metrics["epochs"], "learned_noise_sd_inside": metrics["mean_aleatoric_sd_inside"],
+        })
+    return rows
+
+
+def prepared_zillow(config: dict, zillow_dir: Path | None) -> Path:
+    if zillow_dir:
+        return zillow_dir / "data"
+    from bayespipe.zillow import prep, synthetic
+
+    z = config["zillow"]
+    data = CACHE / "data"
+    stamp = CACHE / "settings.json"
+    key = {k: z[k] for k in ("seed", "n_properties", "n_transactions", "n_zips", "max_null_fraction",
+                             "n_predictors", "validation_fraction")}
+    if stamp.exists() and json.loads(stamp.read_text()) == key and (data / "train.parquet").exists():
+        return data
+    data.mkdir(parents=True, exist_ok=True)
+    raw = [CACHE / "train_2016_v2.csv", CACHE / "properties_2016.csv"]
+    synthetic.generate(z["seed"], z["n_properties"], z["n_transactions"], z["n_zips"], *raw, CACHE / "truth.json")
+    prep.prepare_all(*raw, data, {**key, "predictors": z["predictors"], "imputable_predictor": z["imputable_predictor"]})
+    stamp.write_text(json.dumps(key))
+    return data
+
+
+def least_squares_mae(data: Path) -> float:
+    predictors = json.loads((data / "predictors.json").read_text())["predictors"]
+    train, validation = pd.read_parquet(data / "train.parquet"), pd.read_parquet(data / "validation.parquet")
+    design = lambda f: np.column_stack([np.ones(len(f)), f[predictors].to_numpy()])  # noqa: E731
+    coef, *_ = np.linalg.lstsq(design(train), train["logerror"].to_numpy(), rcond=None)
+    return float(np.mean(np.abs(validation["logerror"].to_numpy() - design(validation) @ coef)))
+
+
+def run_zillow(config, tfp_cfg, work: Path, zillow_dir: Path | None) -> list[dict]:
+    data = prepared_zillow(config, zillow_dir)
+    linear_file = zillow_dir / "linear_regression" / "heldout_metrics.json" if zillow_dir else None
+    linear_mae = json.loads(linear_file.read_text())["mae"] if linear_file and linear_file.exists() else None
+    ls_mae = least_squares_mae(data)
+    reference = linear_mae if linear_mae is not None else ls_mae
+    outputs = {k: work / f"{k}.out" for k in ("heldout", "metrics", "history", "predictions", "zip_intercepts")}
+    heldout, _ = zillow_network.fit(config["zillow"]["network"], tfp_cfg, data / "train.parquet",
+                                    data / "validation.parquet", data / "predictors.json", outputs)
+    metrics = json.loads(outputs["metrics"].read_text())
+    return [{
+        "model": "zillow network", "train_s": metrics["train_seconds"], "metric": "validation MAE",
+        "value": heldout["mae"], "target": f"< linear {reference:.5f}", "met": heldout["mae"] < reference,
+        "device": metrics["device"]["device"], "steps": metrics["iterations"], "rmse": heldout["rmse"],
+        "mlpd": heldout["mlpd"], "linear_stan_mae": linear_mae, "least_squares_mae": ls_mae,
+        "n_validation": heldout["n_validation"], "data": str(data),
+    }]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    parser.add_argument("--zillow-dir", type=Path, default=None, help="a results/<version>/zillow folder")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    tfp_cfg = config["tfp"]
+    load_before = load()
+    started = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rows += run_moons(config["moons"], tfp_cfg, work / "moons")
+        rows += run_sinusoid(config["sinusoid"], tfp_cfg, work / "sinusoid")
+        rows += run_zillow(config, tfp_cfg, work / "zillow", args.zillow_dir)
+    table = pd.DataFrame(rows)
+    print(table[["model", "device", "steps", "train_s", "metric", "value", "target", "met"]].to_string(index=False))
+    result = {"rows": rows, "load_before": load_before, "load_after": load(), "cpus": os.cpu_count(),
+              "total_wall_s": round(time.perf_counter() - started, 1), "config": args.config}
+    print(f"load average before {load_before}, after {result['load_after']} ({os.cpu_count()} CPUs)")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Headless-Chromium helpers for the report's browser test (no test files here)."""

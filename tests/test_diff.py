@@ -1,0 +1,76 @@
+"""``bayespipe diff``: two versions differing in one config key."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bayespipe.audit.diff import diff_versions, flatten, format_diff
+from bayespipe.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from browser.versions import CHANGED_KEY, CHANGED_VALUE, versions  # noqa: E402
+
+
+def fake_version(root: Path, name: str, *, seed: int, mae: float, code_sha: str) -> Path:
+    folder = root / name
+    (folder / "m").mkdir(parents=True)
+    (folder / "m" / "metrics.json").write_text(json.dumps({"validation": {"mae": mae}}))
+    manifest = {
+        "version": name, "config": {"m": {"seed": seed, "chains": 2}}, "code": {"a.py": code_sha}, "data": {},
+        "software": {"numpy": "2.4.6"}, "stan_engine": {}, "analysis_digests": {"m": str(seed)},
+        "files": [{"path": "m/metrics.json", "sha256": str(mae), "kind": "output"},
+                  {"path": "m/logs/x.log", "sha256": str(seed), "kind": "log"}],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_names_the_key_the_outputs_and_the_metric(tmp_path):
+    a = fake_version(tmp_path, "a", seed=1, mae=0.09, code_sha="x")
+    b = fake_version(tmp_path, "b", seed=2, mae=0.08, code_sha="x")
+    result = diff_versions(a, b)
+    assert [(c.key, c.a, c.b) for c in result.config] == [("m.seed", 1, 2)]
+    assert result.code == [] and result.software == []
+    assert result.outputs_changed == ["m/metrics.json"]  # logs are not outputs
+    assert [(c.key, c.a, c.b) for c in result.metrics] == [("m/metrics.json:validation.mae", 0.09, 0.08)]
+    assert "m.seed: 1 -> 2" in format_diff(result)
+
+
+def test_identical_versions_exit_zero(tmp_path, capsys):
+    a = fake_version(tmp_path, "a", seed=1, mae=0.09, code_sha="x")
+    assert main(["diff", str(a), str(a)]) == 0
+    b = fake_version(tmp_path, "b", seed=1, mae=0.09, code_sha="y")
+    assert main(["diff", str(a), str(b)]) == 1
+    assert "a.py" in capsys.readouterr().out
+
+
+def test_flatten_keeps_lists_whole():
+    assert flatten({"a": {"b": [1, 2], "c": {"d": None}}}) == {"a.b": [1, 2], "a.c.d": None}
+
+
+@pytest.fixture(scope="session")
+def report_versions(test_run, tmp_path_factory):
+    return versions(test_run, tmp_path_factory.mktemp("report-versions"))
+
+
+@pytest.mark.e2e
+def test_two_runs_differing_in_one_key(report_versions, capsys):
+    result = diff_versions(report_versions.a, report_versions.b)
+    assert [c.key for c in result.config] == [CHANGED_KEY]
+    assert result.config[0].b == CHANGED_VALUE
+    assert result.code == [] and result.data == [] and result.software == [] and result.stan_engine == []
+    # The data preparation does not read the gates: same bytes. Whatever changed is the analysis's.
+    assert "tadpoles/data/reedfrogs.parquet" not in result.outputs_changed
+    manifest_a = {f["path"]: f["sha256"] for f in json.loads((report_versions.a / "manifest.json").read_text())["files"]}
+    manifest_b = {f["path"]: f for f in json.loads((report_versions.b / "manifest.json").read_text())["files"]}
+    expected = sorted(p for p, f in manifest_b.items() if f["kind"] == "output" and not p.startswith("report/")
+                      and p in manifest_a and manifest_a[p] != f["sha256"])
+    assert result.outputs_changed == expected
+    assert all(p.startswith("tadpoles/") for p in result.outputs_changed)
+    assert main(["diff", str(report_versions.a), str(report_versions.b)]) == 1
+    out = capsys.readouterr().out
+    assert f"config: 1 difference\n  {CHANGED_KEY}:" in out

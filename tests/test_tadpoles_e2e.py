@@ -1,0 +1,40 @@
+"""The tadpoles analysis in the end-to-end run of config/test.yaml (Snakemake, PyStan here)."""
+
+import json
+
+import pytest
+
+from conftest import version_dir_of
+
+pytestmark = pytest.mark.e2e
+
+FIT = ["posterior.nc", "summary.csv", "diagnostics.json", "trace.png", "densities.png", "metrics.json"]
+FIGURES = ["logits.png", "survival.png", "shrinkage.png", "ppc.png"]
+
+
+@pytest.fixture(scope="module")
+def tadpoles_dir(test_run):
+    return version_dir_of(test_run) / "tadpoles"
+
+
+def test_outputs_exist_and_are_in_the_manifest(tadpoles_dir):
+    manifest = json.loads((tadpoles_dir.parent / "manifest.json").read_text())
+    listed = {entry["path"]: entry for entry in manifest["files"]}
+    expected = ["stan/tadpoles.compile.json", *(f"fit/{n}" for n in FIT), *(f"figures/{n}" for n in FIGURES)]
+    for rel in expected:
+        assert (tadpoles_dir / rel).stat().st_size > 0, rel
+        assert f"tadpoles/{rel}" in listed, f"{rel} missing from the manifest"
+    assert listed["tadpoles/fit/posterior.nc"]["rule"] == "tadpoles_fit"
+    assert listed["tadpoles/figures/survival.png"]["rule"] == "tadpoles_figures"
+
+
+def test_fit_used_the_compile_stamp_and_passed_the_gates(tadpoles_dir):
+    stamp = json.loads((tadpoles_dir / "stan" / "tadpoles.compile.json").read_text())
+    metrics = json.loads((tadpoles_dir / "fit" / "metrics.json").read_text())
+    record = json.loads((tadpoles_dir / "logs" / "tadpoles_fit.job.json").read_text())
+    assert stamp["engine"] == metrics["engine"] == record["extra"]["engine"]["engine"]
+    assert record["stan_file"] == "stan/tadpoles.stan" and record["stan_file_sha256"] == stamp["stan_sha256"]
+    assert metrics["gates_passed"] is True and metrics["divergences"] == 0
+    assert 1.1 < metrics["a_bar"]["mean"] < 1.6 and 1.3 < metrics["sigma"]["mean"] < 1.9
+    log = (tadpoles_dir / "logs" / "tadpoles_fit.log").read_text()
+    assert "Sampling" in log or "Iteration" in log  # Stan's progress goes to the rule log

@@ -1,0 +1,78 @@
+"""Analysis D1, sinusoid regression with DenseVariational layers (bayespipe.tfp.sinusoid)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from bayespipe.errors import InputError
+from bayespipe.tfp import sinusoid
+from bayespipe.tfp.common import setup
+
+TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
+SMALL = {
+    "n_points": 32, "noise_sd": 1.0, "hidden_units": 20, "epochs": 300, "learning_rate": 0.03,
+    "prior_sigma_1": 1.0, "prior_sigma_2": 0.1, "prior_pi": 0.2, "posterior_initial_scale": 0.3,
+    "posterior_initial_loc_sd": 1.5, "predictive_draws": 100, "n_grid": 200, "aleatoric": True, "seed": 1,
+}
+FIT_FILES = {"metrics": "metrics.json", "history": "history.csv", "predictions": "predictions.parquet"}
+
+
+@pytest.fixture(scope="module")
+def train_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sinusoid") / "train.parquet"
+    sinusoid.prepare(SMALL, path)
+    return path
+
+
+def test_data_follow_the_sinusoid_on_the_training_range(train_file):
+    frame = pd.read_parquet(train_file)
+    assert len(frame) == 32 and frame["x"].min() == -0.5 and frame["x"].max() == 0.5
+    residual = frame["y"] - 10 * np.sin(2 * np.pi * frame["x"])
+    assert 0.5 < residual.std() < 1.5  # Normal(0, 1) noise
+
+
+def test_non_finite_values_are_refused(tmp_path):
+    path = tmp_path / "bad.parquet"
+    pd.DataFrame({"x": [0.0, 0.1], "y": [1.0, np.nan]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"row 1, column 'y'"):
+        sinusoid.read_points(path)
+
+
+def test_band_ratio_compares_outside_with_inside():
+    x = np.linspace(-1.5, 1.5, 7)  # -1.5 -1 -0.5 0 0.5 1 1.5
+    sd = np.array([4.0, 4.0, 1.0, 1.0, 1.0, 2.0, 2.0])
+    assert sinusoid.band_ratio(x, sd) == pytest.approx(3.0)
+
+
+def test_scale_mixture_prior_starts_at_the_configured_mixture():
+    session = setup(device="cpu", seed=0)
+    prior = sinusoid.scale_mixture_prior(session, 1.0, 0.1, 0.2)(3, 0)
+    w = np.array([0.05, -0.4, 1.3], dtype="float32")
+    expected = np.log(0.2 * stats.norm.pdf(w, scale=1.0) + 0.8 * stats.norm.pdf(w, scale=0.1)).sum()
+    assert prior(np.zeros(1, "float32")).log_prob(w).numpy() == pytest.approx(expected, rel=1e-5)
+    assert len(prior.trainable_weights) == 1  # pi and both scales are learned
+
+
+@pytest.mark.parametrize("variant", ["epistemic", "aleatoric"])
+def test_fit_widens_the_band_away_from_the_data(train_file, tmp_path, variant):
+    outputs = {key: tmp_path / name for key, name in FIT_FILES.items()}
+    metrics, device = sinusoid.fit(SMALL, TFP_CPU, variant, train_file, outputs)
+    assert metrics["band_ratio"] > 1.0 and device["device"] == "cpu"
+    assert len(metrics["learned_priors"]) == 3
+    prediction = pd.read_parquet(outputs["predictions"])
+    assert len(prediction) == SMALL["n_grid"] and prediction["x"].min() == -1.5
+    assert len(pd.read_csv(outputs["history"])) == SMALL["epochs"]
+    if variant == "aleatoric":
+        assert 0.2 < metrics["mean_aleatoric_sd_inside"] < 3.0  # the learned noise, truth 1
+    else:
+        assert metrics["mean_aleatoric_sd_inside"] == pytest.approx(1.0)  # the known noise
+    figure = tmp_path / "band.png"
+    sinusoid.plot(train_file, outputs["predictions"], variant, figure)
+    assert figure.stat().st_size > 5000
+    if variant == "epistemic":  # same seed, same numbers on the CPU
+        again, _ = sinusoid.fit(SMALL, TFP_CPU, variant, train_file,
+                                {k: tmp_path / f"again-{v}" for k, v in FIT_FILES.items()})
+        assert again["band_ratio"] == metrics["band_ratio"] and again["final_loss"] == metrics["final_loss"]

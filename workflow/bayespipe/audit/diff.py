@@ -1,0 +1,197 @@
+"""``bayespipe diff <version-a> <version-b>``: what differs between two versions, from their manifests.
+
+Config keys (dotted), code files, raw input data, software and Stan engine, changed result files
+(outputs only: logs, benchmarks and job records always differ), and the numbers in metrics and
+diagnostics JSON files present in both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..io import read_json
+from ..provenance import MANIFEST
+from ..report.collect import json_kind
+
+ALWAYS_REBUILT = ("report/",)  # results of the whole version: differ whenever anything does
+METRIC_KINDS = ("metrics", "diagnostics", "data_card")
+
+
+@dataclass
+class Change:
+    key: str
+    a: Any
+    b: Any
+
+
+@dataclass
+class VersionDiff:
+    a: str
+    b: str
+    config: list[Change] = field(default_factory=list)
+    code: list[Change] = field(default_factory=list)
+    data: list[Change] = field(default_factory=list)
+    software: list[Change] = field(default_factory=list)
+    stan_engine: list[Change] = field(default_factory=list)
+    analysis_digests: list[Change] = field(default_factory=list)
+    outputs_changed: list[str] = field(default_factory=list)
+    outputs_added: list[str] = field(default_factory=list)
+    outputs_removed: list[str] = field(default_factory=list)
+    report_changed: list[str] = field(default_factory=list)
+    metrics: list[Change] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(
+            getattr(self, name) for name in (
+                "config", "code", "data", "software", "stan_engine", "outputs_changed",
+                "outputs_added", "outputs_removed", "metrics",
+            )
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as {dotted.key: leaf}; lists stay whole (a list is one setting)."""
+    if isinstance(value, dict) and value:
+        out = {}
+        for key, sub in value.items():
+            out.update(flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def compare_maps(a: dict, b: dict) -> list[Change]:
+    return [Change(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def load_version(path: str | Path) -> tuple[Path, dict]:
+    folder = Path(path).resolve()
+    if not (folder / MANIFEST).is_file():
+        raise InputError(folder, f"not a complete version folder (no {MANIFEST})")
+    return folder, read_json(folder / MANIFEST)
+
+
+def numeric_leaves(data: Any) -> dict[str, float]:
+    leaves = {}
+    for key, value in flatten(_lists_as_dicts(data)).items():
+        if isinstance(value, bool):
+            leaves[key] = value
+        elif isinstance(value, (int, float)):
+            leaves[key] = value
+    return leaves
+
+
+def _lists_as_dicts(value: Any) -> Any:
+    if isinstance(value, list):
+        return {str(i): _lists_as_dicts(v) for i, v in enumerate(value)}
+    if isinstance(value, dict):
+        return {k: _lists_as_dicts(v) for k, v in value.items()}
+    return value
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def metric_changes(dir_a: Path, dir_b: Path, paths: list[str]) -> list[Change]:
+    changes = []
+    for rel in paths:
+        if not rel.endswith(".json") or json_kind(Path(rel).name) not in METRIC_KINDS:
+            continue
+        try:
+            a, b = numeric_leaves(read_json(dir_a / rel)), numeric_leaves(read_json(dir_b / rel))
+        except (OSError, ValueError):
+            continue
+        changes += [Change(f"{rel}:{k}", a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if not _same_number(a.get(k), b.get(k))]
+    return changes
+
+
+def diff_versions(path_a: str | Path, path_b: str | Path) -> VersionDiff:
+    dir_a, a = load_version(path_a)
+    dir_b, b = load_version(path_b)
+    result = VersionDiff(a.get("version", dir_a.name), b.get("version", dir_b.name))
+    result.config = compare_maps(flatten(a.get("config", {})), flatten(b.get("config", {})))
+    result.code = compare_maps(a.get("code", {}), b.get("code", {}))
+    result.data = compare_maps(flatten(a.get("data", {})), flatten(b.get("data", {})))
+    result.software = compare_maps(a.get("software", {}), b.get("software", {}))
+    result.stan_engine = compare_maps(a.get("stan_engine", {}), b.get("stan_engine", {}))
+    result.analysis_digests = compare_maps(a.get("analysis_digests", {}), b.get("analysis_digests", {}))
+
+    outputs_a = {f["path"]: f["sha256"] for f in a.get("files", []) if f.get("kind") == "output"}
+    outputs_b = {f["path"]: f["sha256"] for f in b.get("files", []) if f.get("kind") == "output"}
+    for rel in sorted(set(outputs_a) | set(outputs_b)):
+        rebuilt = rel.startswith(ALWAYS_REBUILT)
+        if rel not in outputs_b:
+            result.outputs_removed.append(rel)
+        elif rel not in outputs_a:
+            result.outputs_added.append(rel)
+        elif outputs_a[rel] != outputs_b[rel]:
+            (result.report_changed if rebuilt else result.outputs_changed).append(rel)
+    both = sorted(set(outputs_a) & set(outputs_b))
+    result.metrics = metric_changes(dir_a, dir_b, both)
+    return result
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def format_diff(result: VersionDiff) -> str:
+    lines = [f"diff {result.a} -> {result.b}"]
+
+    def changes(title: str, items: list[Change], short_hash: bool = False) -> None:
+        lines.append(f"\n{title}: {len(items) or 'no'} difference{'s' if len(items) != 1 else ''}")
+        for c in items:
+            a, b = (str(c.a)[:12] if c.a else "absent", str(c.b)[:12] if c.b else "absent") if short_hash else (_value(c.a), _value(c.b))
+            lines.append(f"  {c.key}: {a} -> {b}")
+
+    def paths(title: str, items: list[str]) -> None:
+        if items:
+            lines.append(f"\n{title} ({len(items)}):")
+            lines.extend(f"  {p}" for p in items)
+
+    changes("config", result.config)
+    changes("code files", result.code, short_hash=True)
+    changes("input data", result.data, short_hash=True)
+    changes("software", result.software)
+    changes("stan engine", result.stan_engine)
+    lines.append(f"\nanalyses recomputed (digest differs): {', '.join(c.key for c in result.analysis_digests) or 'none'}")
+    lines.append(f"\noutputs: {len(result.outputs_changed)} changed, {len(result.outputs_added)} added, {len(result.outputs_removed)} removed")
+    paths("changed outputs", result.outputs_changed)
+    paths("added outputs", result.outputs_added)
+    paths("removed outputs", result.outputs_removed)
+    paths("report files rebuilt", result.report_changed)
+    changes("key metrics", result.metrics)
+    return "\n".join(lines)
+
+
+def add_command(commands) -> None:
+    """``bayespipe diff A B [--json]``: exit 0 when nothing differs, 1 otherwise."""
+    parser = commands.add_parser("diff", help="what differs between two versions: config, code, data, software, outputs, metrics")
+    parser.add_argument("version_a", type=Path)
+    parser.add_argument("version_b", type=Path)
+    parser.add_argument("--json", action="store_true", help="print the differences as JSON")
+    parser.set_defaults(handler=_command)
+
+
+def _command(args) -> int:
+    import sys
+
+    try:
+        result = diff_versions(args.version_a, args.version_b)
+    except (InputError, OSError, ValueError) as exc:
+        print(f"bayespipe diff: {exc}", file=sys.stderr)
+        return 2
+    print(result.to_json() if args.json else format_diff(result))
+    return 0 if result.empty else 1

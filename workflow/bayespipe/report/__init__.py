@@ -1,0 +1,1 @@
+"""The per-version HTML report (``results/<version>/report/index.html``) and the code snapshot."""

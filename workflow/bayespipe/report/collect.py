@@ -1,0 +1,211 @@
+"""What the report shows, discovered from the files present in a version folder.
+
+Analyses are built by different rule files and grow over time, so nothing here knows their
+outputs by name: each analysis folder is scanned for the kinds of files people read (data cards,
+diagnostics and metrics JSON, comparison tables, figures) and every one found gets shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..analyses import ANALYSES, REPORT_DIR
+
+# Issue order: the Zillow study first, then tadpoles, the Bayesian networks, LeNet.
+SECTION_ORDER = ("zillow", "tadpoles", "moons", "sinusoid", "mnist")
+FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
+SKIPPED_PARTS = {"logs", "benchmarks"}
+MAX_TABLE_ROWS = 60
+MAX_TABLE_BYTES = 2_000_000
+TABLE_NAME = re.compile(r"(comparison|summary|metrics|diagnostics|gates|recovery|accuracy|card)", re.I)
+JSON_KINDS = (
+    ("data_card", re.compile(r"data_card", re.I)),
+    ("diagnostics", re.compile(r"diagnostic|gates", re.I)),
+    ("metrics", re.compile(r"metric|accuracy|summary|comparison|recovery|ood|evaluation", re.I)),
+)
+PASS_KEYS = ("passed", "pass", "ok", "gates_passed", "all_passed")
+
+
+@dataclass
+class JsonDoc:
+    path: str  # relative to the version folder
+    kind: str  # data_card | diagnostics | metrics | other
+    data: Any
+
+
+@dataclass
+class Table:
+    path: str
+    header: list[str]
+    rows: list[list[str]]
+    truncated: int = 0  # rows not shown
+
+
+@dataclass
+class Gate:
+    """One pass/fail verdict found in a diagnostics file (e.g. a Stan fit's convergence gates)."""
+
+    source: str  # file, relative to the version folder
+    name: str  # where in the file (e.g. 'fit.tadpoles')
+    passed: bool
+    failed_checks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AnalysisSection:
+    name: str
+    title: str
+    folder: str
+    json_docs: list[JsonDoc] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    files: list[tuple[str, int]] = field(default_factory=list)  # (path, size) of every result
+    gates: list[Gate] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def json_kind(name: str) -> str:
+    for kind, pattern in JSON_KINDS:
+        if pattern.search(name):
+            return kind
+    return "other"
+
+
+def _result_files(folder: Path) -> list[Path]:
+    """Files of an analysis folder, without logs, benchmarks and job records."""
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and not (set(p.relative_to(folder).parts) & SKIPPED_PARTS)
+        and not p.name.startswith(".")
+    )
+
+
+def read_table(path: Path, rel: str, max_rows: int = MAX_TABLE_ROWS) -> Table:
+    with open(path, newline="") as handle:
+        rows = [row for row in csv.reader(line for line in handle if not line.startswith("#"))]
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
+    return Table(rel, header, body[:max_rows], max(0, len(body) - max_rows))
+
+
+def find_gates(data: Any, source: str, where: str = "") -> list[Gate]:
+    """Every dict with a boolean pass flag; its failed sub-checks are the false flags inside it."""
+    gates = []
+    if isinstance(data, dict):
+        flag = next((k for k in PASS_KEYS if isinstance(data.get(k), bool)), None)
+        if flag is not None:
+            label = where or str(data.get("model") or data.get("name") or Path(source).parent.name)
+            gates.append(Gate(source, label, data[flag], _failed_checks(data, flag)))
+            return gates
+        for key, value in data.items():
+            gates += find_gates(value, source, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            label = value.get("name") or value.get("model") or value.get("fit") if isinstance(value, dict) else None
+            gates += find_gates(value, source, f"{where}[{label or index}]")
+    return gates
+
+
+def _failed_checks(data: dict, flag: str, prefix: str = "") -> list[str]:
+    """Names of the failed checks inside a gate: false flags, or sub-dicts whose pass flag is false."""
+    failed = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key == flag:
+            continue
+        if value is False:
+            failed.append(name)
+        elif isinstance(value, dict):
+            inner = next((k for k in PASS_KEYS if isinstance(value.get(k), bool)), None)
+            if inner is not None:
+                if not value[inner]:
+                    failed.append(name)
+            else:
+                failed += _failed_checks(value, flag, f"{name}.")
+    return failed
+
+
+def collect_analysis(version_dir: Path, name: str) -> AnalysisSection:
+    folder = version_dir / name
+    analysis = ANALYSES.get(name)
+    section = AnalysisSection(name, analysis.title if analysis else name, name)
+    for path in _result_files(folder):
+        rel = str(path.relative_to(version_dir))
+        section.files.append((rel, path.stat().st_size))
+        suffix = path.suffix.lower()
+        if suffix in FIGURE_SUFFIXES:
+            section.figures.append(rel)
+        elif suffix == ".json" and path.stat().st_size <= MAX_TABLE_BYTES:
+            _add_json(section, path, rel)
+        elif suffix in (".csv", ".tsv") and TABLE_NAME.search(path.name) and path.stat().st_size <= MAX_TABLE_BYTES:
+            try:
+                section.tables.append(read_table(path, rel))
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                section.problems.append(f"{rel}: not a readable table ({exc})")
+    return section
+
+
+def _add_json(section: AnalysisSection, path: Path, rel: str) -> None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        section.problems.append(f"{rel}: not valid JSON ({exc})")
+        return
+    kind = json_kind(path.name)
+    section.json_docs.append(JsonDoc(rel, kind, data))
+    if kind == "diagnostics":
+        section.gates += find_gates(data, rel)
+
+
+def present_analyses(version_dir: Path) -> list[str]:
+    """Analysis folders in the version folder, known ones in report order, then any others."""
+    names = [p.name for p in version_dir.iterdir() if p.is_dir() and p.name != REPORT_DIR and not p.name.startswith(".")]
+    known = [n for n in SECTION_ORDER if n in names]
+    return known + sorted(n for n in names if n not in known)
+
+
+def load_job_records(version_dir: Path) -> list[dict]:
+    records = []
+    for path in sorted(version_dir.rglob("logs/*.job.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        record["_record"] = str(path.relative_to(version_dir))
+        records.append(record)
+    return records
+
+
+def log_warnings(version_dir: Path, max_per_log: int = 5) -> list[tuple[str, list[str]]]:
+    """(log file, first WARNING/ERROR lines) of every job log that has any."""
+    found = []
+    for path in sorted(version_dir.rglob("logs/*.log")):
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        hits = [line for line in lines if " WARNING " in line or " ERROR " in line]
+        if hits:
+            found.append((str(path.relative_to(version_dir)), hits[:max_per_log] + ([f"... {len(hits) - max_per_log} more"] if len(hits) > max_per_log else [])))
+    return found
+
+
+def devices(records: list[dict]) -> list[str]:
+    """The devices jobs report in their record (TFP fits: ``record['device']``), each with its rules."""
+    rules_by_device: dict[str, list[str]] = {}
+    for record in records:
+        info = (record.get("extra") or {}).get("device")
+        if isinstance(info, dict):
+            label = info.get("device_name") or info.get("device") or json.dumps(info, sort_keys=True)
+            if info.get("gpus"):
+                label += f" ({', '.join(map(str, info['gpus']))})"
+        elif info:
+            label = str(info)
+        else:
+            continue
+        rules_by_device.setdefault(label, []).append(str(record.get("rule")))
+    return [f"{label} [{', '.join(rules)}]" for label, rules in rules_by_device.items()]

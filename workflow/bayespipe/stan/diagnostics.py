@@ -1,0 +1,117 @@
+"""Convergence gates of a Stan fit: divergences, tree-depth saturation, E-BFMI, R-hat, ESS.
+
+``compute_diagnostics`` measures and compares against the thresholds of ``config["diagnostics"]``;
+``enforce`` applies ``on_fail`` (warn: log and go on; fail: raise DiagnosticsError).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLDS = {
+    "on_fail": "warn",
+    "max_rhat": 1.01,
+    "min_ess_bulk": 400,
+    "min_ess_tail": 400,
+    "max_divergences": 0,
+    "max_treedepth_fraction": 0.01,
+    "min_ebfmi": 0.3,
+}
+
+
+class DiagnosticsError(RuntimeError):
+    """A fit failed a convergence gate and ``diagnostics.on_fail`` is ``fail``."""
+
+
+def _extreme(dataset, pick) -> dict:
+    """The largest (pick=max) or smallest value over every element of every variable, and where."""
+    best = None
+    for name, values in dataset.data_vars.items():
+        array = np.asarray(values)
+        if array.size == 0 or np.all(np.isnan(array)):
+            continue  # constants (R-hat undefined) do not decide a gate
+        flat = int(np.nanargmax(array) if pick is max else np.nanargmin(array))
+        value = float(array.reshape(-1)[flat])
+        index = np.unravel_index(flat, array.shape) if array.ndim else ()
+        label = name + (f"[{','.join(str(i + 1) for i in index)}]" if index else "")
+        if best is None or pick(value, best["value"]) != best["value"]:
+            best = {"value": value, "variable": label}
+    return best or {"value": None, "variable": None}
+
+
+def _per_chain_sum(values) -> list[int]:
+    return [int(v) for v in np.asarray(values).reshape(values.shape[0], -1).sum(axis=1)]
+
+
+def _check(value, threshold, passes) -> dict:
+    ok = value is not None and not (isinstance(value, float) and math.isnan(value)) and passes(value, threshold)
+    return {"value": value, "threshold": threshold, "passed": bool(ok)}
+
+
+def compute_diagnostics(idata, thresholds: dict | None = None, *, max_treedepth: int = 10,
+                        var_names: list[str] | None = None, method: str = "nuts") -> dict:
+    """Every gate's value, threshold and verdict, plus the overall ``passed``."""
+    import arviz as az
+
+    limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    result = {"method": method, "thresholds": limits}
+    if method != "nuts":
+        result.update(passed=None, failed=[], note=f"{method} draws are approximate: MCMC gates do not apply")
+        return result
+    posterior = idata.posterior if var_names is None else idata.posterior[var_names]
+    stats = idata.sample_stats
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    divergent = _per_chain_sum(stats["diverging"].values)
+    saturated = _per_chain_sum(stats["tree_depth"].values >= max_treedepth)
+    ebfmi = [float(v) for v in az.bfmi(idata)]
+    rhat = _extreme(az.rhat(posterior), max)
+    ess_bulk = _extreme(az.ess(posterior, method="bulk"), min)
+    ess_tail = _extreme(az.ess(posterior, method="tail"), min)
+    fraction = sum(saturated) / (chains * draws)
+    checks = {
+        "divergences": _check(sum(divergent), limits["max_divergences"], lambda v, t: v <= t),
+        "treedepth_fraction": _check(fraction, limits["max_treedepth_fraction"], lambda v, t: v <= t),
+        "min_ebfmi": _check(min(ebfmi), limits["min_ebfmi"], lambda v, t: v >= t),
+        "max_rhat": _check(rhat["value"], limits["max_rhat"], lambda v, t: v <= t),
+        "min_ess_bulk": _check(ess_bulk["value"], limits["min_ess_bulk"], lambda v, t: v >= t),
+        "min_ess_tail": _check(ess_tail["value"], limits["min_ess_tail"], lambda v, t: v >= t),
+    }
+    failed = [name for name, check in checks.items() if not check["passed"]]
+    result.update(
+        chains=chains,
+        draws_per_chain=draws,
+        divergences=sum(divergent),
+        divergences_per_chain=divergent,
+        treedepth={"max_treedepth": max_treedepth, "saturated_per_chain": saturated, "fraction": fraction},
+        ebfmi_per_chain=ebfmi,
+        max_rhat=rhat,
+        min_ess_bulk=ess_bulk,
+        min_ess_tail=ess_tail,
+        checks=checks,
+        failed=failed,
+        passed=not failed,
+    )
+    return result
+
+
+def describe_failures(diagnostics: dict) -> str:
+    parts = []
+    for name in diagnostics.get("failed", []):
+        check = diagnostics["checks"][name]
+        parts.append(f"{name} = {check['value']} (threshold {check['threshold']})")
+    return "; ".join(parts)
+
+
+def enforce(diagnostics: dict, on_fail: str, label: str = "fit") -> None:
+    """Warn or raise when a gate failed (``on_fail``: warn | fail)."""
+    if diagnostics.get("passed") is not False:
+        return
+    message = f"{label} failed convergence gate(s): {describe_failures(diagnostics)}"
+    if on_fail == "fail":
+        raise DiagnosticsError(message + " (diagnostics.on_fail: fail)")
+    logger.warning("%s (diagnostics.on_fail: warn, continuing)", message)

@@ -1,0 +1,65 @@
+# The version's own outputs: code snapshot, HTML report (and, on success, the RO-Crate written by
+# write_version_manifest in common.smk). Included last, so every analysis has registered its targets.
+
+from bayespipe.report import snapshot as code_snapshot
+
+
+rule report_code_snapshot:
+    output:
+        # Every code file as its own output (no directory(): no marker files, each file tracked).
+        snakefile=out("report", "code-snapshot/Snakefile"),
+        files=[
+            out("report", f"code-snapshot/{f}")
+            for f in VERSION.code
+            if f != "Snakefile"
+        ],
+    log:
+        log_path("report", "report_code_snapshot"),
+    benchmark:
+        bench_path("report", "report_code_snapshot")
+    conda:
+        CONDA_ENV
+    params:
+        root=str(ROOT),
+        code_digest=code_snapshot.code_digest(VERSION.code),
+    script:
+        "../scripts/report_code_snapshot.py"
+
+
+FINAL_TARGETS.setdefault("report", []).extend(rules.report_code_snapshot.output)
+
+if config["report"]:
+
+    rule report_html:
+        input:
+            # Every enabled analysis's final targets, looked up when the DAG is built (after all includes).
+            targets=lambda wildcards: [
+                f for name in ENABLED for f in FINAL_TARGETS.get(name, [])
+            ],
+            snapshot=rules.report_code_snapshot.output.snakefile,
+        output:
+            html=report(
+                out("report", "index.html"),
+                caption="../report/report_index.rst",
+                category="Version report",
+            ),
+        log:
+            log_path("report", "report_html"),
+        benchmark:
+            bench_path("report", "report_html")
+        conda:
+            CONDA_ENV
+        params:
+            root=str(ROOT),
+            run={
+                "version": VERSION.id,
+                "config": config,
+                "software": SOFTWARE,
+                "stan_engine": software.stan_engine_info(STAN_ENGINE),
+                "analyses": ENABLED,
+                "reused": REUSED,
+            },
+        script:
+            "../scripts/report_html.py"
+
+    FINAL_TARGETS["report"].append(rules.report_html.output.html)

@@ -1,0 +1,5 @@
+from bayespipe.jobs import job
+from bayespipe.tfp import mnist
+
+with job(snakemake) as record:
+    record["data"] = mnist.prepare(dict(snakemake.params.settings), snakemake.output.split)

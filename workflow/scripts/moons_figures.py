@@ -1,0 +1,11 @@
+from bayespipe.jobs import job
+from bayespipe.tfp import moons
+
+with job(snakemake) as record:
+    moons.plot(
+        snakemake.input.history,
+        snakemake.input.predictions,
+        snakemake.input.grid,
+        snakemake.wildcards.moons_variant,
+        dict(snakemake.output.items()),
+    )

@@ -1,0 +1,6 @@
+from bayespipe.jobs import job
+from bayespipe.tfp import moons
+
+with job(snakemake) as record:
+    table = moons.summarize(list(snakemake.input.metrics), snakemake.output.table)
+    record["test_accuracy"] = dict(zip(table["variant"], table["test_accuracy"]))

@@ -1,0 +1,10 @@
+from bayespipe.jobs import job
+from bayespipe.tfp import sinusoid
+
+with job(snakemake) as record:
+    sinusoid.plot(
+        snakemake.input.train,
+        snakemake.input.predictions,
+        snakemake.wildcards.sinusoid_variant,
+        snakemake.output.figure,
+    )

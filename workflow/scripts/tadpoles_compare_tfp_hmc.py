@@ -1,0 +1,18 @@
+# Optional: sample the same model with TFP's HMC (the tutorial's settings) and compare with NUTS.
+from bayespipe import tadpoles_hmc
+from bayespipe.jobs import job
+
+with job(snakemake) as record:
+    result = tadpoles_hmc.compare(
+        snakemake.input.table,
+        snakemake.input.metrics,
+        snakemake.input.posterior,
+        snakemake.output.comparison,
+        snakemake.output.summary,
+        snakemake.output.trace,
+        hmc=snakemake.params.hmc,
+        tfp_config=snakemake.params.tfp,
+        threads=snakemake.threads,
+    )
+    record["device"] = result["device"]
+    record["comparison"] = result["rows"]

@@ -1,0 +1,18 @@
+# Fit the reed-frog varying-intercepts model: posterior and prior-only runs, standard outputs, metrics.
+from bayespipe import tadpoles
+from bayespipe.jobs import job
+from bayespipe.stan.outputs import FIT_FILES
+
+with job(snakemake, stan_file=snakemake.input.stan_file) as record:
+    result = tadpoles.fit(
+        snakemake.input.table,
+        snakemake.input.stan_file,
+        snakemake.input.stamp,
+        {name: snakemake.output[name] for name in FIT_FILES},
+        snakemake.output.metrics,
+        engine=snakemake.params.engine,
+        sampler={**snakemake.params.sampler, "parallel_chains": snakemake.threads},
+        thresholds=snakemake.params.diagnostics,
+    )
+    record["engine"] = result["stan"]
+    record["metrics"] = result

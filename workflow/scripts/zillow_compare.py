@@ -1,0 +1,7 @@
+# Held-out comparison of the Zillow models: one row per model (MAE, RMSE, mean log predictive density).
+from bayespipe.jobs import job
+from bayespipe.zillow import heldout
+
+with job(snakemake) as record:
+    table = heldout.write_comparison(list(snakemake.input.metrics), snakemake.output.table)
+    record["models"] = table["model"].tolist()

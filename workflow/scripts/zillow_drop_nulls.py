@@ -1,0 +1,7 @@
+from bayespipe.jobs import job
+from bayespipe.zillow import prep
+
+with job(snakemake) as record:
+    report = prep.drop_sparse_columns(snakemake.input.merged, snakemake.params.max_null_fraction,
+                                      snakemake.output.table, snakemake.output.report)
+    record["dropped_columns"] = sorted(report["dropped"])

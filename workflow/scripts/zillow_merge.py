@@ -1,0 +1,6 @@
+from bayespipe.jobs import job
+from bayespipe.zillow import prep
+
+with job(snakemake) as record:
+    record.update(prep.merge(snakemake.input.transactions, snakemake.input.properties,
+                             snakemake.output.merged, snakemake.output.report))

@@ -1,0 +1,7 @@
+from bayespipe.jobs import job
+from bayespipe.zillow import prep
+
+with job(snakemake) as record:
+    table = prep.missing_table(snakemake.input.split, snakemake.input.groups, snakemake.input.predictors,
+                               snakemake.output.missing)
+    record["rows"] = len(table)

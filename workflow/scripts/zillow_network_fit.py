@@ -1,0 +1,14 @@
+from bayespipe.jobs import job
+from bayespipe.tfp import zillow_network
+
+with job(snakemake) as record:
+    heldout, device = zillow_network.fit(
+        dict(snakemake.params.settings),
+        dict(snakemake.params.tfp),
+        snakemake.input.train,
+        snakemake.input.validation,
+        snakemake.input.predictors,
+        dict(snakemake.output.items()),
+    )
+    record["device"] = device
+    record["heldout"] = heldout

@@ -1,0 +1,5 @@
+from bayespipe.jobs import job
+from bayespipe.tfp import zillow_network
+
+with job(snakemake) as record:
+    zillow_network.plot_residuals(snakemake.input.predictions, snakemake.output.figure)

@@ -1,0 +1,10 @@
+from bayespipe.jobs import job
+from bayespipe.zillow import prep
+
+with job(snakemake) as record:
+    choice = prep.choose_predictors(
+        snakemake.input.table, snakemake.input.null_report, snakemake.params.n_predictors,
+        snakemake.params.predictors, snakemake.params.imputable_predictor, snakemake.output.choice,
+    )
+    record["predictors"] = choice["predictors"]
+    record["imputable_predictor"] = choice["imputable_predictor"]
