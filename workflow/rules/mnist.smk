@@ -7,10 +7,12 @@ MNIST_TITLE = "Bayesian LeNet-5 with Flipout on MNIST"
 MNIST_EVAL_STEPS = mnist_lenet.evaluation_steps(MNIST["steps"], MNIST["viz_steps"])
 
 
-# Data preparation runs on the submitting host under a cluster executor: it may download
-# mnist.npz (source keras), and compute nodes often have no internet; it is light (seconds).
-localrules:
-    mnist_prepare,
+# With source keras, data preparation downloads mnist.npz: under a cluster executor it runs on
+# the submitting host, since compute nodes often have no internet (it takes seconds).
+if config["mnist"]["source"] == "keras":
+
+    localrules:
+        mnist_prepare,
 
 
 rule mnist_prepare:
