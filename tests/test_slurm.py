@@ -235,8 +235,8 @@ def _seconds(elapsed: str) -> int:
 
 def cancel_first_running_job(
     cluster, run: subprocess.Popen, *, after: int = 3, timeout: float = 300
-) -> tuple[str, str]:
-    """scancel the first job that has run for ``after`` seconds; its (Slurm job id, rule).
+) -> tuple[str, str, str]:
+    """scancel the first job that has run for ``after`` seconds; its (Slurm job id, rule, wildcards text).
 
     Every job starts Snakemake inside it first (several seconds), so it is still running then.
     """
@@ -247,7 +247,8 @@ def cancel_first_running_job(
         if running:
             job_id, comment, _ = running[0]
             subprocess.run(["scancel", job_id], env=cluster.env, check=True)
-            return job_id, comment.removeprefix("rule_").split("_wildcards_")[0]
+            rule, _, wildcards = comment.removeprefix("rule_").partition("_wildcards_")
+            return job_id, rule, wildcards
         time.sleep(0.5)
     raise AssertionError(f"no job ran for {after} s within {timeout} s")
 
@@ -355,7 +356,7 @@ def test_test_config_runs_through_slurm_and_survives_scancel(slurm_cluster, tmp_
     # First run: one job is cancelled while it runs; no retries, so the run fails.
     first = slurm_snakemake(slurm_cluster, workdir, "--configfile", TEST_CONFIG, "--retries", "0", popen=True)
     try:
-        cancelled_id, cancelled_rule = cancel_first_running_job(slurm_cluster, first)
+        cancelled_id, cancelled_rule, cancelled_wildcards = cancel_first_running_job(slurm_cluster, first)
         first_output, _ = first.communicate(timeout=900)
     finally:
         if first.poll() is None:
@@ -384,8 +385,12 @@ def test_test_config_runs_through_slurm_and_survives_scancel(slurm_cluster, tmp_
     assert set(ids) <= allocated
     assert cancelled_id in allocated and cancelled_id not in ids
 
-    # The cancelled job left no outputs; its rule ran again in the rerun.
-    rerun = [job for job in jobs if job["rule"] == cancelled_rule]
+    # The cancelled job left no outputs; it ran again in the rerun. (A rule with wildcards has
+    # other jobs that may have finished before the cancel: match the cancelled one's wildcards.)
+    rerun = [
+        job for job in jobs
+        if job["rule"] == cancelled_rule and all(str(v) in cancelled_wildcards for v in job["wildcards"].values())
+    ]
     assert rerun, f"{cancelled_rule} has no job in the manifest"
     for job in rerun:
         for path in job["outputs"]:
