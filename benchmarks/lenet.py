@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from bayespipe.config import load_config  # noqa: E402
-from bayespipe.tfp import lenet, mnist  # noqa: E402
-from bayespipe.tfp.common import setup_from_config  # noqa: E402
+from bayespipe.engines.tfp import mnist  # noqa: E402
+from bayespipe.analyses.mnist import lenet
+from bayespipe.engines.tfp.common import setup_from_config  # noqa: E402
 
 TARGETS = {"time_ratio_max": 2.5, "accuracy_min": 0.96, "auroc_min": 0.98, "train_wall_s_max": 300.0}
 

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from bayespipe import software
-from bayespipe.stan.engine import get_engine
-from bayespipe.zillow import models
+from bayespipe.engines.stan.engine import get_engine
+from bayespipe.analyses.zillow import models
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRAMS = {

@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from bayespipe import reedfrogs, tadpoles  # noqa: E402
+from bayespipe import tadpoles  # noqa: E402
+from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.config import load_config  # noqa: E402
-from bayespipe.stan.diagnostics import compute_diagnostics  # noqa: E402
-from bayespipe.stan.engine import get_engine  # noqa: E402
+from bayespipe.engines.stan.diagnostics import compute_diagnostics  # noqa: E402
+from bayespipe.engines.stan.engine import get_engine  # noqa: E402
 
 STAN_FILE = ROOT / "stan" / "tadpoles.stan"
 TARGETS = {"nuts_sampling_seconds_max": 2.0, "a_bar": (1.30, 1.40), "sigma": (1.55, 1.70), "max_rhat": 1.01,
@@ -76,8 +77,8 @@ def run_nuts(engine_name, table, sampler, thresholds, folder) -> tuple[list[dict
 def run_tfp(table, hmc, tfp_config, nuts_idata, folder) -> dict:
     import arviz as az
 
-    from bayespipe import tadpoles_hmc
-    from bayespipe.tfp.common import setup
+    from bayespipe.analyses.tadpoles import tfp_hmc as tadpoles_hmc
+    from bayespipe.engines.tfp.common import setup
 
     settings = {**tadpoles_hmc.HMC_DEFAULTS, **hmc}
     session = setup(device=tfp_config.get("device", "auto"), seed=settings["seed"],

@@ -32,7 +32,9 @@ import numpy as np
 import pandas as pd
 
 from bayespipe.config import load_config
-from bayespipe.tfp import moons, sinusoid, zillow_network
+from bayespipe.analyses.moons import network as moons
+from bayespipe.analyses.sinusoid import network as sinusoid
+from bayespipe.analyses.zillow import network as zillow_network
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "tfp_bnn.json"
@@ -78,7 +80,8 @@ def run_sinusoid(cfg, tfp_cfg, work: Path) -> list[dict]:
 def prepared_zillow(config: dict, zillow_dir: Path | None) -> Path:
     if zillow_dir:
         return zillow_dir / "data"
-    from bayespipe.zillow import prep, synthetic
+    from bayespipe.analyses.zillow import prep
+    from bayespipe.analyses.zillow import synthetic
 
     z = config["zillow"]
     data = CACHE / "data"

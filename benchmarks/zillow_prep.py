@@ -5,7 +5,7 @@ transactions) into --data-dir (outside the repository by default), then runs, ea
 process:
 
   baseline  pandas.read_csv of both files with every column (default engine), then the merge
-  chain     bayespipe.zillow.prep.prepare_all: merge (properties streamed and filtered by the
+  chain     bayespipe.analyses.zillow.prep.prepare_all: merge (properties streamed and filtered by the
             sold parcel ids) -> drop sparse columns -> predictors -> drop rows -> split -> zip
             groups -> standardize -> missing-data table, writing every intermediate file
 
@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bayespipe.zillow import kaggle, synthetic
+from bayespipe.analyses.zillow import kaggle
+from bayespipe.analyses.zillow import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(tempfile.gettempdir()) / "bayespipe-bench" / "zillow-kaggle"
@@ -47,7 +48,7 @@ rows = len(merged)
 """
 
 CHAIN = """
-from bayespipe.zillow import prep
+from bayespipe.analyses.zillow import prep
 reports = prep.prepare_all({transactions!r}, {properties!r}, {folder!r}, {settings!r})
 rows = reports["split"]["train"] + reports["split"]["validation"]
 """

@@ -70,7 +70,7 @@ def test_two_runs_differing_in_one_key(report_versions, capsys):
     expected = sorted(p for p, f in manifest_b.items() if f["kind"] == "output" and not p.startswith("report/")
                       and p in manifest_a and manifest_a[p] != f["sha256"])
     assert result.outputs_changed == expected
-    from bayespipe.analyses import ANALYSES
+    from bayespipe.catalog import ANALYSES
 
     readers = tuple(f"{a.name}/" for a in ANALYSES.values() if CHANGED_KEY.split(".")[0] in a.config_sections)
     assert result.outputs_changed and all(p.startswith(readers) for p in result.outputs_changed)

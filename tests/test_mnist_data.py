@@ -15,7 +15,7 @@ import pytest
 
 from bayespipe.errors import ConfigError, InputError
 from bayespipe.io import sha256_file
-from bayespipe.tfp import mnist
+from bayespipe.analyses.mnist import data as mnist
 
 
 def keras_layout(path: Path, n_train=60, n_test=30, seed=0, **override) -> Path:

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from bayespipe.errors import InputError
-from bayespipe.tfp import lenet, mnist
+from bayespipe.analyses.mnist import lenet
+from bayespipe.analyses.mnist import data as mnist
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 TINY = {
@@ -25,7 +26,7 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def session():
-    from bayespipe.tfp.common import setup
+    from bayespipe.engines.tfp.common import setup
 
     return setup(device="cpu", seed=1, deterministic=True, threads=2)
 
@@ -212,7 +213,7 @@ def test_training_on_a_bad_split_writes_nothing(tmp_path):
 
 
 def test_trains_on_the_gpu_when_present(split_file):
-    from bayespipe.tfp.common import setup
+    from bayespipe.engines.tfp.common import setup
 
     session = setup(device="auto", seed=0)
     if session.device != "gpu":

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bayespipe import reedfrogs
+from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bayespipe.analyses import ANALYSES
+from bayespipe.catalog import ANALYSES
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "workflow" / "rules"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bayespipe.errors import InputError
-from bayespipe.stan.data import Field, StanDataError, check_stan_data
+from bayespipe.engines.stan.data import Field, StanDataError, check_stan_data
 
 SPEC = {
     "N": Field("int", lower=1),

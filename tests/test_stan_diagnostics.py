@@ -8,8 +8,8 @@ import pytest
 
 az = pytest.importorskip("arviz")
 
-from bayespipe.stan.diagnostics import DiagnosticsError, compute_diagnostics, enforce  # noqa: E402
-from bayespipe.stan.outputs import FIT_FILES, fit_outputs, save_fit  # noqa: E402
+from bayespipe.engines.stan.diagnostics import DiagnosticsError, compute_diagnostics, enforce  # noqa: E402
+from bayespipe.engines.stan.outputs import FIT_FILES, fit_outputs, save_fit  # noqa: E402
 
 CHAINS, DRAWS = 4, 500
 INFO = {"engine": "pystan", "method": "nuts", "sampler": {"max_treedepth": 10}, "sampling_seconds": 0.1}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bayespipe import software
-from bayespipe.stan import engine as stan_engine
-from bayespipe.stan.engine import (
+from bayespipe.engines.stan import engine as stan_engine
+from bayespipe.engines.stan.engine import (
     CmdStanPyEngine,
     PyStanEngine,
     StaleStampError,

@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayespipe import reedfrogs, tadpoles
+from bayespipe.analyses.tadpoles import reedfrogs
+from bayespipe.analyses.tadpoles import model as tadpoles
 from bayespipe.config import load_config
-from bayespipe.stan.data import StanDataError
-from bayespipe.stan.diagnostics import DiagnosticsError
-from bayespipe.stan.engine import PyStanEngine
-from bayespipe.stan.outputs import fit_outputs
+from bayespipe.engines.stan.data import StanDataError
+from bayespipe.engines.stan.diagnostics import DiagnosticsError
+from bayespipe.engines.stan.engine import PyStanEngine
+from bayespipe.engines.stan.outputs import fit_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 STAN_FILE = REPO / "stan" / "tadpoles.stan"
@@ -103,7 +104,7 @@ def test_failing_gates_with_on_fail_fail_leave_no_outputs(prepared):
 
 def test_tfp_hmc_comparison_table(default_fit, prepared, tmp_path):
     pytest.importorskip("tensorflow_probability")
-    from bayespipe import tadpoles_hmc
+    from bayespipe.analyses.tadpoles import tfp_hmc as tadpoles_hmc
 
     folder, paths, _ = default_fit
     result = tadpoles_hmc.compare(

@@ -1,4 +1,4 @@
-"""bayespipe.tfp.common: lazy TensorFlow import, device choice, seeds, progress logs, history."""
+"""bayespipe.engines.tfp.common: lazy TensorFlow import, device choice, seeds, progress logs, history."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from bayespipe.errors import ConfigError
-from bayespipe.tfp import common
+from bayespipe.engines.tfp import common
 
 
 def test_importing_the_tfp_modules_selects_tf_keras_and_loads_no_tensorflow():
     code = (
         "import sys\n"
-        "import bayespipe.tfp.common, bayespipe.tfp.moons, bayespipe.tfp.sinusoid, bayespipe.tfp.zillow_network\n"
+        "import bayespipe.engines.tfp.common, bayespipe.analyses.moons.network, bayespipe.analyses.sinusoid.network, bayespipe.analyses.zillow.network\n"
         "import os\n"
         "print(os.environ['TF_USE_LEGACY_KERAS'], 'tensorflow' in sys.modules)\n"
     )
@@ -78,7 +78,7 @@ def test_same_seed_same_random_numbers_on_cpu():
 
 def test_progress_logger_logs_every_n_steps_and_keeps_every_row(caplog, tmp_path):
     progress = common.ProgressLogger("toy", total_steps=10, every=5)
-    with caplog.at_level(logging.INFO, logger="bayespipe.tfp.common"):
+    with caplog.at_level(logging.INFO, logger="bayespipe.engines.tfp.common"):
         for step in range(1, 11):
             progress.log(step, loss=1.0 / step)
     logged = [r.getMessage() for r in caplog.records if "toy step" in r.getMessage()]

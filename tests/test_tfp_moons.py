@@ -1,4 +1,4 @@
-"""Analysis B, the two-moons Bayesian network (bayespipe.tfp.moons) at test sizes."""
+"""Analysis B, the two-moons Bayesian network (bayespipe.analyses.moons.network) at test sizes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from bayespipe.errors import InputError
 from bayespipe.io import read_json
-from bayespipe.tfp import moons
+from bayespipe.analyses.moons import network as moons
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 SMALL = {

@@ -1,4 +1,4 @@
-"""Analysis D1, sinusoid regression with DenseVariational layers (bayespipe.tfp.sinusoid)."""
+"""Analysis D1, sinusoid regression with DenseVariational layers (bayespipe.analyses.sinusoid.network)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from bayespipe.errors import InputError
-from bayespipe.tfp import sinusoid
-from bayespipe.tfp.common import setup
+from bayespipe.analyses.sinusoid import network as sinusoid
+from bayespipe.engines.tfp.common import setup
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 SMALL = {

@@ -1,4 +1,4 @@
-"""Analysis A, the network with random effects (bayespipe.tfp.zillow_network), on a small frame
+"""Analysis A, the network with random effects (bayespipe.analyses.zillow.network), on a small frame
 laid out as the prepared Zillow data (train/validation parquet, predictors.json)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bayespipe.errors import InputError
-from bayespipe.tfp import zillow_network
+from bayespipe.analyses.zillow import network as zillow_network
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 SETTINGS = {

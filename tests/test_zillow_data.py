@@ -12,7 +12,10 @@ import pytest
 
 from bayespipe.errors import ConfigError, InputError
 from bayespipe.io import read_json
-from bayespipe.zillow import card, kaggle, prep, synthetic
+from bayespipe.analyses.zillow import card
+from bayespipe.analyses.zillow import kaggle
+from bayespipe.analyses.zillow import prep
+from bayespipe.analyses.zillow import synthetic
 
 SETTINGS = {"max_null_fraction": 0.5, "n_predictors": 3, "validation_fraction": 0.5, "seed": 2016}
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from conftest import TEST_CONFIG, run_snakemake, version_dir_of
 
-from bayespipe.zillow import kaggle, synthetic
+from bayespipe.analyses.zillow import kaggle
+from bayespipe.analyses.zillow import synthetic
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,11 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 from bayespipe.errors import InputError
-from bayespipe.stan.data import StanDataError
-from bayespipe.zillow import fit, heldout, models, shrinkage
+from bayespipe.engines.stan.data import StanDataError
+from bayespipe.analyses.zillow import fit
+from bayespipe.analyses.zillow import heldout
+from bayespipe.analyses.zillow import models
+from bayespipe.analyses.zillow import shrinkage
 
 
 def simulated_rows(n=600, n_groups=30, n_predictors=3, seed=3, sigma=0.15, sigma_zip=0.05):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from bayespipe.io import read_json
-from bayespipe.zillow import fit
-from bayespipe.zillow.models import MODELS
+from bayespipe.analyses.zillow import fit
+from bayespipe.analyses.zillow.models import MODELS
 from conftest import TEST_CONFIG, executed_jobs, run_snakemake, version_dir_of
 
 

@@ -1,6 +1,6 @@
 """The Zillow Stan programs under PyStan (CmdStan is absent here; the engine tests cover it):
 the marginal likelihood is exact, the fast program has the pointwise program's posterior, and a
-fit through bayespipe.zillow.fit recovers the synthetic truth with every output written."""
+fit through bayespipe.analyses.zillow.fit recovers the synthetic truth with every output written."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from bayespipe.io import read_json
-from bayespipe.stan.engine import PyStanEngine
-from bayespipe.zillow import fit, models, prep, synthetic
+from bayespipe.engines.stan.engine import PyStanEngine
+from bayespipe.analyses.zillow import fit
+from bayespipe.analyses.zillow import models
+from bayespipe.analyses.zillow import prep
+from bayespipe.analyses.zillow import synthetic
 
 from test_zillow_models import simulated_rows
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from .audit.check import audit
+    from bayespipe.audit.check import audit
 
     problems = audit(args.version_dir, workdir=args.workdir)
     if not problems:
@@ -29,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where recorded raw inputs are resolved (default: the run's workflow folder)")
     audit.set_defaults(handler=_audit)
 
-    from .audit import diff, lineage, reproduce, rocrate
+    from bayespipe.audit import diff
+    from bayespipe.audit import lineage
+    from bayespipe.audit import reproduce
+    from bayespipe.audit import rocrate
 
     for module in (lineage, diff, reproduce, rocrate):
         module.add_command(commands)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .config import load_schema
+from bayespipe.config import load_schema
 
 HEADER = """# Configuration reference
 

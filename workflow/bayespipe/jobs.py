@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
-from .io import sha256_file, write_json
+from bayespipe.io import sha256_file, write_json
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

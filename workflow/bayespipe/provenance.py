@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .io import read_json, sha256_file, write_json
-from .jobs import job_record_path
+from bayespipe.io import read_json, sha256_file, write_json
+from bayespipe.jobs import job_record_path
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bayespipe-manifest/1"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .analyses import ANALYSES, CORE_CODE, Analysis
-from .io import HashCache
+from bayespipe.catalog import ANALYSES, CORE_CODE, Analysis
+from bayespipe.io import HashCache
 
 CODE_ROOTS = ("Snakefile", "workflow", "stan")
 IGNORED_PARTS = {"__pycache__", ".pytest_cache"}

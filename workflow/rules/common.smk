@@ -15,8 +15,9 @@ os.environ.update(
     )
 )
 
-from bayespipe import software, versioning
-from bayespipe.analyses import ANALYSES, REPORT_DIR
+from bayespipe import software
+from bayespipe import versioning
+from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.config import validate_config
 from bayespipe.provenance import write_manifest
 

@@ -1,6 +1,6 @@
 # Analysis D2: Bayesian LeNet-5 with Flipout layers on MNIST (TensorFlow Probability).
 
-from bayespipe.tfp import lenet as mnist_lenet
+from bayespipe.analyses.mnist import lenet as mnist_lenet
 
 MNIST = config["mnist"]
 MNIST_TITLE = "Bayesian LeNet-5 with Flipout on MNIST"

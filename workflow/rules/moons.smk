@@ -1,5 +1,5 @@
 # Analysis B: Bayesian network classifier on two moons (TensorFlow Probability, mean-field VI).
-# Functions: bayespipe.tfp.moons. Variants: full_batch and minibatch (same data, same network).
+# Functions: bayespipe.analyses.moons.network. Variants: full_batch and minibatch (same data, same network).
 
 MOONS = config["moons"]
 MOONS_TITLE = "Bayesian network classifier: two moons"

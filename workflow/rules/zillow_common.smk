@@ -1,8 +1,8 @@
 # Analysis A, Zillow: constants and input functions shared by the zillow_*.smk rule files
 # (kept apart from the rules, as the Snakemake linter asks).
 
-from bayespipe.zillow import kaggle as zillow_kaggle
-from bayespipe.zillow.prep import chain_paths as zillow_chain_paths
+from bayespipe.analyses.zillow import kaggle as zillow_kaggle
+from bayespipe.analyses.zillow.prep import chain_paths as zillow_chain_paths
 
 ZILLOW = config["zillow"]
 ZILLOW_SYNTHETIC = ZILLOW["source"] == "synthetic"
@@ -36,8 +36,8 @@ def zillow_card_files():
     return {key: f"{folder}/{name}" for key, name in names.items()}
 
 
-from bayespipe.zillow import fit as zillow_fit
-from bayespipe.zillow.models import MODELS as ZILLOW_STAN_MODELS
+from bayespipe.analyses.zillow import fit as zillow_fit
+from bayespipe.analyses.zillow.models import MODELS as ZILLOW_STAN_MODELS
 
 ZILLOW_CATEGORY = "Zillow logerror: linear, random effects, network"
 ZILLOW_MODEL_SETTINGS = config["zillow"]["models"]

@@ -2,7 +2,7 @@
 #
 # synthetic twin (or the Kaggle files in zillow.kaggle_dir) -> merge -> drop sparse columns ->
 # choose predictors -> drop incomplete rows -> split -> zip groups -> standardize, plus the
-# missing-data table, the truth (synthetic) and the data card. Functions: bayespipe.zillow.prep.
+# missing-data table, the truth (synthetic) and the data card. Functions: bayespipe.analyses.zillow.prep.
 
 
 rule zillow_synthetic:

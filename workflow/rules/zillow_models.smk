@@ -2,8 +2,8 @@
 # shrinkage study, missing predictor as parameters), the shrinkage study and the held-out table.
 #
 # One compile rule per program writes its stamp; each fit takes the stamp. Fits write the
-# standard outputs of bayespipe.stan.outputs plus predictive checks, residuals and held-out
-# metrics (bayespipe.zillow.fit).
+# standard outputs of bayespipe.engines.stan.outputs plus predictive checks, residuals and held-out
+# metrics (bayespipe.analyses.zillow.fit).
 
 
 rule zillow_stan_compile:

@@ -1,6 +1,6 @@
 # Analysis A, the network with random effects (TensorFlow Probability) on the prepared Zillow
 # data (zillow_data.smk). Its network/heldout_metrics.json joins zillow_comparison.csv
-# (zillow_models.smk). Functions: bayespipe.tfp.zillow_network.
+# (zillow_models.smk). Functions: bayespipe.analyses.zillow.network.
 
 ZILLOW_NETWORK = config["zillow"]["network"]
 ZILLOW_NETWORK_CATEGORY = globals().get(

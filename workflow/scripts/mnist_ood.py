@@ -1,5 +1,5 @@
 from bayespipe.jobs import job
-from bayespipe.tfp import lenet
+from bayespipe.analyses.mnist import lenet
 
 with job(snakemake) as record:
     out = snakemake.output

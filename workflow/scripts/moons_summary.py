@@ -1,5 +1,5 @@
 from bayespipe.jobs import job
-from bayespipe.tfp import moons
+from bayespipe.analyses.moons import network as moons
 
 with job(snakemake) as record:
     table = moons.summarize(list(snakemake.input.metrics), snakemake.output.table)

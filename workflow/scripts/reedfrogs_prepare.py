@@ -1,4 +1,4 @@
-from bayespipe import reedfrogs
+from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.jobs import job
 
 with job(snakemake) as record:

@@ -1,5 +1,5 @@
 from bayespipe.jobs import job
-from bayespipe.tfp import sinusoid
+from bayespipe.analyses.sinusoid import network as sinusoid
 
 with job(snakemake) as record:
     table = sinusoid.summarize(list(snakemake.input.metrics), snakemake.output.table)

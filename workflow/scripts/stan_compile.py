@@ -1,6 +1,6 @@
 # Compile one Stan program once; every fit of it takes the stamp as input.
 from bayespipe.jobs import job
-from bayespipe.stan.engine import get_engine
+from bayespipe.engines.stan.engine import get_engine
 
 with job(snakemake, stan_file=snakemake.input.stan_file) as record:
     engine = get_engine(snakemake.params.engine)

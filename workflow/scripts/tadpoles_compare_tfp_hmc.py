@@ -1,5 +1,5 @@
 # Optional: sample the same model with TFP's HMC (the tutorial's settings) and compare with NUTS.
-from bayespipe import tadpoles_hmc
+from bayespipe.analyses.tadpoles import tfp_hmc as tadpoles_hmc
 from bayespipe.jobs import job
 
 with job(snakemake) as record:

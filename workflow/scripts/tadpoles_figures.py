@@ -1,5 +1,5 @@
 # The tutorial's figures: per-tank logits, survival against propsurv, shrinkage, predictive check.
-from bayespipe import tadpoles
+from bayespipe.analyses.tadpoles import model as tadpoles
 from bayespipe.jobs import job
 
 with job(snakemake) as record:

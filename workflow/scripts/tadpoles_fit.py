@@ -1,7 +1,7 @@
 # Fit the reed-frog varying-intercepts model: posterior and prior-only runs, standard outputs, metrics.
-from bayespipe import tadpoles
+from bayespipe.analyses.tadpoles import model as tadpoles
 from bayespipe.jobs import job
-from bayespipe.stan.outputs import FIT_FILES
+from bayespipe.engines.stan.outputs import FIT_FILES
 
 with job(snakemake, stan_file=snakemake.input.stan_file) as record:
     result = tadpoles.fit(

@@ -1,6 +1,6 @@
 from bayespipe.io import read_json
 from bayespipe.jobs import job
-from bayespipe.zillow import card
+from bayespipe.analyses.zillow import card
 
 with job(snakemake) as record:
     inputs = snakemake.input

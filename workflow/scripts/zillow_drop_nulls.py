@@ -1,5 +1,5 @@
 from bayespipe.jobs import job
-from bayespipe.zillow import prep
+from bayespipe.analyses.zillow import prep
 
 with job(snakemake) as record:
     report = prep.drop_sparse_columns(snakemake.input.merged, snakemake.params.max_null_fraction,

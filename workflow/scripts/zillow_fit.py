@@ -1,6 +1,6 @@
 # Fit one Zillow Stan model (prior-only and posterior runs) and write its outputs.
 from bayespipe.jobs import job
-from bayespipe.zillow import fit
+from bayespipe.analyses.zillow import fit
 
 with job(snakemake, stan_file=snakemake.input.stan_file) as record:
     inputs = fit.ModelInputs(

@@ -1,6 +1,6 @@
 # Shrinkage study: no-pooling against partial-pooling zip means (intercepts-only model).
 from bayespipe.jobs import job
-from bayespipe.zillow import shrinkage
+from bayespipe.analyses.zillow import shrinkage
 
 with job(snakemake) as record:
     by_class = shrinkage.run_study(

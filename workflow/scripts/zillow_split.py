@@ -1,5 +1,5 @@
 from bayespipe.jobs import job
-from bayespipe.zillow import prep
+from bayespipe.analyses.zillow import prep
 
 with job(snakemake) as record:
     record.update(prep.split(snakemake.input.rows, snakemake.input.choice, snakemake.params.validation_fraction,

@@ -1,5 +1,5 @@
 from bayespipe.jobs import job
-from bayespipe.zillow import synthetic
+from bayespipe.analyses.zillow import synthetic
 
 with job(snakemake) as record:
     settings = snakemake.params.settings

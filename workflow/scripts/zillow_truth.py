@@ -2,7 +2,7 @@ import pandas as pd
 
 from bayespipe.io import read_json, write_json
 from bayespipe.jobs import job
-from bayespipe.zillow import synthetic
+from bayespipe.analyses.zillow import synthetic
 
 with job(snakemake) as record:
     truth = synthetic.prepared_truth(read_json(snakemake.input.raw), read_json(snakemake.input.predictors),

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import sha256_file
-from ..provenance import MANIFEST, is_metadata_file
+from bayespipe.io import sha256_file
+from bayespipe.provenance import MANIFEST, is_metadata_file
 
 
 @dataclass(frozen=True)

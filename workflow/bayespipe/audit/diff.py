@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..io import read_json
-from ..provenance import MANIFEST
-from ..report.collect import json_kind
+from bayespipe.errors import InputError
+from bayespipe.io import read_json
+from bayespipe.provenance import MANIFEST
+from bayespipe.report.collect import json_kind
 
 ALWAYS_REBUILT = ("report/",)  # results of the whole version: differ whenever anything does
 METRIC_KINDS = ("metrics", "diagnostics", "data_card")

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..io import read_json, sha256_file
-from ..provenance import MANIFEST
+from bayespipe.errors import InputError
+from bayespipe.io import read_json, sha256_file
+from bayespipe.provenance import MANIFEST
 
 
 @dataclass

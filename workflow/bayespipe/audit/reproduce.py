@@ -35,12 +35,12 @@ from typing import Any
 
 import yaml
 
-from ..analyses import ANALYSES
-from ..io import read_json, sha256_file
-from ..provenance import METADATA_FILES
-from ..report.snapshot import verify_snapshot
-from .check import audit
-from .diff import compare_maps, flatten, load_version
+from bayespipe.catalog import ANALYSES
+from bayespipe.io import read_json, sha256_file
+from bayespipe.provenance import METADATA_FILES
+from bayespipe.report.snapshot import verify_snapshot
+from bayespipe.audit.check import audit
+from bayespipe.audit.diff import compare_maps, flatten, load_version
 
 SNAPSHOT = Path("report/code-snapshot")
 # Written per run whatever the numbers: only their existence is compared.
@@ -151,7 +151,7 @@ def _copy_code(source: Path, code: dict[str, str], target: Path) -> None:
 
 def _raw_paths(manifest: dict) -> list[str]:
     """Relative paths of raw inputs: the data keys of the config and the jobs' outside inputs."""
-    from .lineage import path_in_version
+    from bayespipe.audit.lineage import path_in_version
 
     config = manifest.get("config", {})
     paths = []
@@ -582,8 +582,8 @@ def add_command(commands) -> None:
 
 
 def _command(args) -> int:
-    from ..errors import InputError
-    from ..io import write_json
+    from bayespipe.errors import InputError
+    from bayespipe.io import write_json
 
     try:
         result = reproduce(args.version_dir, workdir=args.workdir, scratch_parent=args.scratch, cores=args.cores, keep=args.keep)

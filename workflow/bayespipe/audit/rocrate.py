@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_path, read_json
-from ..provenance import MANIFEST, ROCRATE
+from bayespipe.io import atomic_path, read_json
+from bayespipe.provenance import MANIFEST, ROCRATE
 
 SNAPSHOT_DIR = "report/code-snapshot"
 WORKFLOW_RUN_PROFILES = {
@@ -115,7 +115,7 @@ class _Builder:
 
     def _inside(self, path: str) -> str:
         """A recorded path (relative to the workdir) as a path relative to the version folder."""
-        from .lineage import path_in_version
+        from bayespipe.audit.lineage import path_in_version
 
         return path_in_version(path, self.manifest) or path
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..analyses import ANALYSES, REPORT_DIR
+from bayespipe.catalog import ANALYSES, REPORT_DIR
 
 # Issue order: the Zillow study first, then tadpoles, the Bayesian networks, LeNet.
 SECTION_ORDER = ("zillow", "tadpoles", "moons", "sinusoid", "mnist")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_path
-from ..provenance import MANIFEST, ROCRATE
-from . import collect
+from bayespipe.io import atomic_path
+from bayespipe.provenance import MANIFEST, ROCRATE
+from bayespipe.report import collect
 
 MAX_EMBEDDED_IMAGE = 3_000_000  # bytes; larger figures are linked instead
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}

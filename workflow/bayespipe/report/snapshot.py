@@ -15,8 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..io import sha256_file
-from ..versioning import code_files, digest
+from bayespipe.io import sha256_file
+from bayespipe.versioning import code_files, digest
 
 class CodeChangedError(RuntimeError):
     """The code on disk is not the code the version id was computed from."""

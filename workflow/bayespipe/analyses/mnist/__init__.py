@@ -1,0 +1,1 @@
+"""The mnist analysis: rules in workflow/rules/mnist.smk, results in results/<version>/mnist/."""

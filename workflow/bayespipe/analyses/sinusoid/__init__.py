@@ -1,0 +1,1 @@
+"""The sinusoid analysis: rules in workflow/rules/sinusoid.smk, results in results/<version>/sinusoid/."""

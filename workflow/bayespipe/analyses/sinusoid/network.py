@@ -1,0 +1,301 @@
+"""Analysis D1: sinusoid regression with an epistemic band (``tfp.layers.DenseVariational``).
+
+Two variational ReLU layers and a variational output; mean-field Normal posteriors with softplus
+scales; a learned two-component scale-mixture prior per layer. The loss (as in Blundell et al.
+and the tutorial) is the summed Gaussian negative log likelihood of the batch plus the layers'
+KL weighted by 1 / batches per epoch (the KL of a mixture prior has no closed form, so
+DenseVariational estimates it from the weight draw). Variants:
+
+- ``epistemic``: Gaussian likelihood with the known noise scale.
+- ``aleatoric``: the output layer also predicts the noise scale (a Normal's location and scale
+  through ``tfp.layers.DistributionLambda``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from bayespipe.errors import InputError
+from bayespipe.io import atomic_path, read_json, write_json, write_parquet
+from bayespipe.engines.tfp.common import ProgressLogger, Session, save_figure, use_agg_backend, setup_from_config, write_history
+
+VARIANTS = ("epistemic", "aleatoric")
+TRAIN_RANGE = (-0.5, 0.5)
+# The aleatoric head's scale is softplus(DAMPING * raw output). The ELBO has a competing
+# optimum that explains the whole sinusoid as noise (sd ~10, cheap in KL); damping the scale
+# lets the location fit the data before the scale can grow (0.05 lands in that optimum).
+NOISE_SCALE_DAMPING = 0.002
+PREDICT_RANGE = (-1.5, 1.5)
+log = logging.getLogger(__name__)
+
+
+def truth(x):
+    return 10.0 * np.sin(2.0 * np.pi * x)
+
+
+def variants(cfg: Mapping[str, Any]) -> list[str]:
+    return list(VARIANTS) if cfg["aleatoric"] else ["epistemic"]
+
+
+# ---------------------------------------------------------------- data
+
+
+def make_data(cfg: Mapping[str, Any]) -> pd.DataFrame:
+    rng = np.random.default_rng(cfg["seed"])
+    x = np.linspace(*TRAIN_RANGE, cfg["n_points"])
+    y = truth(x) + rng.normal(0.0, cfg["noise_sd"], size=x.shape)
+    return pd.DataFrame({"x": x, "y": y})
+
+
+def prepare(cfg: Mapping[str, Any], train_path) -> dict:
+    frame = make_data(cfg)
+    write_parquet(frame, train_path)
+    return {"n_points": len(frame)}
+
+
+def read_points(path) -> tuple[np.ndarray, np.ndarray]:
+    frame = pd.read_parquet(path)
+    for column in ("x", "y"):
+        if column not in frame.columns:
+            raise InputError(path, "missing column (expected numeric x and y)", column=column)
+        bad = np.flatnonzero(~np.isfinite(frame[column].to_numpy(dtype="float64")))
+        if bad.size:
+            raise InputError(path, "values must be finite numbers", column=column, row=int(bad[0]))
+    return frame[["x"]].to_numpy("float32"), frame[["y"]].to_numpy("float32")
+
+
+# ---------------------------------------------------------------- model
+
+
+def _softplus_inverse(value: float) -> float:
+    return math.log(math.expm1(value))
+
+
+def mean_field_posterior(session: Session, initial_scale: float, loc_sd: float):
+    """make_posterior_fn: independent Normals, scale = softplus(rho), locs drawn per layer.
+
+    Locations start at N(0, loc_sd) draws (spread-out ReLU kinks, some outside the data, whose
+    weights the data leave uncertain: that is what widens the band away from the data).
+    """
+    tf, tfp = session.tf, session.tfp
+    tfd = tfp.distributions
+    rho0 = _softplus_inverse(initial_scale)
+
+    def make(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+        loc_init = tf.keras.initializers.RandomNormal(stddev=loc_sd)  # fresh per layer
+
+        def initializer(shape, dtype=None, **_):
+            return tf.concat([loc_init([n], dtype=dtype), tf.fill([n], tf.cast(rho0, dtype))], axis=0)
+
+        return tf.keras.Sequential([
+            tfp.layers.VariableLayer(2 * n, dtype=dtype, initializer=initializer),
+            tfp.layers.DistributionLambda(lambda t: tfd.Independent(
+                tfd.Normal(loc=t[..., :n], scale=1e-6 + tf.nn.softplus(t[..., n:])),
+                reinterpreted_batch_ndims=1)),
+        ])
+
+    return make
+
+
+def scale_mixture_prior(session: Session, sigma_1: float, sigma_2: float, pi: float):
+    """make_prior_fn: pi N(0, sigma_1) + (1 - pi) N(0, sigma_2) per weight, all three learned."""
+    tf, tfp = session.tf, session.tfp
+    tfd = tfp.distributions
+    start = [math.log(pi / (1.0 - pi)), _softplus_inverse(sigma_1), _softplus_inverse(sigma_2)]
+
+    def make(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+
+        def mixture(t):
+            logits = tf.broadcast_to(tf.stack([t[0], tf.zeros_like(t[0])]), [n, 2])
+            scales = tf.broadcast_to(tf.nn.softplus(t[1:3]), [n, 2])
+            return tfd.Independent(
+                tfd.MixtureSameFamily(
+                    mixture_distribution=tfd.Categorical(logits=logits),
+                    components_distribution=tfd.Normal(loc=tf.zeros_like(scales), scale=scales),
+                ),
+                reinterpreted_batch_ndims=1,
+            )
+
+        return tf.keras.Sequential([
+            tfp.layers.VariableLayer(3, dtype=dtype, initializer=tf.keras.initializers.Constant(start)),
+            tfp.layers.DistributionLambda(mixture),
+        ])
+
+    return make
+
+
+def build_model(session: Session, cfg: Mapping[str, Any], variant: str, batches_per_epoch: int = 1):
+    tf, tfp = session.tf, session.tfp
+    tfd = tfp.distributions
+    posterior = mean_field_posterior(session, cfg["posterior_initial_scale"], cfg["posterior_initial_loc_sd"])
+    prior = scale_mixture_prior(session, cfg["prior_sigma_1"], cfg["prior_sigma_2"], cfg["prior_pi"])
+
+    def variational(units, activation=None):
+        return tfp.layers.DenseVariational(units, posterior, prior, kl_weight=1.0 / batches_per_epoch,
+                                           activation=activation)
+
+    hidden = [variational(cfg["hidden_units"], "relu"), variational(cfg["hidden_units"], "relu")]
+    if variant == "aleatoric":
+        # Location and scale from the two outputs (see NOISE_SCALE_DAMPING).
+        head = [variational(2), tfp.layers.DistributionLambda(
+            lambda t: tfd.Independent(tfd.Normal(loc=t[..., :1], scale=1e-3 + tf.nn.softplus(NOISE_SCALE_DAMPING * t[..., 1:])),
+                                      reinterpreted_batch_ndims=1))]
+    else:
+        noise = float(cfg["noise_sd"])
+        head = [variational(1), tfp.layers.DistributionLambda(
+            lambda t: tfd.Independent(tfd.Normal(loc=t, scale=noise), reinterpreted_batch_ndims=1))]
+    return tf.keras.Sequential([tf.keras.Input(shape=(1,)), *hidden, *head])
+
+
+def train(session: Session, model, x, y, *, epochs: int, learning_rate: float, progress: ProgressLogger) -> float:
+    """Full-batch Adam on summed NLL + weighted KL; returns the training wall time."""
+    tf = session.tf
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    x, y = tf.constant(x), tf.constant(y)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            nll = -tf.reduce_sum(model(x, training=True).log_prob(y))
+            kl = tf.add_n(model.losses)
+            loss = nll + kl
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss, nll, kl
+
+    started = progress.elapsed()
+    for epoch in range(1, epochs + 1):
+        loss, nll, kl = step()
+        progress.log(epoch, loss=loss.numpy(), nll=nll.numpy(), kl=kl.numpy(), elbo=-loss.numpy())
+    return progress.elapsed() - started
+
+
+def predict(session: Session, model, x_grid, draws: int) -> dict[str, np.ndarray]:
+    """Mean and the epistemic / aleatoric sds over ``draws`` forward passes."""
+    tf = session.tf
+    x = tf.constant(x_grid.reshape(-1, 1), dtype=tf.float32)
+
+    @tf.function
+    def one_pass():
+        dist = model(x, training=False)
+        return dist.mean()[:, 0], dist.stddev()[:, 0]
+
+    passes = [one_pass() for _ in range(draws)]
+    means = np.stack([m.numpy() for m, _ in passes])
+    scales = np.stack([s.numpy() for _, s in passes])
+    epistemic = means.std(axis=0)
+    aleatoric = np.sqrt((scales**2).mean(axis=0))
+    return {"mean": means.mean(axis=0), "epistemic_sd": epistemic, "aleatoric_sd": aleatoric,
+            "total_sd": np.sqrt(epistemic**2 + aleatoric**2)}
+
+
+def band_ratio(x, sd) -> float:
+    """Mean predictive sd outside the training range over the mean inside it."""
+    inside = (x >= TRAIN_RANGE[0]) & (x <= TRAIN_RANGE[1])
+    return float(sd[~inside].mean() / sd[inside].mean())
+
+
+def learned_priors(model) -> list[dict]:
+    """The scale-mixture prior each DenseVariational layer ended with."""
+    priors = []
+    for layer in model.layers:
+        prior = getattr(layer, "_prior", None)
+        if prior is None:
+            continue
+        t = prior.weights[0].numpy()
+        priors.append({"layer": layer.name, "pi": float(1 / (1 + np.exp(-t[0]))),
+                       "sigma_1": float(np.log1p(np.exp(t[1]))), "sigma_2": float(np.log1p(np.exp(t[2])))})
+    return priors
+
+
+# ---------------------------------------------------------------- the rule's work
+
+
+def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_path,
+        outputs: Mapping[str, Any]) -> tuple[dict, dict]:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown sinusoid variant {variant!r} (expected one of {VARIANTS})")
+    x, y = read_points(train_path)
+    session = setup_from_config(tfp_cfg, cfg["seed"])
+    progress = ProgressLogger(f"sinusoid {variant}", cfg["epochs"])
+    grid = np.linspace(*PREDICT_RANGE, cfg["n_grid"])
+    with session.scope():
+        model = build_model(session, cfg, variant, batches_per_epoch=1)
+        seconds = train(session, model, x, y, epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
+                        progress=progress)
+        prediction = predict(session, model, grid, cfg["predictive_draws"])
+    ratio = band_ratio(grid, prediction["epistemic_sd"])
+    inside = (grid >= TRAIN_RANGE[0]) & (grid <= TRAIN_RANGE[1])
+    metrics = {
+        "variant": variant,
+        "band_ratio": ratio,
+        "mean_epistemic_sd_inside": float(prediction["epistemic_sd"][inside].mean()),
+        "mean_epistemic_sd_outside": float(prediction["epistemic_sd"][~inside].mean()),
+        "mean_aleatoric_sd_inside": float(prediction["aleatoric_sd"][inside].mean()),
+        "rmse_to_truth_inside": float(np.sqrt(((prediction["mean"] - truth(grid))[inside] ** 2).mean())),
+        "train_seconds": round(seconds, 3),
+        "epochs": cfg["epochs"],
+        "final_loss": progress.rows[-1]["loss"],
+        "learned_priors": learned_priors(model),
+        "device": session.info,
+    }
+    log.info("sinusoid %s: band ratio %.2f after %.1f s of training", variant, ratio, seconds)
+    write_history(outputs["history"], progress.rows)
+    write_parquet(pd.DataFrame({"x": grid, **prediction}), outputs["predictions"])
+    write_json(outputs["metrics"], metrics)
+    return metrics, session.info
+
+
+# ---------------------------------------------------------------- figures
+
+
+def plot(train_path, predictions_path, variant: str, figure_path) -> None:
+    """Data, truth, predictive mean and +-2 sd epistemic band; the aleatoric variant adds a
+    second panel with the +-2 sd band of the learned noise."""
+    use_agg_backend()
+    import matplotlib.pyplot as plt
+
+    data = pd.read_parquet(train_path)
+    pred = pd.read_parquet(predictions_path)
+    x, mean = pred["x"].to_numpy(), pred["mean"].to_numpy()
+    bands = [("epistemic_sd", "C0", "+-2 sd, epistemic (weights)")]
+    if variant == "aleatoric":
+        bands.append(("aleatoric_sd", "C1", "+-2 sd, aleatoric (learned noise)"))
+    fig, axes = plt.subplots(1, len(bands), figsize=(7 * len(bands), 4.2), squeeze=False)
+    ratio = band_ratio(x, pred["epistemic_sd"].to_numpy())
+    for ax, (column, color, label) in zip(axes[0], bands):
+        sd = pred[column].to_numpy()
+        ax.axvspan(*TRAIN_RANGE, color="0.93", label="training range")
+        ax.fill_between(x, mean - 2 * sd, mean + 2 * sd, color=color, alpha=0.35, label=label)
+        ax.plot(x, truth(x), "k--", lw=1, label="truth 10 sin(2 pi x)")
+        ax.plot(x, mean, color=color, lw=1.5, label="predictive mean")
+        ax.scatter(data["x"], data["y"], s=12, color="k", zorder=3, label="training data")
+        ax.set(xlabel="x", ylabel="y", ylim=(-40, 40))
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0][0].set_title(f"Sinusoid, {variant} variant: epistemic band ratio {ratio:.1f}")
+    if variant == "aleatoric":
+        inside = (x >= TRAIN_RANGE[0]) & (x <= TRAIN_RANGE[1])
+        noise = pred["aleatoric_sd"].to_numpy()[inside].mean()
+        axes[0][1].set_title(f"Learned noise: mean sd {noise:.2f} on the training range (truth 1)")
+    save_figure(fig, figure_path)
+
+
+def summarize(metric_paths, output_csv) -> pd.DataFrame:
+    rows = []
+    for path in metric_paths:
+        m = read_json(path)
+        rows.append({k: m[k] for k in ("variant", "band_ratio", "mean_epistemic_sd_inside",
+                                        "mean_epistemic_sd_outside", "mean_aleatoric_sd_inside",
+                                        "rmse_to_truth_inside", "train_seconds", "epochs")}
+                    | {"device": m["device"]["device"]})
+    table = pd.DataFrame(rows)
+    with atomic_path(output_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    return table

@@ -1,0 +1,1 @@
+"""The tadpoles analysis: rules in workflow/rules/tadpoles.smk, results in results/<version>/tadpoles/."""

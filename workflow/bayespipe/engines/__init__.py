@@ -1,0 +1,1 @@
+"""Inference engines: Stan (CmdStanPy or PyStan) and TensorFlow Probability. They know no analysis."""

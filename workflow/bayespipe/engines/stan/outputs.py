@@ -1,0 +1,100 @@
+"""The standard outputs of one Stan fit, written atomically into its folder:
+
+    posterior.nc       InferenceData: posterior, sample_stats, observed_data (+ posterior_predictive,
+                       log_likelihood when the program has them) and prior / prior_predictive
+                       from the prior-only run
+    summary.csv        az.summary of the posterior
+    diagnostics.json   the convergence gates (see bayespipe.engines.stan.diagnostics)
+    trace.png          traces, one colour per chain
+    densities.png      posterior densities with 90% HDI
+
+In a rule: ``output: **fit_outputs(out("tadpoles", "fit"))``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bayespipe.io import atomic_path, write_json
+from bayespipe.engines.stan import diagnostics as gates
+from bayespipe.engines.stan.plots import plot_densities, plot_trace
+
+logger = logging.getLogger(__name__)
+
+FIT_FILES = {
+    "posterior": "posterior.nc",
+    "summary": "summary.csv",
+    "diagnostics": "diagnostics.json",
+    "trace": "trace.png",
+    "densities": "densities.png",
+}
+
+
+def fit_outputs(folder: str | Path) -> dict[str, str]:
+    """Name -> path of every standard output of the fit in ``folder``."""
+    return {name: f"{folder}/{filename}" for name, filename in FIT_FILES.items()}
+
+
+def _paths(target) -> dict[str, Path]:
+    if isinstance(target, dict):
+        missing = set(FIT_FILES) - set(target)
+        if missing:
+            raise ValueError(f"save_fit needs paths for {sorted(missing)}")
+        return {name: Path(target[name]) for name in FIT_FILES}
+    return {name: Path(path) for name, path in fit_outputs(target).items()}
+
+
+def combine(posterior_idata, prior_idata=None):
+    """The posterior run's InferenceData plus the prior-only run's prior groups."""
+    idata = posterior_idata
+    if prior_idata is not None:
+        idata = idata.copy()
+        idata.extend(prior_idata, join="left")
+    return idata
+
+
+def write_netcdf(idata, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        idata.to_netcdf(str(tmp), engine="h5netcdf")
+
+
+def write_summary(idata, path: str | Path, var_names: list[str] | None = None):
+    import arviz as az
+
+    summary = az.summary(idata, var_names=var_names, round_to="none")
+    with atomic_path(path) as tmp:
+        summary.to_csv(tmp, index_label="variable")
+    return summary
+
+
+def save_fit(target, idata, info: dict, *, prior_idata=None, thresholds: dict | None = None,
+             var_names: list[str] | None = None, plot_vars: list[str] | None = None,
+             label: str = "fit") -> dict:
+    """Write the fit's standard outputs and return its diagnostics.
+
+    ``target`` is the fit's folder or a dict of paths (keys of FIT_FILES). The gates run first:
+    with ``on_fail: fail`` a failed gate raises DiagnosticsError before anything is written, so no
+    partial fit is left behind. ``var_names`` restricts the gates and summary (default: every
+    posterior variable); ``plot_vars`` picks the figures' variables (default: the scalars).
+    """
+    limits = {**gates.DEFAULT_THRESHOLDS, **(thresholds or {})}
+    sampler = info.get("sampler", {})
+    diagnostics = gates.compute_diagnostics(
+        idata, limits, max_treedepth=sampler.get("max_treedepth", 10), var_names=var_names,
+        method=info.get("method", "nuts"),
+    )
+    diagnostics["engine"] = {k: info.get(k) for k in ("engine", "versions", "sampling_seconds")}
+    if diagnostics["passed"] is False:
+        logger.info("diagnostics of %s:\n%s", label, json.dumps(diagnostics, indent=2, default=str))
+    gates.enforce(diagnostics, limits["on_fail"], label)
+    paths = _paths(target)
+    full = combine(idata, prior_idata)
+    full.posterior.attrs["bayespipe_fit"] = json.dumps(info, default=str)
+    write_netcdf(full, paths["posterior"])
+    write_summary(idata, paths["summary"], var_names)
+    write_json(paths["diagnostics"], diagnostics)
+    plot_trace(idata, paths["trace"], plot_vars, title=f"{label}: traces")
+    plot_densities(idata, paths["densities"], plot_vars, title=f"{label}: posterior densities")
+    return diagnostics
