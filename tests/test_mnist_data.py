@@ -253,6 +253,6 @@ def test_schema_default_sha256_is_keras_published_hash():
     keras_dir = Path(importlib.util.find_spec("keras").origin).parent  # without importing keras
     source = (keras_dir / "src" / "datasets" / "mnist.py").read_text()
     published = re.search(r'"([0-9a-f]{64})"', source).group(1)
-    schema = yaml.safe_load((Path(mnist.__file__).parents[2] / "schemas/sections/mnist.schema.yaml").read_text())
+    schema = yaml.safe_load((Path(mnist.__file__).parents[3] / "schemas/sections/mnist.schema.yaml").read_text())
     assert schema["properties"]["sha256"]["default"] == published
     assert schema["properties"]["url"]["default"].endswith("/mnist.npz")

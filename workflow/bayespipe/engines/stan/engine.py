@@ -39,7 +39,7 @@ from bayespipe.io import read_json, sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
-SAMPLER_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "sections" / "sampler.schema.yaml"
+SAMPLER_SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "sections" / "sampler.schema.yaml"
 METHODS = ("nuts", "pathfinder", "advi")
 STAMP_FORMAT = "bayespipe-stan-compile/1"
 # Where CmdStanPy's executables are cached, keyed by program text, options and CmdStan version.
