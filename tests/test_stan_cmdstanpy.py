@@ -22,14 +22,43 @@ SAMPLER = {"chains": 3, "parallel_chains": 2, "warmup": 120, "draws": 80, "prior
 KWARGS = {"posterior_predictive": "surv_rep", "log_likelihood": "log_lik", "observed_data": ["surv"]}
 
 
+ELBO_CONSOLE = """Begin stochastic gradient ascent.
+  iter             ELBO   delta_ELBO_mean   delta_ELBO_med   notes
+   100          -16.152             1.000            1.000
+   200          -15.022             0.538            1.000
+   300          -14.998             0.010            0.005   MEDIAN ELBO CONVERGED
+"""
+
+
 class FakeFit:
+    """What the engine reads of a CmdStanMCMC / CmdStanPathfinder / CmdStanVB. Pathfinder's pooled
+    draws: the first half has log weight 0 and a_bar = 1, the second half weight e^-50, a_bar = -1."""
+
     def __init__(self, method, kwargs):
         self.method, self.kwargs = method, kwargs
-        self.metadata = types.SimpleNamespace(stan_vars={"a_bar": None, "surv_rep": None})
+        self.metadata = types.SimpleNamespace(stan_vars={"a_bar": None, "surv_rep": None, "log_lik": None})
+        self.n = kwargs.get("num_paths", 1) * kwargs["num_single_draws"] if method == "pathfinder" \
+            else kwargs.get("draws", 10)
+        half = self.n // 2
+        self.a_bar = np.r_[np.ones(half), -np.ones(self.n - half)]
+        self.column_names = ("lp__", "log_p__", "log_g__", "a_bar")
+        self.variational_sample = np.c_[np.zeros(self.n), -np.arange(self.n) / self.n, np.zeros(self.n),
+                                        self.a_bar]
+        if method == "variational":
+            Path(kwargs["output_dir"], "vb-stdout.txt").write_text(ELBO_CONSOLE)
+            self.runset = types.SimpleNamespace(stdout_files=[str(Path(kwargs["output_dir"], "vb-stdout.txt"))])
 
     def stan_variable(self, name):
-        shape = (self.kwargs.get("draws", 10),) + (() if name == "a_bar" else (3,))
-        return np.zeros(shape)
+        return self.stan_variables()[name]
+
+    def stan_variables(self, mean=None):
+        if self.method == "variational" and mean is not False:
+            return {"a_bar": 0.0, "surv_rep": np.zeros(3), "log_lik": np.zeros(3)}  # CmdStanVB's means
+        return {"a_bar": self.a_bar, "surv_rep": np.zeros((self.n, 3)), "log_lik": np.zeros((self.n, 3))}
+
+    def method_variables(self):
+        weights = np.where(self.a_bar > 0, 0.0, -50.0)
+        return {"lp__": weights - 5.0, "lp_approx__": np.full(self.n, -5.0)}
 
 
 class FakeCmdStanModel:
@@ -43,7 +72,12 @@ class FakeCmdStanModel:
                                                      stanc_options=stanc_options, **extra)))
         self.exe_file = exe_file or str(Path(stan_file).with_suffix(""))
         if exe_file is None and not Path(self.exe_file).exists():
-            Path(self.exe_file).write_bytes(b"binary of " + Path(stan_file).read_bytes())
+            threads = (cpp_options or {}).get("STAN_THREADS", False)
+            Path(self.exe_file).write_bytes(f"threads={threads}\n".encode() + Path(stan_file).read_bytes())
+
+    def exe_info(self):
+        threads = Path(self.exe_file).read_bytes().startswith(b"threads=True")
+        return {"STAN_THREADS": "true" if threads else "false"}
 
     def _run(self, method, kwargs):
         FakeCmdStanModel.calls.append((method, kwargs))
@@ -143,18 +177,45 @@ def test_prior_only_run(fake_cmdstan):
     assert "log_likelihood" not in converted and "posterior" not in converted
 
 
-def test_pathfinder_and_advi_arguments(fake_cmdstan):
+def test_pathfinder_arguments_and_importance_resampling(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
     idata, info = fake_cmdstan.engine.fit(TADPOLES, DATA, {**SAMPLER, "method": "pathfinder"},
                                           stamp_path=fake_cmdstan.stamp, idata_kwargs=KWARGS)
     (args,) = calls("pathfinder")
-    assert args["num_paths"] == 3 and args["draws"] == 80 and args["seed"] == 5
+    assert args["num_paths"] == 3 and args["num_single_draws"] == 80 and args["seed"] == 5
+    assert args["psis_resample"] is False and args["calculate_lp"] is True  # the engine resamples
+    assert "num_threads" not in args  # the executable was built without STAN_THREADS
     assert idata.posterior["a_bar"].shape == (1, 80)  # one set of approximate draws
     assert idata.posterior_predictive["surv_rep"].shape == (1, 80, 3)
-    assert info["method"] == "pathfinder"
-    fake_cmdstan.engine.fit(TADPOLES, DATA, {**SAMPLER, "method": "advi"}, stamp_path=fake_cmdstan.stamp)
+    assert idata.log_likelihood["log_lik"].shape == (1, 80, 3)
+    assert "surv_rep" not in idata.posterior and "log_lik" not in idata.posterior
+    # importance resampling keeps the draws whose weight is not e^-50
+    assert (idata.posterior["a_bar"].values == 1).all()
+    approximation = info["approximation"]
+    assert info["method"] == "pathfinder" and approximation["pooled_draws"] == 240
+    assert approximation["threads"] is False and isinstance(approximation["pareto_k"], float)
+
+
+def test_pathfinder_runs_paths_in_parallel_only_with_stan_threads(fake_cmdstan):
+    fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp, cpp_options={"STAN_THREADS": True})
+    _, info = fake_cmdstan.engine.fit(TADPOLES, DATA, {**SAMPLER, "method": "pathfinder"},
+                                      stamp_path=fake_cmdstan.stamp)
+    (args,) = calls("pathfinder")
+    assert args["num_threads"] == 2 and info["approximation"]["threads"] is True
+
+
+def test_advi_keeps_its_draws_not_its_mean(fake_cmdstan):
+    fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
+    idata, info = fake_cmdstan.engine.fit(TADPOLES, DATA, {**SAMPLER, "method": "advi"},
+                                          stamp_path=fake_cmdstan.stamp, idata_kwargs=KWARGS)
     (args,) = calls("variational")
-    assert args["draws"] == 80 and args["seed"] == 5
+    assert args["draws"] == 80 and args["seed"] == 5 and args["require_converged"] is False
+    draws = idata.posterior["a_bar"].values
+    assert draws.shape == (1, 80) and set(np.unique(draws)) == {-1.0, 1.0}
+    assert set(idata.sample_stats.data_vars) == {"log_p", "log_g"}
+    approximation = info["approximation"]
+    assert approximation["elbo"]["converged"] is True and approximation["elbo"]["iterations"] == 300
+    assert np.isfinite(approximation["pareto_k"])
 
 
 def test_changed_executable_is_refused(fake_cmdstan):

@@ -20,7 +20,7 @@ rule zillow_stan_compile:
     conda:
         CONDA_ENV
     params:
-        engine=config["stan"]["engine"],
+        engine=STAN_ENGINE,
         cpp_options=config["stan"]["cpp_options"],
         stanc_options=config["stan"]["stanc_options"],
     script:
@@ -55,7 +55,7 @@ for _model in ZILLOW_STAN_MODELS:
         params:
             model=_model,
             sampler=ZILLOW_MODEL_SETTINGS[_model],
-            engine=config["stan"]["engine"],
+            engine=STAN_ENGINE,
             thresholds=config["diagnostics"],
             fixed_sigma=config["zillow"]["fixed_sigma"],
             predictive_rows=ZILLOW_MODEL_SETTINGS["predictive_rows"],

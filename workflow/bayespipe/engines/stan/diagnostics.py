@@ -2,6 +2,11 @@
 
 ``compute_diagnostics`` measures and compares against the thresholds of ``config["diagnostics"]``;
 ``enforce`` applies ``on_fail`` (warn: log and go on; fail: raise DiagnosticsError).
+
+Approximate fits (pathfinder, ADVI) are one set of draws, not chains: R-hat and the NUTS gates mean
+nothing there. They are judged instead by the Pareto k of their importance weights (log density
+minus the approximation's log density, smoothed by ArviZ's PSIS; above 0.7 the approximation is
+not to be trusted) and, for ADVI, by whether CmdStan reported the ELBO as converged.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ DEFAULT_THRESHOLDS = {
     "max_divergences": 0,
     "max_treedepth_fraction": 0.01,
     "min_ebfmi": 0.3,
+    "max_pareto_k": 0.7,
 }
 
 
@@ -54,15 +60,15 @@ def _check(value, threshold, passes) -> dict:
 
 
 def compute_diagnostics(idata, thresholds: dict | None = None, *, max_treedepth: int = 10,
-                        var_names: list[str] | None = None, method: str = "nuts") -> dict:
+                        var_names: list[str] | None = None, method: str = "nuts",
+                        approximation: dict | None = None) -> dict:
     """Every gate's value, threshold and verdict, plus the overall ``passed``."""
     import arviz as az
 
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
-    result = {"method": method, "thresholds": limits}
     if method != "nuts":
-        result.update(passed=None, failed=[], note=f"{method} draws are approximate: MCMC gates do not apply")
-        return result
+        return approximate_diagnostics(method, approximation or {}, limits)
+    result = {"method": method, "approximate": False, "thresholds": limits}
     posterior = idata.posterior if var_names is None else idata.posterior[var_names]
     stats = idata.sample_stats
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
@@ -96,6 +102,72 @@ def compute_diagnostics(idata, thresholds: dict | None = None, *, max_treedepth:
         failed=failed,
         passed=not failed,
     )
+    return result
+
+
+def psis_weights(log_weights) -> tuple:
+    """Normalised Pareto-smoothed importance weights and their Pareto k (ArviZ's ``psislw``).
+    Draws whose log density could not be evaluated (not finite) get weight 0."""
+    import arviz as az
+
+    log_weights = np.asarray(log_weights, dtype=float)
+    finite = np.isfinite(log_weights)
+    if finite.sum() < 2:
+        raise ValueError("fewer than two draws with a finite log density: no importance weights")
+    smoothed, pareto_k = az.psislw(log_weights[finite])
+    weights = np.zeros(log_weights.shape)
+    weights[finite] = np.exp(smoothed - np.max(smoothed))
+    return weights / weights.sum(), float(pareto_k)
+
+
+def _elbo_row(line: str) -> dict | None:
+    """One of CmdStan's ADVI progress lines: iteration, ELBO, relative ELBO changes (mean,
+    median), and a note such as MEDIAN ELBO CONVERGED; None for any other line."""
+    parts = line.split()
+    if len(parts) < 4 or not parts[0].isdigit():
+        return None
+    try:
+        elbo, rel_mean, rel_median = (float(p) for p in parts[1:4])
+    except ValueError:
+        return None
+    return {"iteration": int(parts[0]), "elbo": elbo, "rel_mean": rel_mean, "rel_median": rel_median,
+            "note": " ".join(parts[4:])}
+
+
+def elbo_trace(console: str) -> dict:
+    """ADVI's ELBO trace and verdict from CmdStan's console output."""
+    rows = [row for row in map(_elbo_row, console.splitlines()) if row]
+    converged = any("CONVERGED" in row["note"].upper() for row in rows)
+    return {"converged": converged, "iterations": rows[-1]["iteration"] if rows else None,
+            "final_elbo": rows[-1]["elbo"] if rows else None, "trace": rows}
+
+
+def approximate_diagnostics(method: str, approximation: dict, limits: dict) -> dict:
+    """Gates of a pathfinder / ADVI fit: Pareto k of the importance weights, ADVI's ELBO."""
+    pareto_k = approximation.get("pareto_k")
+    if pareto_k is not None and not math.isfinite(pareto_k):
+        pareto_k = None  # PSIS found no usable tail: a failed gate, and JSON has no inf
+    checks = {"max_pareto_k": _check(pareto_k, limits["max_pareto_k"], lambda v, t: v <= t)}
+    elbo = approximation.get("elbo")
+    if method == "advi":
+        converged = (elbo or {}).get("converged")
+        checks["elbo_converged"] = _check(converged, True, lambda v, t: v is t)
+    failed = [name for name, check in checks.items() if not check["passed"]]
+    result = {
+        "method": method,
+        "approximate": True,
+        "thresholds": limits,
+        "note": f"{method} draws are approximate: judged by Pareto k (and ADVI's ELBO), not by MCMC gates",
+        "pareto_k": pareto_k,
+        "draws": approximation.get("resampled_draws", approximation.get("draws")),
+        "checks": checks,
+        "failed": failed,
+        "passed": not failed,
+    }
+    if method == "pathfinder":
+        result["pathfinder"] = {k: approximation.get(k) for k in ("paths", "pooled_draws", "threads")}
+    if elbo is not None:
+        result["elbo"] = {k: v for k, v in elbo.items() if k != "trace"}
     return result
 
 

@@ -10,7 +10,8 @@ and returns the draws as the ``prior`` / ``prior_predictive`` groups instead.
 Draws are converted only with ArviZ's converters (``az.from_cmdstanpy``, ``az.from_pystan``):
 the engines order chains and draws differently, and reshaping by hand silently breaks R-hat and
 ESS. Approximate methods (pathfinder, advi; CmdStanPy only) return one set of draws without
-chains, stored as a single chain.
+chains, stored as a single chain; ``info["approximation"]`` carries what judges them (Pareto k of
+the importance weights, ADVI's ELBO convergence), see ``diagnostics.approximate_diagnostics``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 import yaml
 
 from bayespipe import software
+from bayespipe.engines.stan import diagnostics as gates
 from bayespipe.io import read_json, sha256_file, write_json
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,19 @@ def get_engine(requested: str) -> "StanEngine":
     if name == "cmdstanpy":
         return CmdStanPyEngine()
     return PyStanEngine()
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock on ``path`` (created if missing) for the duration of the block."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _options_digest(*parts: Any) -> str:
@@ -380,8 +395,11 @@ class CmdStanPyEngine(StanEngine):
         return info
 
     def build_folder(self, stan_file, cpp_options, stanc_options) -> Path:
-        cmdstan = (software.cmdstan_info() or {}).get("version")
-        key = _options_digest(Path(stan_file).read_text(), cpp_options or {}, stanc_options or {}, cmdstan)[:16]
+        """The cache folder of one program: its text, the compiler options and the CmdStan (version
+        and path) that builds it decide the key, so any of them changing means a new build."""
+        cmdstan = software.cmdstan_info() or {}
+        key = _options_digest(Path(stan_file).read_text(), cpp_options or {}, stanc_options or {},
+                              cmdstan.get("version"), cmdstan.get("path"))[:16]
         return self.exe_cache / f"{Path(stan_file).stem}-{key}"
 
     def compile(self, stan_file, stamp_path, cpp_options=None, stanc_options=None) -> dict:
@@ -391,23 +409,21 @@ class CmdStanPyEngine(StanEngine):
         folder = self.build_folder(stan_file, cpp_options, stanc_options)
         folder.mkdir(parents=True, exist_ok=True)
         source = folder / stan_file.name
-        # Rewriting an identical copy would make CmdStanPy think the executable is out of date.
-        if not source.exists() or source.read_bytes() != stan_file.read_bytes():
-            shutil.copyfile(stan_file, source)
-        options = copy.deepcopy(dict(stanc_options or {}))
-        includes = options.get("include-paths", [])
-        options["include-paths"] = [*([includes] if isinstance(includes, str) else includes),
-                                    str(stan_file.resolve().parent)]
+        options = _stanc_options(stan_file, stanc_options)
         clock = time.perf_counter()
-        model = cmdstanpy.CmdStanModel(stan_file=str(source), cpp_options=dict(cpp_options or {}),
-                                       stanc_options=options)
+        # The cache is shared by every run and test on the machine: one build of a folder at a time.
+        with _locked(folder / ".compile.lock"):
+            # Rewriting an identical copy would make CmdStanPy think the executable is out of date.
+            if not source.exists() or source.read_bytes() != stan_file.read_bytes():
+                shutil.copyfile(stan_file, source)
+            model = cmdstanpy.CmdStanModel(stan_file=str(source), cpp_options=dict(cpp_options or {}),
+                                           stanc_options=options)
         exe_file = Path(model.exe_file)
         stamp = self._base_stamp(stan_file, cpp_options, stanc_options)
         stamp.update(
             exe_file=str(exe_file),
             exe_sha256=sha256_file(exe_file),
             build_folder=str(folder),
-            stanc_options_used=options,
             compile_seconds=round(time.perf_counter() - clock, 3),
         )
         write_json(stamp_path, stamp)
@@ -422,8 +438,9 @@ class CmdStanPyEngine(StanEngine):
             raise StaleStampError(f"{stamp_path}: executable {exe_file} changed since compiling; rerun the compile rule")
         source = Path(stamp.get("build_folder", exe_file.parent)) / Path(stan_file).name
         # The same stanc options as at compile time: CmdStanPy may run stanc on the source for its info.
+        options = _stanc_options(stan_file, stamp.get("stanc_options"))
         return self._cmdstanpy().CmdStanModel(stan_file=str(source), exe_file=str(exe_file),
-                                              stanc_options=stamp.get("stanc_options_used"))
+                                              stanc_options=options)
 
     def sample_arguments(self, settings: dict, data: dict, output_dir: str, prior_only: bool) -> dict:
         """Keyword arguments of ``CmdStanModel.sample`` for one sampler section."""
@@ -443,16 +460,22 @@ class CmdStanPyEngine(StanEngine):
             "refresh": max(1, (settings["warmup"] + draws) // 4),
         }
 
-    def pathfinder_arguments(self, settings: dict, data: dict, output_dir: str) -> dict:
-        return {
+    def pathfinder_arguments(self, settings: dict, data: dict, output_dir: str, threads: bool) -> dict:
+        """Every path's draws, unresampled, with lp__ and lp_approx__: the engine computes Pareto k
+        and does the importance resampling itself (see ``_pathfinder_draws``)."""
+        args = {
             "data": data,
             "num_paths": settings["chains"],
-            "draws": settings["draws"],
+            "num_single_draws": settings["draws"],
+            "psis_resample": False,
+            "calculate_lp": True,
             "seed": settings["seed"],
             "output_dir": output_dir,
             "show_console": True,
-            "num_threads": settings["parallel_chains"],
         }
+        if threads:  # CmdStan refuses num_threads from an executable built without STAN_THREADS
+            args["num_threads"] = min(settings["parallel_chains"], settings["chains"])
+        return args
 
     def variational_arguments(self, settings: dict, data: dict, output_dir: str) -> dict:
         return {
@@ -461,6 +484,7 @@ class CmdStanPyEngine(StanEngine):
             "seed": settings["seed"],
             "output_dir": output_dir,
             "show_console": True,
+            "require_converged": False,  # the ELBO gate decides, as diagnostics.on_fail says
         }
 
     def fit(self, stan_file, data, sampler, *, stamp_path, prior_only=False, idata_kwargs=None):
@@ -474,16 +498,20 @@ class CmdStanPyEngine(StanEngine):
         run_data = self._run_data(data, prior_only)
         conv = _converter_kwargs(idata_kwargs, run_data, prior_only)
         observed = conv.pop("observed")
+        approximation = None
+        threads = settings["method"] == "pathfinder" and _has_threads(model)
         clock = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="bayespipe-cmdstan-") as output_dir:
             try:
-                fit = self._run_method(model, settings, run_data, output_dir, prior_only)
+                fit = self._run_method(model, settings, run_data, output_dir, prior_only, threads)
             except RuntimeError as exc:
                 raise StanEngineError(f"CmdStan failed for {stan_file}:\n{exc}") from exc
             sampled = time.perf_counter()
             # Convert while the CSV files still exist: CmdStanPy reads them lazily.
             if settings["method"] != "nuts":
-                idata = _approximate_idata(az, fit, observed, run_data, conv)
+                variables, stats, approximation = _approximate_draws(fit, settings)
+                approximation["threads"] = threads
+                idata = _approximate_idata(az, variables, stats, observed, run_data, conv)
             elif prior_only:
                 idata = az.from_cmdstanpy(prior=fit, **conv)
             else:
@@ -492,26 +520,98 @@ class CmdStanPyEngine(StanEngine):
         info = self._info(settings, stamp, prior_only, sampling_seconds=sampled - clock,
                           conversion_seconds=time.perf_counter() - sampled)
         info["exe_file"] = stamp.get("exe_file")
+        if approximation is not None:
+            info["approximation"] = approximation
         return idata, info
 
-    def _run_method(self, model, settings, data, output_dir, prior_only):
+    def _run_method(self, model, settings, data, output_dir, prior_only, threads):
         method = settings["method"]
         if method == "nuts":
             return model.sample(**self.sample_arguments(settings, data, output_dir, prior_only))
         if method == "pathfinder":
-            return model.pathfinder(**self.pathfinder_arguments(settings, data, output_dir))
+            return model.pathfinder(**self.pathfinder_arguments(settings, data, output_dir, threads))
         return model.variational(**self.variational_arguments(settings, data, output_dir))
 
 
-def _approximate_idata(az, fit, observed, data, conv):
+def _stanc_options(stan_file, stanc_options: dict | None) -> dict:
+    """The configured stanc options plus the program's own folder as an include path (the build
+    runs on a copy in the cache). Not stored in the stamp: the absolute path differs per checkout,
+    and ``bayespipe reproduce`` compares stamps."""
+    options = copy.deepcopy(dict(stanc_options or {}))
+    includes = options.get("include-paths", [])
+    options["include-paths"] = [*([includes] if isinstance(includes, str) else includes),
+                                str(Path(stan_file).resolve().parent)]
+    return options
+
+
+def _has_threads(model) -> bool:
+    """Whether the executable was built with STAN_THREADS (CmdStan's own ``info`` says so)."""
+    return str(model.exe_info().get("STAN_THREADS", "false")).lower() == "true"
+
+
+def _approximate_draws(fit, settings: dict) -> tuple[dict, dict, dict]:
+    """Draws of a pathfinder or ADVI fit as ``{name: (draw, ...)}``, their per-draw statistics,
+    and what ``diagnostics`` needs to judge the approximation (Pareto k, ELBO convergence)."""
+    if settings["method"] == "pathfinder":
+        return _pathfinder_draws(fit, settings)
+    return _advi_draws(fit)
+
+
+def _pathfinder_draws(fit, settings: dict):
+    """Pareto-smoothed importance resampling of every path's draws, as CmdStan's own
+    ``psis_resample`` does, but keeping the Pareto k that says whether it could be trusted."""
+    import numpy as np
+
+    method = fit.method_variables()
+    log_weights = np.asarray(method["lp__"]) - np.asarray(method["lp_approx__"])
+    weights, pareto_k = gates.psis_weights(log_weights)
+    rng = np.random.default_rng(settings["seed"])
+    pick = rng.choice(len(weights), size=settings["draws"], replace=True, p=weights)
+    variables = {name: np.asarray(values)[pick] for name, values in fit.stan_variables().items()}
+    stats = {"lp": method["lp__"][pick], "lp_approx": method["lp_approx__"][pick]}
+    approximation = {
+        "method": "pathfinder",
+        "paths": settings["chains"],
+        "pooled_draws": int(len(weights)),
+        "resampled_draws": settings["draws"],
+        "pareto_k": pareto_k,
+    }
+    return variables, stats, approximation
+
+
+def _advi_draws(fit):
+    """ADVI's draws (not its mean), with Pareto k of log p - log g over them (Yao et al. 2018)
+    and the ELBO trace CmdStan printed."""
+    import numpy as np
+
+    variables = {name: np.asarray(values) for name, values in fit.stan_variables(mean=False).items()}
+    sample = fit.variational_sample
+    columns = list(fit.column_names)
+    log_p, log_g = sample[:, columns.index("log_p__")], sample[:, columns.index("log_g__")]
+    _, pareto_k = gates.psis_weights(log_p - log_g)
+    console = Path(fit.runset.stdout_files[0]).read_text()
+    approximation = {"method": "advi", "draws": int(len(log_p)), "pareto_k": pareto_k,
+                     "elbo": gates.elbo_trace(console)}
+    return variables, {"log_p": log_p, "log_g": log_g}, approximation
+
+
+def _names(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _approximate_idata(az, variables: dict, stats: dict, observed, data: dict, conv: dict):
     """Pathfinder / ADVI draws have no chains: store them as one chain through ``az.from_dict``."""
-    predictive = conv.get("posterior_predictive")
-    predictive = [predictive] if isinstance(predictive, str) else list(predictive or [])
-    variables = {name: fit.stan_variable(name) for name in fit.metadata.stan_vars}
-    posterior = {k: v[None, ...] for k, v in variables.items() if k not in predictive}
-    groups = {"posterior": posterior}
+    predictive = _names(conv.get("posterior_predictive"))
+    log_lik = _names(conv.get("log_likelihood") or None)
+    one_chain = {k: v[None, ...] for k, v in variables.items()}
+    groups = {
+        "posterior": {k: v for k, v in one_chain.items() if k not in predictive + log_lik},
+        "sample_stats": {k: v[None, ...] for k, v in stats.items()},
+    }
     if predictive:
-        groups["posterior_predictive"] = {k: variables[k][None, ...] for k in predictive}
+        groups["posterior_predictive"] = {k: one_chain[k] for k in predictive}
+    if log_lik:
+        groups["log_likelihood"] = {k: one_chain[k] for k in log_lik}
     if observed:
         groups["observed_data"] = {name: data[name] for name in observed}
     return az.from_dict(**groups, coords=conv.get("coords"), dims=conv.get("dims"))

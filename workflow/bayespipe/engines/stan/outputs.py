@@ -83,7 +83,7 @@ def save_fit(target, idata, info: dict, *, prior_idata=None, thresholds: dict | 
     sampler = info.get("sampler", {})
     diagnostics = gates.compute_diagnostics(
         idata, limits, max_treedepth=sampler.get("max_treedepth", 10), var_names=var_names,
-        method=info.get("method", "nuts"),
+        method=info.get("method", "nuts"), approximation=info.get("approximation"),
     )
     diagnostics["engine"] = {k: info.get(k) for k in ("engine", "versions", "sampling_seconds")}
     if diagnostics["passed"] is False:
