@@ -26,8 +26,19 @@ include: "workflow/rules/mnist.smk"
 include: "workflow/rules/report.smk"
 
 
+seal_version()  # every rule is defined: job code keys, then the version id
+
+
+onstart:
+    runlock.record_owner(SNAKEMAKE_DIR)
+
+
 onsuccess:
     write_version_manifest()
+
+
+onerror:
+    runlock.release_owner(SNAKEMAKE_DIR)
 
 
 rule all:

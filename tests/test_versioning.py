@@ -1,4 +1,4 @@
-"""Version ids: stable under no change, changed by each kind of change; per-analysis digests."""
+"""Version ids: stable under no change, changed by each kind of change; snapshots of the work tree."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from bayespipe import versioning
 from bayespipe.config import validate_config
+from bayespipe.io import sha256_file, write_json
 
 from conftest import copy_repo
 
@@ -22,8 +23,10 @@ def repo(tmp_path) -> Path:
 
 
 def version(repo: Path, config: dict | None = None, software: dict | None = None) -> versioning.VersionInfo:
+    """The id as the Snakefile computes it, with every code file counted as used."""
     config = validate_config(copy.deepcopy(config) if config else {})
-    return versioning.compute_version(repo, config, software or SOFTWARE)
+    code = {f: sha256_file(repo / f) for f in versioning.code_files(repo)}
+    return versioning.compute_version(repo, config, software or SOFTWARE, code)
 
 
 def test_same_inputs_same_version(repo):
@@ -71,34 +74,47 @@ def test_run_label_prefixes_id(repo):
     assert labelled.id.startswith("trial-") and len(labelled.id) == len("trial-") + versioning.DIGEST_LENGTH
 
 
-def test_one_analysis_config_changes_only_its_digest(repo):
-    base = version(repo).analysis_digests
-    changed = version(repo, {"moons": {"seed": 7}}).analysis_digests
-    assert changed["moons"] != base["moons"]
-    assert {k: v for k, v in changed.items() if k != "moons"} == {k: v for k, v in base.items() if k != "moons"}
+def test_egg_info_is_not_code(repo):
+    egg = repo / "workflow" / "bayespipe.egg-info"
+    egg.mkdir(exist_ok=True)
+    (egg / "PKG-INFO").write_text("Name: bayespipe\n")
+    assert not [f for f in versioning.code_files(repo) if "egg-info" in f]
 
 
-def test_analysis_code_changes_only_its_digest(repo):
-    base = version(repo).analysis_digests
-    rules = repo / "workflow" / "rules" / "tadpoles.smk"
-    rules.write_text(rules.read_text() + "\n# note\n")
-    changed = version(repo).analysis_digests
-    assert changed["tadpoles"] != base["tadpoles"]
-    assert changed["moons"] == base["moons"]
+def _job(work: Path, analysis: str, job: str, inputs: list[str], outputs: list[str]) -> None:
+    for rel in outputs:
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(rel)
+    logs = work / analysis / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{job}.log").write_text("log")
+    bench = work / analysis / "benchmarks"
+    bench.mkdir(parents=True, exist_ok=True)
+    (bench / f"{job}.tsv").write_text("s\n1\n")
+    write_json(logs / f"{job}.job.json", {
+        "rule": job, "outputs": [str(work / o) for o in outputs],
+        "inputs": {str(work / i): "x" for i in inputs}, "log": [str(logs / f"{job}.log")],
+    })
 
 
-def test_core_code_changes_every_digest(repo):
-    base = version(repo).analysis_digests
-    (repo / "Snakefile").write_text((repo / "Snakefile").read_text() + "\n# note\n")
-    changed = version(repo).analysis_digests
-    assert all(changed[name] != base[name] for name in base)
+def test_snapshot_takes_what_the_targets_were_made_from(tmp_path):
+    work = tmp_path / "results" / ".work" / "default"
+    _job(work, "a", "prepare", [], ["a/data.csv"])
+    _job(work, "a", "fit", ["a/data.csv"], ["a/fit.json"])
+    _job(work, "b", "stale", [], ["b/old.json"])  # in the work tree from an earlier run only
+    version = tmp_path / "results" / "v1"
+    count = versioning.snapshot(work, version, [str(work / "a/fit.json")])
+    files = sorted(str(p.relative_to(version)) for p in version.rglob("*") if p.is_file())
+    assert files == [
+        "a/benchmarks/fit.tsv", "a/benchmarks/prepare.tsv", "a/data.csv", "a/fit.json",
+        "a/logs/fit.job.json", "a/logs/fit.log", "a/logs/prepare.job.json", "a/logs/prepare.log",
+    ]
+    assert count == len(files)
+    assert (version / "a/fit.json").stat().st_ino == (work / "a/fit.json").stat().st_ino
+    # Snakemake rewrites benchmark files in place: a version gets its own copy.
+    assert (version / "a/benchmarks/fit.tsv").stat().st_ino != (work / "a/benchmarks/fit.tsv").stat().st_ino
 
 
-def test_link_tree_hard_links(tmp_path):
-    source = tmp_path / "a" / "x"
-    (source / "sub").mkdir(parents=True)
-    (source / "sub" / "f.txt").write_text("hello")
-    assert versioning.link_tree(source, tmp_path / "b" / "x") == 1
-    linked = tmp_path / "b" / "x" / "sub" / "f.txt"
-    assert linked.read_text() == "hello"
-    assert linked.stat().st_ino == (source / "sub" / "f.txt").stat().st_ino
+def test_work_dir_is_per_run_label():
+    assert versioning.work_dir("results", {"run_label": "test"}) == "results/.work/test"
+    assert versioning.work_dir("results", {"run_label": ""}) == "results/.work/default"

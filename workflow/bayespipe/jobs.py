@@ -20,7 +20,13 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
+from bayespipe.codedeps import loaded_package_modules
 from bayespipe.io import sha256_file, write_json
+
+# Set by the Snakefile in the main process; jobs (local or on a cluster) inherit it, so each
+# job record names the version whose run made it, and a later version can say it reused it.
+RUN_VERSION_ENV = "BAYESPIPE_VERSION"
+WORKFLOW_ROOT_ENV = "BAYESPIPE_ROOT"
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -142,6 +148,12 @@ def job(smk, *, stan_file: str | None = None) -> Iterator[dict]:
             "host": socket.gethostname(),
             "platform": platform.platform(),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            "run_version": os.environ.get(RUN_VERSION_ENV),
+            # What the job actually imported from the package; a test checks that the job's
+            # code key (params.job_code) covers all of it.
+            "package_modules": sorted(
+                loaded_package_modules(os.environ.get(WORKFLOW_ROOT_ENV, os.getcwd()), sys.modules)
+            ),
             "extra": jsonable(record),
         },
     )

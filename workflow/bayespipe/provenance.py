@@ -13,6 +13,7 @@ from typing import Any
 
 from bayespipe.io import read_json, sha256_file, write_json
 from bayespipe.jobs import job_record_path
+from bayespipe.versioning import WORK_FOLDER
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bayespipe-manifest/1"
@@ -93,32 +94,27 @@ def load_job_records(version_dir: Path) -> list[dict]:
     return records
 
 
-def _in_results(path: str, version_dir: Path, workdir: Path) -> tuple[str, str] | None:
-    """(version id, path inside that version) when ``path`` lies in a version folder beside ours."""
+def _in_work_tree(path: str, version_dir: Path, workdir: Path) -> str | None:
+    """The path inside the work tree (``results/.work/<label>/...``) of a job's file, or None."""
     absolute = Path(path) if Path(path).is_absolute() else workdir / path
     try:
-        parts = absolute.resolve().relative_to(version_dir.resolve().parent).parts
+        parts = absolute.resolve().relative_to(version_dir.resolve().parent / WORK_FOLDER).parts
     except ValueError:
         return None
-    return (parts[0], str(Path(*parts[1:]))) if len(parts) > 1 else None
+    return str(Path(*parts[1:])) if len(parts) > 1 else None
 
 
 def _relative(path: str, version_dir: Path, workdir: Path) -> str:
-    """A job's path as a path relative to the version folder.
-
-    Jobs of an analysis reused from an earlier version recorded that version's paths; their
-    files now live at the same place inside this version.
-    """
-    located = _in_results(path, version_dir, workdir)
-    return located[1] if located else path
+    """A job's path as a path relative to the version folder (where its file was linked)."""
+    return _in_work_tree(path, version_dir, workdir) or path
 
 
 def _rebased_input(path: str, version_dir: Path, workdir: Path) -> str:
-    """An input recorded in an earlier version, as the same file of this version (workdir-relative)."""
-    located = _in_results(path, version_dir, workdir)
-    if not located or located[0] == version_dir.name or not (version_dir / located[1]).is_file():
+    """A job's input as the same file of this version (workdir-relative); raw inputs as they are."""
+    inside = _in_work_tree(path, version_dir, workdir)
+    if not inside or not (version_dir / inside).is_file():
         return path
-    return os.path.relpath(version_dir / located[1], workdir)
+    return os.path.relpath(version_dir / inside, workdir)
 
 
 def _file_hash(path: Path, workdir: Path) -> str | None:
@@ -141,7 +137,7 @@ def build_manifest(
     for record in load_job_records(version_dir):
         log = record["log"][0]
         log_rel = _relative(log, version_dir, workdir)
-        origin = (_in_results(log, version_dir, workdir) or (version_dir.name,))[0]
+        origin = record.get("run_version") or version_dir.name
         stem = Path(log_rel).name[: -len(".log")] if log_rel.endswith(".log") else Path(log_rel).stem
         benchmark = str(Path(log_rel).parent.parent / "benchmarks" / f"{stem}.tsv")
         script = rule_scripts.get(record["rule"])

@@ -1,9 +1,12 @@
-"""Version ids: short digests of everything that determines results, and reuse across versions.
+"""Version ids, the shared work tree where jobs run, and immutable version folders.
 
-The version id covers the resolved config, the code (``Snakefile``, ``workflow/``, ``stan/``),
-the raw input data and the software versions. Each analysis also gets its own digest over the
-parts it depends on, so a version that changes one analysis hard-links the others' results from
-an earlier complete version instead of recomputing them.
+Jobs write into one work tree per run label (``results/.work/<label>/``), so Snakemake's own
+rerun triggers decide which jobs a change touches: a job reruns when its params (which include
+the digest of its code, see ``bayespipe.codedeps``), its inputs, or its script change, and
+otherwise keeps its outputs. When a run completes, the files reachable from its final targets
+are hard-linked into ``results/<version>/``, whose id is a digest of the resolved config, the code
+the run's jobs use, the raw data and the software. Snakemake deletes a job's outputs before it
+reruns the job, so a rerun writes new files and never alters a version folder's linked copies.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from bayespipe.catalog import ANALYSES, CORE_CODE, Analysis
+from bayespipe.catalog import ANALYSES
 from bayespipe.io import HashCache
 
 CODE_ROOTS = ("Snakefile", "workflow", "stan")
 IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
+WORK_FOLDER = ".work"
 IGNORED_SUFFIXES = {".pyc", ".pyo"}
 DIGEST_LENGTH = 12
 
@@ -33,7 +38,13 @@ def digest(value: Any) -> str:
 
 
 def _is_code_file(path: Path) -> bool:
-    return path.is_file() and not (set(path.parts) & IGNORED_PARTS) and path.suffix not in IGNORED_SUFFIXES
+    parts = set(path.parts)
+    return (
+        path.is_file()
+        and not parts & IGNORED_PARTS
+        and not any(part.endswith(".egg-info") for part in parts)  # pip's build metadata
+        and path.suffix not in IGNORED_SUFFIXES
+    )
 
 
 def code_files(root: Path) -> list[str]:
@@ -44,19 +55,6 @@ def code_files(root: Path) -> list[str]:
         candidates = [path] if path.is_file() else path.rglob("*")
         files += [str(p.relative_to(root)) for p in candidates if _is_code_file(p)]
     return sorted(files)
-
-
-def _matching(files: Iterable[str], patterns: Iterable[str]) -> list[str]:
-    from fnmatch import fnmatch
-
-    patterns = list(patterns)
-    # fnmatch's '*' crosses '/', so '**/' needs no special case; keep 'dir/*.py' from matching subfolders.
-    def matches(path: str, pattern: str) -> bool:
-        if "**" in pattern:
-            return fnmatch(path, pattern.replace("**/", "*"))
-        return fnmatch(path, pattern) and path.count("/") == pattern.count("/")
-
-    return sorted(f for f in files if any(matches(f, p) for p in patterns))
 
 
 def _lookup(config: dict, dotted: str) -> Any:
@@ -89,59 +87,47 @@ def data_fingerprints(root: Path, config: dict, keys: Iterable[str], hashes: Has
 class VersionInfo:
     id: str
     digest: str
-    analysis_digests: dict[str, str]
     code: dict[str, str]
     data: dict[str, Any]
     software: dict[str, Any]
     engines: dict[str, Any] = field(default_factory=dict)
 
 
+def work_dir(results_dir: str | Path, config: dict) -> str:
+    """The work tree of a run label: runs with another label (the tests') never disturb it."""
+    return f"{results_dir}/{WORK_FOLDER}/{config.get('run_label') or 'default'}"
+
+
 def compute_version(
     root: str | Path,
     config: dict,
     software: dict,
+    code: dict[str, str],
     engines: dict | None = None,
     hash_cache: str | Path | None = None,
 ) -> VersionInfo:
-    """The version id of a run and one digest per analysis.
+    """The version id of a run: a digest of its config, code, raw data, software and engines.
 
-    ``engines`` holds resolved choices that config alone does not determine (e.g. 'auto' Stan
-    engine resolved to PyStan), so the same config on a machine with CmdStan gets another id.
+    ``code`` maps each code file the run uses to its sha256. ``engines`` holds resolved choices
+    that config alone does not determine (an 'auto' Stan engine resolved to PyStan), so the same
+    config on a machine with CmdStan gets another id.
     """
     root = Path(root)
     hashes = HashCache(hash_cache)
-    files = code_files(root)
-    code = {f: hashes.sha256(root / f) for f in files}
     all_data_keys = sorted({k for a in ANALYSES.values() for k in a.data_keys})
     data = data_fingerprints(root, config, all_data_keys, hashes)
     hashes.save()
     engines = engines or {}
-
-    whole = digest({"config": config, "code": code, "data": data, "software": software, "engines": engines})
+    whole = digest(
+        {"config": config, "code": code, "data": data, "software": software, "engines": engines}
+    )
     label = config.get("run_label") or ""
     version_id = f"{label}-{whole[:DIGEST_LENGTH]}" if label else whole[:DIGEST_LENGTH]
-
-    per_analysis = {
-        name: analysis_digest(analysis, config, code, data, software, engines)
-        for name, analysis in ANALYSES.items()
-    }
-    return VersionInfo(version_id, whole, per_analysis, code, data, software, engines)
+    return VersionInfo(version_id, whole, dict(sorted(code.items())), data, software, engines)
 
 
-def analysis_digest(
-    analysis: Analysis, config: dict, code: dict, data: dict, software: dict, engines: dict
-) -> str:
-    files = _matching(code, (*CORE_CODE, *analysis.code))
-    return digest(
-        {
-            "analysis": analysis.name,
-            "config": {s: config.get(s) for s in analysis.config_sections},
-            "code": {f: code[f] for f in files},
-            "data": {k: data.get(k) for k in analysis.data_keys},
-            "software": software,
-            "engines": engines,
-        }
-    )
+def is_complete(results_dir: str | Path, version_id: str) -> bool:
+    return (Path(results_dir) / version_id / "manifest.json").is_file()
 
 
 def complete_versions(results_dir: str | Path) -> list[tuple[Path, dict]]:
@@ -159,51 +145,79 @@ def complete_versions(results_dir: str | Path) -> list[tuple[Path, dict]]:
     return found
 
 
-def link_tree(source: Path, target: Path) -> int:
-    """Hard-link every file of ``source`` into ``target`` (same layout); returns the file count."""
-    count = 0
-    for path in sorted(source.rglob("*")):
-        destination = target / path.relative_to(source)
-        if path.is_dir():
-            destination.mkdir(parents=True, exist_ok=True)
-        elif not destination.exists():
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, destination)
-            except OSError:  # another file system: fall back to a copy
-                import shutil
-
-                shutil.copy2(path, destination)
-            count += 1
-    return count
+def _link(source: Path, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists() or destination.is_symlink():
+        destination.unlink()
+    if source.parent.name == "benchmarks":
+        # Snakemake rewrites a benchmark file in place when its job reruns: copy, never share.
+        shutil.copy2(source, destination)
+        return
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system: fall back to a copy
+        shutil.copy2(source, destination)
 
 
-def reuse_analyses(results_dir: str | Path, version: VersionInfo, wanted: Iterable[str]) -> dict[str, str]:
-    """Link each wanted analysis whose digest matches an earlier complete version.
-
-    Returns {analysis: source version id}. Analyses already present in the new folder are left
-    alone, so a rerun of the same version never touches its own results.
-    """
-    results_dir = Path(results_dir)
-    target_root = results_dir / version.id
-    reused = {}
-    candidates = complete_versions(results_dir)
-    for name in wanted:
-        if (target_root / name).exists():
+def _job_records(work: Path) -> dict[str, dict]:
+    """Output path (relative to the work tree) -> the job record that produced it."""
+    owners = {}
+    for record_path in work.rglob("*.job.json"):
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError):
             continue
-        for folder, manifest in candidates:
-            if folder.name == version.id:
-                continue
-            if manifest.get("analysis_digests", {}).get(name) != version.analysis_digests[name]:
-                continue
-            if not (folder / name).is_dir():
-                continue
-            link_tree(folder / name, target_root / name)
-            reused[name] = folder.name
-            break
-    return reused
+        record["_path"] = record_path
+        for output in record.get("outputs", []):
+            owners[_relative_to(output, work)] = record
+    return owners
 
 
+def _relative_to(path: str, base: Path) -> str:
+    absolute = Path(path).resolve()
+    try:
+        return str(absolute.relative_to(base.resolve()))
+    except ValueError:
+        return path
+
+
+def run_files(work: str | Path, targets: Iterable[str]) -> list[str]:
+    """Files of the work tree that make up a run: its targets, everything they were made from
+    (followed through the job records), and each of those jobs' log, record and benchmark."""
+    work = Path(work)
+    owners = _job_records(work)
+    wanted: set[str] = set()
+    pending = [_relative_to(t, work) for t in targets]
+    seen_jobs: set[Path] = set()
+    while pending:
+        rel = pending.pop()
+        if rel in wanted or not (work / rel).exists():
+            continue
+        if (work / rel).is_dir():
+            pending += [str(p.relative_to(work)) for p in (work / rel).rglob("*") if p.is_file()]
+        wanted.add(rel)
+        record = owners.get(rel) or next(
+            (r for out, r in owners.items() if rel.startswith(out.rstrip("/") + "/")), None
+        )
+        if record is None or record["_path"] in seen_jobs:
+            continue
+        seen_jobs.add(record["_path"])
+        log = Path(record["_path"].name[: -len(".job.json")] + ".log")
+        logs_dir = record["_path"].parent
+        extras = [record["_path"], logs_dir / log, logs_dir.parent / "benchmarks" / log.with_suffix(".tsv")]
+        pending += [str(p.relative_to(work)) for p in extras if p.exists()]
+        pending += [_relative_to(p, work) for p in record.get("outputs", [])]
+        pending += [_relative_to(p, work) for p in record.get("inputs", {})]
+    return sorted(f for f in wanted if (work / f).is_file())
+
+
+def snapshot(work: str | Path, version_dir: str | Path, targets: Iterable[str]) -> int:
+    """Hard-link the run's files from the work tree into its version folder; the file count."""
+    work, version_dir = Path(work), Path(version_dir)
+    files = run_files(work, targets)
+    for rel in files:
+        _link(work / rel, version_dir / rel)
+    return len(files)
 def update_latest(results_dir: str | Path, version_id: str) -> None:
     """Point ``results/latest`` (a relative symlink) at ``version_id``, atomically."""
     results_dir = Path(results_dir)

@@ -15,61 +15,55 @@ os.environ.update(
     )
 )
 
-from bayespipe import software
-from bayespipe import versioning
+from bayespipe import codedeps, runlock, software, versioning
+from bayespipe.audit.rocrate import write_crate
 from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.config import validate_config
+from bayespipe.io import HashCache
+from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV
 from bayespipe.provenance import write_manifest
 
 validate_config(config)
 
 ROOT = Path(workflow.basedir)
 RESULTS = config["results_dir"]
+WORK_DIR = versioning.work_dir(RESULTS, config)
 STAN_ENGINE = software.resolve_stan_engine(config["stan"]["engine"])
 SOFTWARE = software.software_versions()
-VERSION = versioning.compute_version(
-    ROOT,
-    config,
-    SOFTWARE,
-    engines={"stan": software.stan_engine_info(STAN_ENGINE)},
-    hash_cache=ROOT / ".snakemake" / "bayespipe-hashes.json",
-)
-VERSION_DIR = f"{RESULTS}/{VERSION.id}"
 ENABLED = [name for name in config["analyses"] if name in ANALYSES]
 STARTED = datetime.datetime.now(datetime.timezone.utc).isoformat()
-REUSED = {}
+SNAKEMAKE_DIR = ROOT / ".snakemake"
+os.environ[WORKFLOW_ROOT_ENV] = str(ROOT)
 
 if workflow.is_main_process and not workflow.dryrun:
-    REUSED = versioning.reuse_analyses(RESULTS, VERSION, ENABLED)
-    for name, source in REUSED.items():
-        print(
-            f"bayespipe: reusing {name} from version {source} (same inputs)",
-            file=sys.stderr,
-        )
-if workflow.is_main_process:
-    print(f"bayespipe: version {VERSION.id} -> {VERSION_DIR}", file=sys.stderr)
+    message = runlock.clear_stale_locks(SNAKEMAKE_DIR)
+    if message:
+        print(message, file=sys.stderr)
 
 
 def out(analysis, path):
-    """A result file of an analysis in this version's folder."""
-    return f"{VERSION_DIR}/{analysis}/{path}"
+    """A result file of an analysis, in the work tree (linked into the version on success)."""
+    return f"{WORK_DIR}/{analysis}/{path}"
 
 
 def log_path(analysis, job):
-    return f"{VERSION_DIR}/{analysis}/logs/{job}.log"
+    return f"{WORK_DIR}/{analysis}/logs/{job}.log"
 
 
 def bench_path(analysis, job):
-    return f"{VERSION_DIR}/{analysis}/benchmarks/{job}.tsv"
+    return f"{WORK_DIR}/{analysis}/benchmarks/{job}.tsv"
 
 
 FINAL_TARGETS = {}  # analysis -> list of files; each rule file registers its own
 
 
 def final_targets():
-    return [
-        f for name in ENABLED for f in FINAL_TARGETS.get(name, [])
-    ] + FINAL_TARGETS.get(REPORT_DIR, [])
+    """Everything the run must produce; nothing when its version folder is already complete."""
+    if versioning.is_complete(RESULTS, VERSION.id):
+        return []
+    return [f for name in ENABLED for f in FINAL_TARGETS.get(name, [])] + FINAL_TARGETS.get(
+        REPORT_DIR, []
+    )
 
 
 def rule_scripts():
@@ -83,6 +77,86 @@ def rule_scripts():
     return scripts
 
 
+def rule_analysis(each):
+    """The analysis folder a rule writes into (from its first output), or None."""
+    work_parts = Path(WORK_DIR).parts
+    for item in each.output:
+        parts = Path(str(item)).parts
+        if parts[: len(work_parts)] == work_parts and len(parts) > len(work_parts):
+            return parts[len(work_parts)]
+    return None
+
+
+def job_code_keys():
+    """Give every rule a ``job_code`` param: the sha256 of its rule text, script and imported
+    package modules, plus the software (and, for Stan rules, the Stan engine). Snakemake's
+    params trigger then reruns exactly the jobs whose code changed. Returns the code files
+    the enabled analyses' jobs use."""
+    package_dir = ROOT / "workflow" / "bayespipe"
+    engine = software.stan_engine_info(STAN_ENGINE)
+    software_digest = versioning.digest(SOFTWARE)
+    scripts = rule_scripts()
+    used = {}
+    for each in workflow.rules:
+        if each.name == "all":
+            continue
+        script = scripts.get(each.name)
+        code = codedeps.job_code(
+            ROOT,
+            each.name,
+            each.snakefile,
+            ROOT / script if script else None,
+            package_dir,
+            lineno=each.lineno,
+        )
+        key = {"code": code, "software": software_digest}
+        if any(path.startswith("workflow/bayespipe/engines/stan/") for path in code):
+            key["stan_engine"] = engine
+        each.set_params(job_code=key)
+        if rule_analysis(each) in (*ENABLED, REPORT_DIR):
+            used.update({k: v for k, v in code.items() if not k.startswith("rule ")})
+    return used
+
+
+def workflow_code(job_code):
+    """The code a run depends on: what its jobs use, the rule files, the schemas, the Stan
+    programs and the package modules loaded while parsing. Other files (the CLI, the audit
+    tools, docs) do not change the version."""
+    parse_time = codedeps.loaded_package_modules(ROOT, sys.modules)
+    hashes = HashCache(SNAKEMAKE_DIR / "bayespipe-hashes.json")
+    files = {
+        rel: hashes.sha256(ROOT / rel)
+        for rel in versioning.code_files(ROOT)
+        if rel in parse_time
+        or rel == "Snakefile"
+        or rel.endswith(".smk")
+        or rel.startswith(("workflow/schemas/", "stan/"))
+    }
+    return {**files, **job_code}
+
+
+def seal_version():
+    """Called once every rule is defined: job code keys, then the version id."""
+    global VERSION, VERSION_DIR
+    VERSION = versioning.compute_version(
+        ROOT,
+        config,
+        SOFTWARE,
+        workflow_code(job_code_keys()),
+        engines={"stan": software.stan_engine_info(STAN_ENGINE)},
+        hash_cache=SNAKEMAKE_DIR / "bayespipe-hashes.json",
+    )
+    VERSION_DIR = f"{RESULTS}/{VERSION.id}"
+    os.environ[RUN_VERSION_ENV] = VERSION.id
+    if workflow.is_main_process:
+        done = versioning.is_complete(RESULTS, VERSION.id)
+        print(
+            f"bayespipe: version {VERSION.id} -> {VERSION_DIR}"
+            + (" (complete: nothing to do)" if done else ""),
+            file=sys.stderr,
+        )
+
+
 CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
 
 
@@ -91,9 +165,7 @@ def run_info():
     return {
         "version": VERSION.id,
         "digest": VERSION.digest,
-        "analysis_digests": VERSION.analysis_digests,
         "analyses": ENABLED,
-        "reused": REUSED,
         "command_line": sys.argv,
         "start_time": STARTED,
         "executor": (
@@ -104,23 +176,23 @@ def run_info():
         "stan_engine": software.stan_engine_info(STAN_ENGINE),
         "code": VERSION.code,
         "data": VERSION.data,
+        "work_dir": WORK_DIR,
     }
 
 
 def write_version_manifest():
-    """Called on success: the manifest of the version folder, then results/latest."""
-    # One line: a keyword argument named like a Snakemake directive must not start a line.
+    """Called on success: link the run's files from the work tree into its version folder,
+    write the manifest (then the RO-Crate, which describes the whole run) and point
+    results/latest at it."""
+    count = versioning.snapshot(WORK_DIR, VERSION_DIR, final_targets())
     write_manifest(
         VERSION_DIR, workdir=ROOT, rule_scripts=rule_scripts(), run_info=run_info()
     )
-    if config[
-        "report"
-    ]:  # the RO-Crate describes the whole run, so it follows the manifest
-        from bayespipe.audit.rocrate import write_crate
-
+    if config["report"]:
         write_crate(VERSION_DIR)
     versioning.update_latest(RESULTS, VERSION.id)
+    runlock.release_owner(SNAKEMAKE_DIR)
     print(
-        f"bayespipe: version {VERSION.id} complete: {VERSION_DIR}/manifest.json",
+        f"bayespipe: version {VERSION.id} complete ({count} files): {VERSION_DIR}/manifest.json",
         file=sys.stderr,
     )

@@ -4,15 +4,14 @@
 from bayespipe.report import snapshot as code_snapshot
 
 
+ALL_CODE = {f: HashCache(None).sha256(ROOT / f) for f in versioning.code_files(ROOT)}
+
+
 rule report_code_snapshot:
     output:
         # Every code file as its own output (no directory(): no marker files, each file tracked).
         snakefile=out("report", "code-snapshot/Snakefile"),
-        files=[
-            out("report", f"code-snapshot/{f}")
-            for f in VERSION.code
-            if f != "Snakefile"
-        ],
+        files=[out("report", f"code-snapshot/{f}") for f in ALL_CODE if f != "Snakefile"],
     log:
         log_path("report", "report_code_snapshot"),
     benchmark:
@@ -21,7 +20,9 @@ rule report_code_snapshot:
         CONDA_ENV
     params:
         root=str(ROOT),
-        code_digest=code_snapshot.code_digest(VERSION.code),
+        code_digest=code_snapshot.code_digest(ALL_CODE),
+        # One job per new version at least, so every version gets its folder and manifest.
+        version=lambda wildcards: VERSION.id,
     script:
         "../scripts/report_code_snapshot.py"
 
@@ -51,13 +52,12 @@ if config["report"]:
             CONDA_ENV
         params:
             root=str(ROOT),
-            run={
+            run=lambda wildcards: {
                 "version": VERSION.id,
                 "config": config,
                 "software": SOFTWARE,
                 "stan_engine": software.stan_engine_info(STAN_ENGINE),
                 "analyses": ENABLED,
-                "reused": REUSED,
             },
         script:
             "../scripts/report_html.py"
