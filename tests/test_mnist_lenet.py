@@ -69,8 +69,10 @@ def test_evaluation_steps_include_the_last_step():
 
 
 def test_batches_visit_every_image_once_per_pass():
-    batches = lenet.batch_indices(10, 4, np.random.default_rng(0))
-    first = np.concatenate([next(batches) for _ in range(5)])  # 20 indices = two passes
+    from bayespipe.engines.tfp.common import batch_indices
+
+    batches = batch_indices(np.random.default_rng(0), 10, 4, 5, drop_remainder=False)
+    first = np.concatenate(batches)  # 20 indices = two passes
     assert all(len(b) == 4 for b in [first[i:i + 4] for i in range(0, 20, 4)])
     assert sorted(first[:10]) == list(range(10)) and sorted(first[10:]) == list(range(10))
 

@@ -33,7 +33,10 @@ import numpy as np
 from bayespipe.errors import InputError
 from bayespipe.io import atomic_path, write_json
 from bayespipe.analyses.mnist import data as mnist
-from bayespipe.engines.tfp.common import ProgressLogger, Session, setup_from_config, write_history
+from bayespipe.engines.tfp.common import (
+    ProgressLogger, Session, batch_indices, setup_from_config, write_history,
+)
+from bayespipe.figures import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +111,6 @@ def bayesian_layers(model) -> list:
     return [layer for layer in model.layers if hasattr(layer, "kernel_posterior")]
 
 
-def batch_indices(n: int, batch_size: int, rng: np.random.Generator):
-    """Endless fixed-size batches: each image once per shuffled pass (no short last batch)."""
-    pending = np.empty(0, dtype=np.int32)
-    while True:
-        while len(pending) < batch_size:
-            pending = np.concatenate([pending, rng.permutation(n).astype(np.int32)])
-        yield pending[:batch_size]
-        pending = pending[batch_size:]
-
-
 def make_train_step(session: Session, model, optimizer, images, labels):
     """A compiled step on a batch given by indices into the (device-resident) training set."""
     tf, tfd = session.tf, session.tfp.distributions
@@ -173,14 +166,17 @@ def fit(
         images = tf.constant(split.x_train)
         labels = tf.constant(split.y_train)
         train_step = make_train_step(session, model, optimizer, images, labels)
-        batches = batch_indices(len(split.y_train), batch_size, np.random.default_rng(seed))
+        # every image once per pass: a pass's last images open the next pass's first batch
+        batches = batch_indices(np.random.default_rng(seed), len(split.y_train), batch_size, steps,
+                                drop_remainder=False)
         progress = ProgressLogger(f"lenet ({kind})", steps, every=log_every)
         result = Fit(model=model, history=progress.rows)
         wanted = set(eval_steps)
         first_step_seconds = 0.0
         for step in range(1, steps + 1):
             started = time.perf_counter()
-            loss, nll, kl, accuracy = (float(v) for v in train_step(tf.constant(next(batches))))
+            indices = tf.constant(batches[step - 1], dtype=tf.int32)
+            loss, nll, kl, accuracy = (float(v) for v in train_step(indices))
             took = time.perf_counter() - started
             result.train_seconds += took
             if step == 1:
@@ -261,24 +257,9 @@ def noise_images(n: int, seed: int) -> np.ndarray:
 # ---------------------------------------------------------------- figures
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    _pyplot().close(fig)
-
-
 def plot_weight_posteriors(model, path: str | Path, step: int) -> None:
     """Histograms of each Flipout layer's kernel posterior means and standard deviations."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_mean, ax_std) = plt.subplots(1, 2, figsize=(10, 3.6))
     for layer in bayesian_layers(model):
         means = layer.kernel_posterior.mean().numpy().ravel()
@@ -290,7 +271,7 @@ def plot_weight_posteriors(model, path: str | Path, step: int) -> None:
     ax_mean.legend(fontsize=7)
     fig.suptitle(f"Flipout LeNet-5 weight posteriors, step {step}")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=90, bbox_inches=None)
 
 
 def shown_indices(n: int) -> np.ndarray:
@@ -301,7 +282,7 @@ def shown_indices(n: int) -> np.ndarray:
 def plot_predictions(images: np.ndarray, probs: np.ndarray, path: str | Path, title: str,
                      labels: np.ndarray | None = None) -> None:
     """Images beside each draw's class probabilities (dots) and their mean (bars)."""
-    plt = _pyplot()
+    plt = pyplot()
     shown = shown_indices(len(images))
     fig, axes = plt.subplots(len(shown), 2, figsize=(6, 1.2 * len(shown)),
                              gridspec_kw={"width_ratios": [1, 4]}, squeeze=False)
@@ -320,14 +301,14 @@ def plot_predictions(images: np.ndarray, probs: np.ndarray, path: str | Path, ti
         ax_probs.tick_params(labelsize=6)
     axes[0, 1].set_title(f"{title}: dots, {len(probs)} draws; bars, their mean", fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=90, bbox_inches=None)
 
 
 def plot_history(history: list[dict], evaluations: list[dict], path: str | Path) -> None:
     """Training loss and its parts (KL / n dominates with few images) and held-out evaluations."""
     import pandas as pd
 
-    plt = _pyplot()
+    plt = pyplot()
     frame = pd.DataFrame(history)
     fig, (ax_loss, ax_nll, ax_eval) = plt.subplots(1, 3, figsize=(13, 3.4))
     ax_loss.plot(frame["step"], frame["loss"], lw=0.8, label="loss = NLL + KL / n")
@@ -347,7 +328,7 @@ def plot_history(history: list[dict], evaluations: list[dict], path: str | Path)
     ax_lp.plot(steps, [row["heldout_log_prob"] for row in evaluations], "s--", color="tab:red")
     ax_lp.set_ylabel("held-out log probability", color="tab:red")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=90, bbox_inches=None)
 
 
 # ---------------------------------------------------------------- weights

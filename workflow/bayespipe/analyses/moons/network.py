@@ -18,7 +18,8 @@ import pandas as pd
 
 from bayespipe.errors import InputError
 from bayespipe.io import atomic_path, read_json, write_json, write_parquet
-from bayespipe.engines.tfp.common import ProgressLogger, Session, batch_indices, mean_field_normal_fn, save_figure, use_agg_backend, setup_from_config, write_history
+from bayespipe.engines.tfp.common import ProgressLogger, Session, batch_indices, mean_field_normal_fn, setup_from_config, write_history
+from bayespipe.figures import save_figure, use_agg
 
 VARIANTS = ("full_batch", "minibatch")
 FEATURES = ["x1", "x2"]
@@ -202,7 +203,7 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_
 
 def plot(history_path, predictions_path, grid_path, variant: str, outputs: Mapping[str, Any]) -> None:
     """ELBO trace, predicted test labels, and grid contours of the predictive mean and sd."""
-    use_agg_backend()
+    use_agg()
     import matplotlib.pyplot as plt
 
     history = pd.read_csv(history_path)

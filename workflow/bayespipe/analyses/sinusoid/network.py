@@ -22,7 +22,8 @@ import pandas as pd
 
 from bayespipe.errors import InputError
 from bayespipe.io import atomic_path, read_json, write_json, write_parquet
-from bayespipe.engines.tfp.common import ProgressLogger, Session, save_figure, use_agg_backend, setup_from_config, write_history
+from bayespipe.engines.tfp.common import ProgressLogger, Session, setup_from_config, write_history
+from bayespipe.figures import save_figure, use_agg
 
 VARIANTS = ("epistemic", "aleatoric")
 TRAIN_RANGE = (-0.5, 0.5)
@@ -259,7 +260,7 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_
 def plot(train_path, predictions_path, variant: str, figure_path) -> None:
     """Data, truth, predictive mean and +-2 sd epistemic band; the aleatoric variant adds a
     second panel with the +-2 sd band of the learned noise."""
-    use_agg_backend()
+    use_agg()
     import matplotlib.pyplot as plt
 
     data = pd.read_parquet(train_path)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from bayespipe.io import write_json
 from bayespipe.engines.stan.data import Field, check_stan_data
-from bayespipe.engines.stan.plots import save_figure
+from bayespipe.figures import pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +123,7 @@ def _mark_densities(ax, table: pd.DataFrame) -> None:
 
 
 def _axes(width=10.5, height=4.0, **subplots):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     return plt.subplots(figsize=(width, height), layout="constrained", **subplots)
 

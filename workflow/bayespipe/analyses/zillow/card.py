@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayespipe.figures import pyplot, save_figure
 from bayespipe.io import atomic_path, read_json, write_json
 from bayespipe.analyses.zillow.prep import missing_mask_column, unseen_missing_rows
 
@@ -126,10 +127,7 @@ def write(card: dict, json_path, markdown_path) -> None:
 
 def figure(card: dict, groups_path, path) -> None:
     """Two panels: null fraction per column against the threshold, and training rows per zip."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fractions = _columns_by_null_fraction(card)
     groups = pd.read_parquet(groups_path)
@@ -150,9 +148,7 @@ def figure(card: dict, groups_path, path) -> None:
     right.set_ylabel("zip codes")
     right.set_title(f"{card['groups']['n_groups']} zip groups", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path, bbox_inches=None, metadata={"Software": None})
 
 
 def _columns_by_null_fraction(card: dict) -> dict[str, float]:

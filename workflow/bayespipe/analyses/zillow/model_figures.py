@@ -6,18 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bayespipe.engines.stan.plots import save_figure
+from bayespipe.figures import pyplot, save_figure
 
 N_REPLICATES_SHOWN = 40
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_predictive_check(observed: np.ndarray, replicates: np.ndarray, path: str | Path, *, title: str,
@@ -27,7 +18,7 @@ def plot_predictive_check(observed: np.ndarray, replicates: np.ndarray, path: st
     ``replicates`` is (draws, rows). The x range covers the central 99% of both, so a prior
     predictive that is far wider than the data shows as such ("fit given priors").
     """
-    plt = _pyplot()
+    plt = pyplot()
     rng = np.random.default_rng(seed)
     shown = replicates[rng.choice(len(replicates), size=min(N_REPLICATES_SHOWN, len(replicates)), replace=False)]
     low, high = np.percentile(np.concatenate([observed, shown.ravel()]), [0.5, 99.5])
@@ -49,7 +40,7 @@ def plot_predictive_check(observed: np.ndarray, replicates: np.ndarray, path: st
 
 def plot_residuals(residual: np.ndarray, path: str | Path, *, title: str) -> None:
     """Histogram of validation residuals (observed minus posterior-mean prediction); should centre on 0."""
-    plt = _pyplot()
+    plt = pyplot()
     low, high = np.percentile(residual, [0.5, 99.5])
     figure, axis = plt.subplots(figsize=(7, 4.2), layout="constrained")
     axis.hist(residual, bins=np.linspace(low, high, 80), color="tab:blue", alpha=0.8)

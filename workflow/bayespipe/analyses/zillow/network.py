@@ -22,7 +22,8 @@ import pandas as pd
 
 from bayespipe.errors import InputError
 from bayespipe.io import read_json, write_json, write_parquet
-from bayespipe.engines.tfp.common import ProgressLogger, Session, batch_indices, mean_field_normal_fn, save_figure, use_agg_backend, setup_from_config, write_history
+from bayespipe.engines.tfp.common import ProgressLogger, Session, batch_indices, mean_field_normal_fn, setup_from_config, write_history
+from bayespipe.figures import save_figure, use_agg
 
 MODEL_NAME = "network"
 log = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], train_path, validati
 
 def plot_residuals(predictions_path, figure_path) -> None:
     """Histogram of validation residuals (should centre on 0)."""
-    use_agg_backend()
+    use_agg()
     import matplotlib.pyplot as plt
 
     frame = pd.read_parquet(predictions_path)

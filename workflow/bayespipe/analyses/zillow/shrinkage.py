@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayespipe.io import atomic_path
-from bayespipe.engines.stan.plots import save_figure
+from bayespipe.figures import pyplot, save_figure
 from bayespipe.analyses.zillow.heldout import flat
 
 SIZE_CLASSES = ("small", "medium", "large")
@@ -82,10 +82,7 @@ def shrinkage_by_class(table: pd.DataFrame) -> pd.DataFrame:
 
 def plot_shrinkage(table: pd.DataFrame, mu: float, path: str | Path, title: str = "Shrinkage of zip means") -> None:
     """Left: partial- against no-pooling estimates; right: shrinkage fraction against zip size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
     for size in SIZE_CLASSES:

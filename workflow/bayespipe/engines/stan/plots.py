@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from bayespipe.io import atomic_path
+from bayespipe.figures import save_figure, use_agg
 
 MAX_PANELS = 8
 
@@ -15,16 +13,6 @@ def scalar_variables(dataset, limit: int = MAX_PANELS) -> list[str]:
     return names[:limit]
 
 
-def save_figure(figure, path: str | Path, dpi: int = 110) -> None:
-    """Write a matplotlib figure atomically (the format follows the path's suffix) and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
-    plt.close(figure)
-
-
 def _figure_of(axes):
     import numpy as np
 
@@ -33,9 +21,8 @@ def _figure_of(axes):
 
 def plot_trace(idata, path, var_names: list[str] | None = None, title: str | None = None) -> None:
     import arviz as az
-    import matplotlib
 
-    matplotlib.use("Agg")
+    use_agg()
     names = var_names or scalar_variables(idata.posterior)
     # compact=False: one colour per chain (compact mode tells chains apart by line style only)
     axes = az.plot_trace(idata, var_names=names, compact=False, legend=True,
@@ -48,9 +35,8 @@ def plot_trace(idata, path, var_names: list[str] | None = None, title: str | Non
 
 def plot_densities(idata, path, var_names: list[str] | None = None, title: str | None = None) -> None:
     import arviz as az
-    import matplotlib
 
-    matplotlib.use("Agg")
+    use_agg()
     names = var_names or scalar_variables(idata.posterior)
     axes = az.plot_posterior(idata, var_names=names, hdi_prob=0.9, backend_kwargs={"layout": "constrained"})
     figure = _figure_of(axes)

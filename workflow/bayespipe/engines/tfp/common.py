@@ -219,15 +219,30 @@ class ProgressLogger:
         return _Progress()
 
 
-def batch_indices(rng: np.random.Generator, n: int, batch_size: int | None, steps: int) -> list:
-    """Per step, None (full batch) or the row indices of a mini-batch, reshuffled every epoch."""
-    if not batch_size or batch_size >= n:
+def batch_indices(rng: np.random.Generator, n: int, batch_size: int | None, steps: int, *,
+                  drop_remainder: bool = True) -> list:
+    """Per step, None (full batch) or the row indices of a mini-batch; rows reshuffled every pass.
+
+    ``drop_remainder`` (as in ``tf.data``): each pass over the n rows yields only whole batches and
+    its last ``n % batch_size`` rows sit that pass out. With False they open the next pass's first
+    batch instead, so every row is used once per pass (and a batch of all n rows is shuffled, not
+    None).
+    """
+    if not batch_size or (drop_remainder and batch_size >= n):
         return [None] * steps
     out: list = []
+    if drop_remainder:
+        while len(out) < steps:
+            order = rng.permutation(n)
+            out.extend(order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size))
+        return out[:steps]
+    pending = np.empty(0, dtype=np.int64)
     while len(out) < steps:
-        order = rng.permutation(n)
-        out.extend(order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size))
-    return out[:steps]
+        while len(pending) < batch_size:  # a new pass only when the current one cannot fill a batch
+            pending = np.concatenate([pending, rng.permutation(n)])
+        out.append(pending[:batch_size])
+        pending = pending[batch_size:]
+    return out
 
 
 def _finite_number(value) -> bool:
@@ -246,20 +261,3 @@ def write_history(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
         frame = frame[["step"] + [c for c in frame.columns if c != "step"]]
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
-
-
-def save_figure(fig, path: str | Path) -> None:
-    """Save a matplotlib figure atomically (format from the target's suffix) and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def use_agg_backend() -> None:
-    """Non-interactive matplotlib for batch jobs (call before pyplot is imported)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
