@@ -3,7 +3,7 @@
 from bayespipe.analyses.mnist import lenet as mnist_lenet
 
 MNIST = config["mnist"]
-MNIST_TITLE = "Bayesian LeNet-5 with Flipout on MNIST"
+MNIST_TITLE = ANALYSES["mnist"].title
 MNIST_EVAL_STEPS = mnist_lenet.evaluation_steps(MNIST["steps"], MNIST["viz_steps"])
 
 

@@ -2,7 +2,7 @@
 # Functions: bayespipe.analyses.moons.network. Variants: full_batch and minibatch (same data, same network).
 
 MOONS = config["moons"]
-MOONS_TITLE = "Bayesian network classifier: two moons"
+MOONS_TITLE = ANALYSES["moons"].title
 MOONS_VARIANTS = ["full_batch", "minibatch"]
 
 

@@ -3,7 +3,7 @@
 # sinusoid.aleatoric is true, aleatoric (the network also predicts the noise scale).
 
 SINUSOID = config["sinusoid"]
-SINUSOID_TITLE = "Bayesian regression network: sinusoid with epistemic band"
+SINUSOID_TITLE = ANALYSES["sinusoid"].title
 SINUSOID_VARIANTS = (
     ["epistemic", "aleatoric"] if SINUSOID["aleatoric"] else ["epistemic"]
 )

@@ -39,7 +39,7 @@ def zillow_card_files():
 from bayespipe.analyses.zillow import fit as zillow_fit
 from bayespipe.analyses.zillow.models import MODELS as ZILLOW_STAN_MODELS
 
-ZILLOW_CATEGORY = "Zillow logerror: linear, random effects, network"
+ZILLOW_CATEGORY = ANALYSES["zillow"].title
 ZILLOW_MODEL_SETTINGS = config["zillow"]["models"]
 # Figures in Snakemake's report: key -> (caption, label)
 ZILLOW_REPORT_FIGURES = {

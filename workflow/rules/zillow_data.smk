@@ -204,7 +204,7 @@ rule zillow_data_card:
         figure=report(
             out("zillow", "data/figures/data_overview.png"),
             caption="../report/zillow_data_overview.rst",
-            category="Zillow logerror: linear, random effects, network",
+            category=ANALYSES["zillow"].title,
         ),
     log:
         log_path("zillow", "zillow_data_card"),

@@ -3,9 +3,7 @@
 # (zillow_models.smk). Functions: bayespipe.analyses.zillow.network.
 
 ZILLOW_NETWORK = config["zillow"]["network"]
-ZILLOW_NETWORK_CATEGORY = globals().get(
-    "ZILLOW_CATEGORY", "Zillow logerror: linear, random effects, network"
-)
+ZILLOW_NETWORK_CATEGORY = ANALYSES["zillow"].title
 
 
 rule zillow_network_fit:

@@ -1,0 +1,107 @@
+"""Which jobs a change reruns, and how long the rerun takes, beside a full run.
+
+    python benchmarks/rerun.py [--configfile config/config.yaml] [--cores 2]
+
+Copies the repository to a temporary folder, runs the workflow once, then applies each change
+below on top of the previous one (as a user iterating would) and reruns the same command. For
+every run it records the jobs Snakemake executed (from its job stats) and the wall time, and
+checks that a dry run listed exactly those jobs. Prints a table and writes
+benchmarks/results/rerun.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import SNAKEMAKE, copy_repo, executed_jobs, snakemake_env  # noqa: E402
+
+
+def run(workdir: Path, configfile: str, cores: str, *extra: str) -> tuple[float, dict]:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [SNAKEMAKE, "--cores", cores, "--configfile", configfile, *extra],
+        cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if result.returncode:
+        sys.exit(result.stdout[-4000:])
+    return time.perf_counter() - start, executed_jobs(result.stdout)
+
+
+def set_key(workdir: Path, configfile: str, dotted: str, value) -> None:
+    path = workdir / configfile
+    config = yaml.safe_load(path.read_text())
+    node = config
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def append_comment(workdir: Path, rel: str) -> None:
+    path = workdir / rel
+    path.write_text(path.read_text() + "\n# benchmark: a comment\n")
+
+
+def changes(configfile: str, settings: dict) -> list[tuple[str, callable]]:
+    network = settings.get("zillow", {}).get("network", {}).get("iterations", 3000)
+    draws = settings.get("zillow", {}).get("models", {}).get("random_intercepts", {}).get(
+        "draws", 1000
+    )
+    return [
+        ("zillow.network.iterations changed",
+         lambda w: set_key(w, configfile, "zillow.network.iterations", int(network) + 100)),
+        ("zillow.models.random_intercepts.draws changed",
+         lambda w: set_key(w, configfile, "zillow.models.random_intercepts.draws", int(draws) + 100)),
+        ("tadpoles.sampler.seed changed",
+         lambda w: set_key(w, configfile, "tadpoles.sampler.seed", 4242)),
+        ("comment in the moons network module",
+         lambda w: append_comment(w, "workflow/bayespipe/analyses/moons/network.py")),
+        ("comment in the CLI", lambda w: append_comment(w, "workflow/bayespipe/cli.py")),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--cores", default="2")
+    args = parser.parse_args()
+
+    workdir = copy_repo(Path(tempfile.mkdtemp()) / "repo")
+    settings = yaml.safe_load((workdir / args.configfile).read_text())
+    seconds, jobs = run(workdir, args.configfile, args.cores)
+    rows = [{"change": "first run (nothing done before)", "seconds": round(seconds, 1),
+             "jobs": sum(jobs.values()), "rules": jobs, "dry_run_matches": None}]
+    for label, apply in changes(args.configfile, settings):
+        apply(workdir)
+        _, planned = run(workdir, args.configfile, args.cores, "--dry-run")
+        seconds, jobs = run(workdir, args.configfile, args.cores)
+        rows.append({"change": label, "seconds": round(seconds, 1), "jobs": sum(jobs.values()),
+                     "rules": jobs, "dry_run_matches": planned == jobs})
+
+    print(f"{'change':<48}{'jobs':>6}{'wall s':>9}  dry run = run  rules run")
+    for row in rows:
+        match = "" if row["dry_run_matches"] is None else str(row["dry_run_matches"])
+        rules = ", ".join(sorted(row["rules"])) if row["jobs"] < 10 else f"{len(row['rules'])} rules"
+        print(f"{row['change']:<48}{row['jobs']:>6}{row['seconds']:>9.1f}  {match:<13}  {rules}")
+    out = REPO / "benchmarks" / "results" / "rerun.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"configfile": args.configfile, "cores": args.cores, "runs": rows},
+                              indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
