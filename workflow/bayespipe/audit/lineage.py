@@ -16,6 +16,7 @@ from typing import Any
 from bayespipe.errors import InputError
 from bayespipe.io import read_json, sha256_file
 from bayespipe.provenance import MANIFEST
+from bayespipe.versioning import WORK_FOLDER
 
 
 @dataclass
@@ -80,9 +81,11 @@ def path_in_version(path: str, manifest: dict) -> str | None:
             parts = Path(path).relative_to(workdir).parts
         except ValueError:
             return None
-    if parts[: len(results.parts)] == results.parts and len(parts) > len(results.parts) + 1:
-        return str(Path(*parts[len(results.parts) + 1:]))
-    return None
+    if parts[: len(results.parts)] != results.parts:
+        return None
+    inside = parts[len(results.parts):]
+    skip = 2 if inside[:1] == (WORK_FOLDER,) else 1  # results/.work/<label>/... or results/<v>/...
+    return str(Path(*inside[skip:])) if len(inside) > skip else None
 
 
 def _status(path: Path, sha256: str | None) -> str:
