@@ -35,6 +35,7 @@ report: $(STAMP)
 	$(BIN)/snakemake --report results/latest/snakemake-report.zip
 
 lint: $(STAMP)
+	$(BIN)/ruff check
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
