@@ -59,18 +59,29 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
     return result
 
 
+class UnparsedOutput(AssertionError):
+    """Snakemake's output has neither a job table nor 'Nothing to be done'."""
+
+
 def executed_jobs(output: str) -> dict[str, int]:
-    """Rule -> count from Snakemake's 'Job stats' table (empty when nothing was to be done)."""
+    """Rule -> count from Snakemake's 'Job stats' table ({} when nothing was to be done).
+
+    Output that says neither raises (with the output), so an assertion that a run executes nothing
+    cannot pass because the table moved or the run failed before planning.
+    """
     if "Nothing to be done" in output:
         return {}
     match = re.search(r"Job stats:\n(.*?)\n\n", output, flags=re.S)
-    if not match:
-        return {}
     counts = {}
-    for line in match.group(1).splitlines():
+    for line in match.group(1).splitlines() if match else []:
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
             counts[parts[0]] = int(parts[1])
+    if not counts:
+        raise UnparsedOutput(
+            "no 'Job stats' table and no 'Nothing to be done' in Snakemake's output:\n"
+            + output[-6000:]
+        )
     return counts
 
 
