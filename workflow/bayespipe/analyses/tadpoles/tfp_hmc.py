@@ -22,6 +22,9 @@ from bayespipe.engines.stan.plots import plot_trace
 
 logger = logging.getLogger(__name__)
 
+# Fields of the files written here that differ between two runs of the same code and config
+# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
+VOLATILE_FIELDS = {"comparison": ("wall_seconds", "min_ess_bulk_per_second")}  # CSV columns
 COMPARED_VARIABLES = ["a_bar", "sigma", "a"]
 HMC_DEFAULTS = {"step_size": 0.1, "leapfrog_steps": 3, "target_accept": 0.8, "warmup": 500, "draws": 500,
                 "chains": 4, "seed": 20261125}

@@ -26,6 +26,9 @@ from bayespipe.engines.tfp.common import ProgressLogger, Session, batch_indices,
 from bayespipe.figures import save_figure, use_agg
 
 MODEL_NAME = "network"
+# Fields of the files written here that differ between two runs of the same code and config
+# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
+VOLATILE_FIELDS = {"metrics": ("train_seconds",)}
 log = logging.getLogger(__name__)
 
 

@@ -23,6 +23,10 @@ from bayespipe.engines.stan.plots import plot_densities, plot_trace
 
 logger = logging.getLogger(__name__)
 
+# Fields of the files written here that differ between two runs of the same code and config
+# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
+VOLATILE_FIELDS = {"diagnostics": ("engine.sampling_seconds",)}
+
 FIT_FILES = {
     "posterior": "posterior.nc",
     "summary": "summary.csv",
