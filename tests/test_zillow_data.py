@@ -86,24 +86,58 @@ def test_kaggle_scale_sizes_and_config_check():
 
 def test_truth_is_recovered_on_the_prepared_scale(tmp_path):
     """OLS on the prepared training rows, zip effects removed, recovers truth.json's coefficients:
-    this fails if the rewrite of the model onto the training-standardized scale were wrong."""
+    this fails if the rewrite of the model onto the training-standardized scale were wrong. The
+    floor area enters through its identical twin finishedsquarefeet12, and bathroomcnt (correlated
+    with the floor area, no effect of its own) has a true coefficient of 0."""
     paths = generate(tmp_path / "raw", seed=5, n_properties=40000, n_transactions=20000, n_zips=60)
-    prep.prepare_all(paths["transactions"], paths["properties"], tmp_path, SETTINGS)
+    chosen = ["finishedsquarefeet12", "lotsizesquarefeet", "yearbuilt", "bathroomcnt"]
+    prep.prepare_all(paths["transactions"], paths["properties"], tmp_path,
+                     dict(SETTINGS, predictors=chosen, imputable_predictor="lotsizesquarefeet"))
     summary = read_json(tmp_path / "predictors.json")
     truth = synthetic.prepared_truth(read_json(paths["truth"]), summary, pd.read_parquet(tmp_path / "zip_groups.parquet"))
-    assert list(truth["betas"]) == summary["predictors"]
-    assert set(summary["predictors"]) == set(synthetic.Truth().betas)
+    assert list(truth["betas"]) == summary["predictors"] == chosen
+    assert truth["generating_columns"]["finishedsquarefeet12"] == "calculatedfinishedsquarefeet"
+    assert truth["betas"]["bathroomcnt"] == 0.0 and truth["predictors_omitted_from_model"] == []
     train = pd.read_parquet(tmp_path / "train.parquet")
     effects = np.array([0.0] + truth["zip_effects_by_index"])[train["zip_index"]]
     nonlinear = train[truth["nonlinear_predictor"]]
     design = np.column_stack([np.ones(len(train)), train[summary["predictors"]], nonlinear**2 - 1])
     target = train["logerror"] - effects
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    se = 0.16 / np.sqrt(len(train))
+    se = 0.16 / np.sqrt(len(train)) * np.sqrt(np.diag(np.linalg.inv(design.T @ design / len(train))))
     expected = [truth["intercept"], *truth["betas"].values(), truth["nonlinear_quadratic"]]
-    np.testing.assert_allclose(coef, expected, atol=4 * se)
+    assert np.all(np.abs(coef - expected) < 4 * se), (coef, expected, se)
     residual = target - design @ coef
     assert abs(residual.std() - truth["sigma"]) < 0.01
+
+
+def test_synthetic_twin_has_kaggles_traits(raw):
+    """Identical square-feet and bathroom columns, bathrooms correlated with the floor area,
+    heavy-tailed logerror and repeat sales; truth.json describes the noise and the twins."""
+    properties = pd.read_csv(raw["properties"], low_memory=False)
+    for twin, source in synthetic.IDENTICAL_COLUMNS.items():
+        both = properties[[twin, source]].dropna()
+        assert len(both) > 2000 and (both[twin] == both[source]).all(), twin
+        assert properties[twin].isna().mean() != properties[source].isna().mean()  # own null pattern
+    r = properties[["bathroomcnt", "calculatedfinishedsquarefeet"]].corr().iloc[0, 1]
+    assert 0.65 < r < 0.85
+    transactions = pd.read_csv(raw["transactions"])
+    assert transactions["parcelid"].duplicated().sum() == round(synthetic.REPEAT_SALE_FRACTION * 1500)
+    truth = read_json(raw["truth"])
+    assert truth["noise"]["family"] == "truncated_student_t" and truth["noise"]["sd"] == truth["sigma"]
+    assert truth["identical_columns"] == synthetic.IDENTICAL_COLUMNS
+
+
+def test_heavy_tailed_noise_has_the_stated_sd_and_bound():
+    truth = synthetic.Truth()
+    noise = truth.noise(np.random.default_rng(0), 400_000)
+    assert abs(noise.std() - truth.sigma) < 0.003
+    assert np.abs(noise).max() <= truth.noise_bound and np.abs(noise).max() > 2.0
+    from scipy.stats import kurtosis
+
+    assert kurtosis(noise) > 10  # a Normal has 0
+    normal = synthetic.Truth(noise_df=None).noise(np.random.default_rng(0), 400_000)
+    assert abs(kurtosis(normal)) < 0.1 and abs(normal.std() - truth.sigma) < 0.002
 
 
 def test_prepared_truth_rewrites_the_model_exactly():
@@ -211,15 +245,73 @@ def test_data_card_reports_every_stage(prepared, raw):
                "rows": paths["rows_report"], "split": paths["split_report"], "predictors": paths["predictors"]}
     data_card = card.build(reports, paths["zip_groups"], paths["validation"], paths["missing"], "synthetic",
                            {"transactions": raw["transactions"]}, truth, split_path=paths["split"])
-    assert data_card["imputable_predictor"]["left_out_zip_without_complete_rows"] >= 0
+    split = pd.read_parquet(paths["split"])
+    left_out = int((split["split"] == "train").sum()) - len(pd.read_parquet(paths["missing"]))
+    assert data_card["imputable_predictor"]["left_out_zip_without_complete_rows"] == left_out
+    skipped = {s["column"]: s["duplicates"] for s in data_card["predictor_selection"]["skipped_correlated"]}
+    assert skipped["finishedsquarefeet12"] == "calculatedfinishedsquarefeet"
+    assert data_card["logerror"]["excess_kurtosis"] > 3 and data_card["logerror"]["n"] == 1500
+    assert data_card["repeat_sales"]["parcels_sold_more_than_once"] == 2
     rows = [s["rows"] for s in data_card["stages"]]
     assert rows[:3] == [1500, 3000, 1500] and rows[4] == rows[5] + rows[6]
     assert data_card["dropped_columns"]["basementsqft"] > 0.5
     assert set(data_card["groups"]["train_rows_per_group_quantiles"]) >= {"q00", "q50", "q100"}
     text = card.markdown(data_card)
-    for needle in ("basementsqft", "calculatedfinishedsquarefeet", "Truth", "zip_index 0"):
-        assert needle in text
-    json.dumps(data_card)  # JSON-able
+    for needle in ("basementsqft", "calculatedfinishedsquarefeet", "Truth", "zip_index 0",
+                   "| finishedsquarefeet12 | calculatedfinishedsquarefeet | +1.0000 |", "excess kurtosis",
+                   "truncated student t", "Repeat sales: 2 parcels"):
+        assert needle in text, needle
+    json.dumps(data_card, allow_nan=False)  # strict JSON
+
+
+def test_data_card_counts_missing_rows_of_zips_without_complete_rows(prepared, raw, tmp_path):
+    """Rows of the missing-data table whose zip has no complete training row are left out, and
+    the card counts them: drop the largest zip from the groups and its training rows are counted."""
+    paths = prep.chain_paths(prepared)
+    groups = pd.read_parquet(paths["zip_groups"])
+    largest = groups.loc[groups["n_train"].idxmax(), "regionidzip"]
+    groups[groups["regionidzip"] != largest].to_parquet(tmp_path / "groups.parquet", index=False)
+    split = pd.read_parquet(paths["split"])
+    expected = int(((split["split"] == "train") & (split["regionidzip"] == largest)).sum())
+    reports = {"merge": paths["merge_report"], "columns": paths["columns_report"], "choice": paths["choice"],
+               "rows": paths["rows_report"], "split": paths["split_report"], "predictors": paths["predictors"]}
+    data_card = card.build(reports, tmp_path / "groups.parquet", paths["validation"], paths["missing"],
+                           "kaggle", {}, None, split_path=paths["split"])
+    assert expected > 20 and data_card["imputable_predictor"]["left_out_zip_without_complete_rows"] == expected
+
+
+def test_predictor_choice_skips_near_duplicates(prepared):
+    """Default choice: the second of each identical pair (and fullbathcnt, floor of bathroomcnt) is
+    skipped and named with the chosen column it duplicates; related but distinct predictors stay."""
+    choice = read_json(prepared / "predictor_choice.json")
+    skipped = {s["column"]: (s["duplicates"], s["correlation"]) for s in choice["skipped_correlated"]}
+    assert len(choice["predictors"]) == 3 and choice["max_predictor_correlation"] == 0.9
+    for twin, source in synthetic.IDENTICAL_COLUMNS.items():
+        assert {twin, source} & set(choice["predictors"]) and not {twin, source} <= set(choice["predictors"])
+        loser = twin if twin in skipped else source
+        assert skipped[loser][1] == pytest.approx(1.0)
+    assert all(abs(r) > 0.9 for _, r in skipped.values())
+    table = pd.read_parquet(prepared / "columns.parquet")
+    for i, a in enumerate(choice["predictors"]):
+        for b in choice["predictors"][i + 1:]:
+            assert abs(prep.pairwise_correlation(table, a, b)) <= 0.9
+
+
+def test_predictor_choice_threshold_is_configurable(raw, tmp_path):
+    """At 1.0 nothing is skipped (the old top-by-correlation rule picks both twins)."""
+    prep.prepare_all(raw["transactions"], raw["properties"], tmp_path, dict(SETTINGS, max_predictor_correlation=1.0))
+    choice = read_json(tmp_path / "predictor_choice.json")
+    assert choice["skipped_correlated"] == []
+    ranking = [entry["column"] for entry in choice["candidate_ranking"]]
+    assert choice["predictors"] == ranking[:3]
+
+
+def test_configured_near_duplicate_predictors_are_an_error(raw, tmp_path):
+    error, written = run_chain_expecting(raw, tmp_path, {"predictors": ["calculatedfinishedsquarefeet", "yearbuilt",
+                                                                       "finishedsquarefeet12"]})
+    message = str(error)
+    assert "zillow.max_predictor_correlation" in message and "'finishedsquarefeet12'" in message
+    assert error.column == "finishedsquarefeet12" and "predictor_choice.json" not in written
 
 
 # --- bad input -----------------------------------------------------------------------------------

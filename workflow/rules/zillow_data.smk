@@ -75,6 +75,7 @@ rule zillow_predictors:
         n_predictors=ZILLOW["n_predictors"],
         predictors=ZILLOW["predictors"],
         imputable_predictor=ZILLOW["imputable_predictor"],
+        max_predictor_correlation=ZILLOW["max_predictor_correlation"],
     script:
         "../scripts/zillow_predictors.py"
 

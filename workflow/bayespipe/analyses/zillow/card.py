@@ -20,6 +20,24 @@ UNSEEN_ZIP_NOTE = (
 )
 
 
+SKIPPED_NOTE = (
+    "Candidates are taken in order of absolute correlation with logerror; one whose absolute "
+    "correlation (rows where both are present) with an already chosen predictor exceeds "
+    "max_predictor_correlation is skipped: near-copies of one measurement (Kaggle's "
+    "finishedsquarefeet12 and calculatedfinishedsquarefeet, calculatedbathnbr and bathroomcnt) "
+    "leave only the sum of their coefficients identified."
+)
+REPEAT_NOTE = (
+    "A parcel sold twice in 2016 has one row per sale (same property values, own logerror); rows "
+    "are split at random, so its sales may fall on both sides of the train / validation split."
+)
+TAILS_NOTE = (
+    "The Stan models' likelihood is Normal: a Normal with this sd puts its 0.1% and 99.9% "
+    "quantiles at mean -+ 3.09 sd and has excess kurtosis 0. Heavier tails show in each fit's "
+    "tail_quantiles.json and posterior predictive figure."
+)
+
+
 def build(reports: dict, groups_path, validation_path, missing_path, source: str, raw_files: dict,
           truth: dict | None, split_path=None) -> dict:
     """Assemble the card from the stage reports (paths of their JSON files, keyed by stage)."""
@@ -50,6 +68,15 @@ def build(reports: dict, groups_path, validation_path, missing_path, source: str
         "dropped_columns": dict(sorted(columns["dropped"].items(), key=lambda kv: -kv[1])),
         "null_fractions": columns["null_fractions"],
         "predictor_method": choice["method"],
+        "predictor_selection": {
+            "max_predictor_correlation": choice.get("max_predictor_correlation"),
+            "skipped_correlated": choice.get("skipped_correlated", []),
+            "note": SKIPPED_NOTE,
+        },
+        "logerror": merge.get("logerror"),
+        "repeat_sales": {"transactions_of_a_parcel_sold_before": merge.get("repeat_sales"),
+                         "parcels_sold_more_than_once": merge.get("parcels_sold_more_than_once"),
+                         "note": REPEAT_NOTE},
         "predictors": [
             {"name": p, "correlation_with_logerror": choice["correlations"][p],
              "null_fraction_merged": choice["null_fractions"][p],
@@ -92,6 +119,7 @@ def markdown(card: dict) -> str:
     lines += _table(["predictor", "correlation with logerror", "null fraction", "train mean", "train sd"],
                     [[p["name"], f"{p['correlation_with_logerror']:+.4f}", f"{p['null_fraction_merged']:.3f}",
                       f"{p['train_mean']:.6g}", f"{p['train_sd']:.6g}"] for p in card["predictors"]])
+    lines += _skipped_lines(card.get("predictor_selection"))
     imputable = card["imputable_predictor"]
     lines += ["", f"Imputable predictor: `{imputable['name']}`, missing in "
                   f"{imputable['missing_in_training_rows']:,} training rows of the missing-data table"
@@ -103,6 +131,7 @@ def markdown(card: dict) -> str:
     lines += _table(["training rows per group: " + k for k in quantiles], [[f"{v:g}" for v in quantiles.values()]])
     lines += ["", f"Validation rows in zips unseen in training: {groups['validation_rows_unseen_zip']} "
                   f"({groups['validation_zips_unseen']} zips). {groups['note']}", ""]
+    lines += _logerror_lines(card.get("logerror"), card.get("repeat_sales"))
     split = card["split"]
     lines += ["## Split", "", f"Seed {split['seed']}, validation fraction {split['validation_fraction']}: "
                               f"{split['train']:,} training and {split['validation']:,} validation rows.", ""]
@@ -113,10 +142,60 @@ def markdown(card: dict) -> str:
                         [["intercept", f"{truth['intercept']:.5f}"]]
                         + [[f"beta[{k}]", f"{v:.5f}"] for k, v in truth["betas"].items()]
                         + [[f"quadratic[{truth['nonlinear_predictor']}]", f"{truth['nonlinear_quadratic']:.5f}"],
-                           ["sigma", truth["sigma"]], ["sigma_zip", truth["sigma_zip"]],
+                           ["sigma (sd of the noise)", truth["sigma"]], ["sigma_zip", truth["sigma_zip"]],
                            ["intercept + mean zip effect", f"{truth['intercept_plus_mean_zip_effect']:.5f}"]])
+        lines += ["", _noise_line(truth)] + _generating_lines(truth)
         lines.append("")
     return "\n".join(lines)
+
+
+def _noise_line(truth: dict) -> str:
+    noise = truth.get("noise") or {"family": "normal"}
+    if noise["family"] == "normal":
+        return "Noise: Normal."
+    return (f"Noise: {noise['family'].replace('_', ' ')}, {noise['df']:g} degrees of freedom, scale "
+            f"{noise['scale']:.5f}, bound +-{noise['bound']:g} (sd {noise['sd']:g}): heavier tails than the "
+            "models' Normal likelihood, whose sigma estimates this sd.")
+
+
+def _generating_lines(truth: dict) -> list[str]:
+    """Model columns that carry a generating predictor under another name (identical columns)."""
+    renamed = {c: g for c, g in truth.get("generating_columns", {}).items() if c != g}
+    omitted = truth.get("predictors_omitted_from_model") or []
+    lines = [f"`{c}` carries the generating predictor `{g}` (identical wherever both are present)."
+             for c, g in renamed.items()]
+    if omitted:
+        lines.append(f"Generating predictor(s) not chosen: {', '.join(omitted)} (their effect joins the noise).")
+    return lines
+
+
+def _skipped_lines(selection: dict | None) -> list[str]:
+    if not selection or selection.get("max_predictor_correlation") is None:
+        return []
+    skipped = selection["skipped_correlated"]
+    lines = ["", f"### Candidates skipped as near-duplicates (|correlation| > "
+                 f"{selection['max_predictor_correlation']} with a chosen predictor)", ""]
+    if not skipped:
+        return lines + ["None."]
+    lines += _table(["skipped column", "duplicates chosen column", "correlation"],
+                    [[s["column"], s["duplicates"], f"{s['correlation']:+.4f}"] for s in skipped])
+    return lines + ["", selection["note"]]
+
+
+def _logerror_lines(summary: dict | None, repeats: dict | None) -> list[str]:
+    if not summary:
+        return []
+    quantiles = summary["quantiles"]
+    lines = ["## logerror (all transactions)", ""]
+    lines += _table(["n", "mean", "sd", "min", "max", "excess kurtosis"] + [f"q{p}" for p in quantiles],
+                    [[f"{summary['n']:,}", f"{summary['mean']:+.4f}", f"{summary['sd']:.4f}",
+                      f"{summary['min']:+.4f}", f"{summary['max']:+.4f}", f"{summary['excess_kurtosis']:.1f}"]
+                     + [f"{v:+.4f}" for v in quantiles.values()]])
+    lines += ["", TAILS_NOTE, ""]
+    if repeats and repeats.get("parcels_sold_more_than_once") is not None:
+        lines += [f"Repeat sales: {repeats['parcels_sold_more_than_once']} parcels sold more than once "
+                  f"({repeats['transactions_of_a_parcel_sold_before']} extra transactions). {repeats['note']}", ""]
+    return lines
 
 
 def write(card: dict, json_path, markdown_path) -> None:

@@ -60,10 +60,34 @@ def merge(transactions_path, properties_path, merged_path, report_path) -> dict:
         "unmatched_transactions": int(len(unmatched)),
         "unmatched_parcel_ids_sample": unmatched.head(20).astype(int).tolist(),
         "columns": len(merged.columns) - 1,
+        # Kaggle's traits the models meet: parcels sold more than once, heavy-tailed logerror
+        "repeat_sales": int(len(transactions) - transactions[PARCEL].nunique()),
+        "parcels_sold_more_than_once": int((transactions[PARCEL].value_counts() > 1).sum()),
+        "logerror": logerror_summary(transactions[TARGET].to_numpy(float)),
     }
     write_parquet(merged, merged_path)
     write_json(report_path, report)
     return report
+
+
+TAIL_PROBABILITIES = (0.001, 0.01, 0.5, 0.99, 0.999)
+
+
+def logerror_summary(values: np.ndarray) -> dict:
+    """Spread and tails of logerror: a Normal with the same sd has excess kurtosis 0 and its
+    0.1% / 99.9% quantiles at -+3.09 sd."""
+    from scipy.stats import kurtosis
+
+    values = values[np.isfinite(values)]
+    return {
+        "n": int(len(values)),
+        "mean": float(values.mean()),
+        "sd": float(values.std(ddof=1)) if len(values) > 1 else None,
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "excess_kurtosis": float(kurtosis(values)) if len(values) > 3 else None,
+        "quantiles": {f"{p:g}": float(np.quantile(values, p)) for p in TAIL_PROBABILITIES},
+    }
 
 
 # --- drop sparse columns --------------------------------------------------------------------------
@@ -108,6 +132,44 @@ def correlations(table: pd.DataFrame, columns: list[str]) -> dict[str, float]:
     return result
 
 
+def pairwise_correlation(table: pd.DataFrame, a: str, b: str) -> float:
+    """Pearson correlation of two columns over the rows where both are present (NaN if undefined)."""
+    x, y = table[a].to_numpy(float), table[b].to_numpy(float)
+    both = ~np.isnan(x) & ~np.isnan(y)
+    if both.sum() < 3 or np.std(x[both]) == 0 or np.std(y[both]) == 0:
+        return float("nan")
+    return float(np.corrcoef(x[both], y[both])[0, 1])
+
+
+def select_distinct(table: pd.DataFrame, order: list[str], n_predictors: int,
+                    max_correlation: float) -> tuple[list[str], list[dict]]:
+    """Walk the ranking, skipping a candidate whose |correlation| with an already chosen predictor
+    exceeds ``max_correlation``: two near-copies of one measurement leave their coefficients
+    unidentified (only their sum is), whatever the sampler."""
+    chosen, skipped = [], []
+    for candidate in order:
+        if len(chosen) == n_predictors:
+            break
+        pairs = {c: pairwise_correlation(table, candidate, c) for c in chosen}
+        worst = max(pairs, key=lambda c: abs(pairs[c]) if np.isfinite(pairs[c]) else -1.0, default=None)
+        if worst is not None and abs(pairs[worst]) > max_correlation:
+            skipped.append({"column": candidate, "duplicates": worst, "correlation": pairs[worst]})
+        else:
+            chosen.append(candidate)
+    return chosen, skipped
+
+
+def _check_distinct(table: pd.DataFrame, names: list[str], max_correlation: float, path) -> None:
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            r = pairwise_correlation(table, first, second)
+            if abs(r) > max_correlation:
+                raise InputError(path, f"zillow.predictors names '{first}' and '{second}', whose correlation "
+                                       f"{r:+.3f} exceeds zillow.max_predictor_correlation {max_correlation} "
+                                       "(their effects cannot be told apart; drop one or raise the threshold)",
+                                 column=second)
+
+
 def _check_configured(table: pd.DataFrame, names: list[str], path, null_report: dict) -> None:
     for name in names:
         where = "zillow.predictors"
@@ -128,25 +190,30 @@ def _check_configured(table: pd.DataFrame, names: list[str], path, null_report: 
 
 
 def choose_predictors(table_path, null_report_path, n_predictors: int, predictors: list[str] | None,
-                      imputable: str | None, choice_path) -> dict:
-    """The fixed-effect predictors (configured, or the most correlated) and the imputable one."""
+                      imputable: str | None, choice_path, max_correlation: float = 0.9) -> dict:
+    """The fixed-effect predictors (configured, or the most correlated with logerror among
+    mutually distinct candidates) and the imputable one."""
     table = pd.read_parquet(table_path)
     null_report = read_json(null_report_path)
     candidates = candidate_columns(table)
     ranked = correlations(table, candidates)
+    skipped = []
     if predictors:
         _check_configured(table, list(predictors), table_path, null_report)
         if len(set(predictors)) != len(predictors):
             raise InputError(table_path, f"zillow.predictors lists a column twice: {list(predictors)}")
+        _check_distinct(table, list(predictors), max_correlation, table_path)
         chosen = list(predictors)
         for name in chosen:
             ranked.setdefault(name, correlations(table, [name]).get(name, float("nan")))
     else:
         order = sorted(ranked, key=lambda c: (-abs(ranked[c]), c))
-        if len(order) < n_predictors:
-            raise InputError(table_path, f"only {len(order)} usable numeric column(s) {order} for "
-                                         f"zillow.n_predictors = {n_predictors}")
-        chosen = order[:n_predictors]
+        chosen, skipped = select_distinct(table, order, n_predictors, max_correlation)
+        if len(chosen) < n_predictors:
+            raise InputError(table_path, f"only {len(chosen)} usable numeric column(s) {chosen} for "
+                                         f"zillow.n_predictors = {n_predictors} ({len(skipped)} more skipped: "
+                                         f"correlation with a chosen one above "
+                                         f"zillow.max_predictor_correlation {max_correlation})")
     fractions = {c: float(table[c].isna().mean()) for c in chosen}
     if imputable is None:
         imputable = max(chosen, key=lambda c: (fractions[c], -chosen.index(c)))
@@ -155,8 +222,13 @@ def choose_predictors(table_path, null_report_path, n_predictors: int, predictor
                                      f"predictors {chosen}", column=imputable)
     choice = {
         "predictors": chosen,
-        "method": "configured" if predictors else f"top {n_predictors} by absolute correlation with logerror",
+        "method": "configured" if predictors else (
+            f"top {n_predictors} by absolute correlation with logerror, skipping any candidate whose "
+            f"absolute correlation with an already chosen predictor exceeds {max_correlation}"),
         "correlations": {c: ranked[c] for c in chosen},
+        "max_predictor_correlation": max_correlation,
+        # in ranking order: the candidate, the chosen predictor it duplicates, their correlation
+        "skipped_correlated": skipped,
         # a list: JSON objects are written with sorted keys, and the ranking is the point here
         "candidate_ranking": [{"column": c, "correlation": r}
                               for c, r in sorted(ranked.items(), key=lambda kv: (-abs(kv[1]), kv[0]))],
@@ -347,7 +419,8 @@ def prepare_all(transactions_path, properties_path, folder, settings: dict) -> d
     reports["columns"] = drop_sparse_columns(paths["merged"], settings["max_null_fraction"], paths["columns"],
                                              paths["columns_report"])
     choose_predictors(paths["columns"], paths["columns_report"], settings["n_predictors"],
-                               settings.get("predictors"), settings.get("imputable_predictor"), paths["choice"])
+                      settings.get("predictors"), settings.get("imputable_predictor"), paths["choice"],
+                      settings.get("max_predictor_correlation", 0.9))
     reports["rows"] = drop_incomplete_rows(paths["columns"], paths["choice"], paths["rows"], paths["rows_report"])
     reports["split"] = split(paths["rows"], paths["choice"], settings["validation_fraction"], settings["seed"],
                              paths["split"], paths["split_report"])

@@ -3,13 +3,23 @@
 Same file names, the 58 property columns with Kaggle's names, dtypes and roughly Kaggle's null
 fractions, zip codes of very unequal sizes, parcels without transactions, and ``logerror`` from
 
-    logerror = intercept + sum_k beta_k z_k + gamma (z_nl^2 - 1) + a_zip + Normal(0, sigma),
-    a_zip ~ Normal(0, sigma_zip),  z_k = (x_k - mu_k) / sd_k
+    logerror = intercept + sum_k beta_k z_k + gamma (z_nl^2 - 1) + a_zip + e,
+    a_zip ~ Normal(0, sigma_zip),  z_k = (x_k - mu_k) / sd_k,
+    e ~ scale * StudentT(df) truncated to +-bound, scale such that sd(e) = sigma
+      (Normal(0, sigma) if df is None)
 
 where ``x_k`` are the property values written to the file (before nulls are punched into them, so
 missing values are missing completely at random) and ``mu_k, sd_k`` are the moments of the
 generating distributions. ``prepared_truth`` rewrites the same model on the predictors as prepared
 (standardized with training statistics), exactly.
+
+Kaggle's traits that trip a naive analysis are reproduced: ``logerror`` is heavy-tailed
+(Student-t noise with 3 degrees of freedom truncated at +-4.7: sd 0.16, yet values of several
+units); columns that are the same measurement (``finishedsquarefeet12`` equals
+``calculatedfinishedsquarefeet`` and ``calculatedbathnbr`` equals ``bathroomcnt`` wherever both are
+present; ``IDENTICAL_COLUMNS``); bathroom counts that rise with the floor area (correlation about
+0.75: related but distinct predictors); and parcels sold twice in the year
+(``REPEAT_SALE_FRACTION``).
 
 Everything is determined by the seed: properties are drawn in fixed-size chunks, each from its own
 stream, so the bytes written do not depend on memory or machine.
@@ -17,6 +27,7 @@ stream, so the bytes written do not depend on memory or machine.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +79,34 @@ class Truth:
         "calculatedfinishedsquarefeet": 0.035, "lotsizesquarefeet": 0.025, "yearbuilt": -0.025})
     nonlinear_predictor: str = "yearbuilt"
     quadratic: float = 0.03
-    sigma: float = 0.16
+    sigma: float = 0.16  # sd of the noise (what a Normal likelihood's sigma estimates)
     sigma_zip: float = 0.04
+    noise_df: float | None = 3.0  # Student-t degrees of freedom (> 2); None: Normal noise
+    noise_bound: float = 4.7  # the t noise is truncated to +-bound (Kaggle's logerror spans +-4.7)
+
+    def noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.noise_df is None:
+            return rng.normal(0.0, self.sigma, n)
+        # inverse CDF of the truncated t: exact, and one uniform per draw
+        from scipy.stats import t
+
+        edge = t.cdf(self.noise_bound / self.noise_scale, self.noise_df)
+        return self.noise_scale * t.ppf(rng.uniform(1 - edge, edge, n), self.noise_df)
+
+    @functools.cached_property
+    def noise_scale(self) -> float:
+        """Scale of the truncated Student-t noise whose sd is sigma."""
+        if self.noise_df is None:
+            return self.sigma
+        from scipy.optimize import brentq
+        from scipy.stats import t
+
+        def sd_minus_sigma(scale: float) -> float:
+            bound = self.noise_bound / scale
+            variance = t(self.noise_df).expect(lambda x: x**2, lb=-bound, ub=bound, conditional=True)
+            return scale * math.sqrt(variance) - self.sigma
+
+        return brentq(sd_minus_sigma, 1e-3 * self.sigma, self.sigma, xtol=1e-12)
 
 
 SQFT = LogNormal(7.4, 0.45)
@@ -80,6 +117,11 @@ MOMENTS = {
     "lotsizesquarefeet": (LOTSIZE.mean, LOTSIZE.sd),
     "yearbuilt": (YEAR_MEAN, YEAR_SD),
 }
+# Column -> the column it equals wherever both are present (Kaggle's duplicated measurements).
+IDENTICAL_COLUMNS = {"finishedsquarefeet12": "calculatedfinishedsquarefeet", "calculatedbathnbr": "bathroomcnt"}
+BATH_VALUES = [1, 1.5, 2, 2.5, 3, 3.5, 4, 5]
+BATH_WEIGHTS = [20, 5, 40, 8, 17, 3, 5, 2]
+BATH_SQFT_LATENT_CORRELATION = 0.8  # gives about 0.75 between bathroomcnt and the floor area
 
 
 def sizes(settings: dict) -> tuple[int, int]:
@@ -145,6 +187,18 @@ def _tract(rng, n, cols):
     return np.round(cols["fips"] * 1e4 + rng.integers(1000, 9999, n) + rng.integers(0, 999, n) / 1e3, 3)
 
 
+def _bathrooms(rng, n, cols):
+    """Kaggle's bathroom counts, rising with the floor area: a Gaussian copula on log floor area."""
+    from scipy.stats import norm
+
+    z_area = (np.log(cols["calculatedfinishedsquarefeet"]) - SQFT.mu) / SQFT.sigma
+    rho = BATH_SQFT_LATENT_CORRELATION
+    latent = rho * z_area + math.sqrt(1 - rho**2) * rng.normal(size=n)
+    cumulative = np.cumsum(BATH_WEIGHTS) / np.sum(BATH_WEIGHTS)
+    index = np.minimum(np.searchsorted(cumulative, norm.cdf(latent)), len(BATH_VALUES) - 1)
+    return np.asarray(BATH_VALUES, float)[index]
+
+
 def _tax_value(rng, n, cols):
     return cols["structuretaxvaluedollarcnt"] + cols["landtaxvaluedollarcnt"]
 
@@ -163,15 +217,15 @@ SPEC: dict[str, tuple[float, Generator | None]] = {
     "airconditioningtypeid": (0.728, _pick([1, 13, 5, 11, 9, 3], [85, 10, 2, 1, 1, 1])),
     "architecturalstyletypeid": (0.998, _pick([7, 8, 2, 3, 21], [80, 10, 5, 3, 2])),
     "basementsqft": (0.9995, _lognormal(6.4, 0.6)),
-    "bathroomcnt": (0.0, _pick([1, 1.5, 2, 2.5, 3, 3.5, 4, 5], [20, 5, 40, 8, 17, 3, 5, 2])),
+    "bathroomcnt": (0.0, _bathrooms),
     "bedroomcnt": (0.0, _pick([0, 1, 2, 3, 4, 5, 6], [3, 8, 22, 37, 21, 6, 3])),
     "buildingclasstypeid": (0.9958, _pick([4, 3, 1, 2, 5], [60, 30, 5, 4, 1])),
     "buildingqualitytypeid": (0.35, _pick([1, 4, 7, 10, 12], [5, 40, 40, 10, 5])),
-    "calculatedbathnbr": (0.04, lambda rng, n, cols: np.maximum(cols["bathroomcnt"], 1.0)),
+    "calculatedbathnbr": (0.04, lambda rng, n, cols: cols["bathroomcnt"].copy()),
     "decktypeid": (0.994, _const(66.0)),
     "finishedfloor1squarefeet": (0.932, _lognormal(7.2, 0.4)),
     "calculatedfinishedsquarefeet": (0.015, lambda rng, n, cols: SQFT.draw(rng, n)),
-    "finishedsquarefeet12": (0.09, _lognormal(7.4, 0.45)),
+    "finishedsquarefeet12": (0.09, lambda rng, n, cols: cols["calculatedfinishedsquarefeet"].copy()),
     "finishedsquarefeet13": (0.997, _lognormal(7.2, 0.3)),
     "finishedsquarefeet15": (0.936, _lognormal(8.0, 0.6)),
     "finishedsquarefeet50": (0.932, _lognormal(7.2, 0.4)),
@@ -220,8 +274,8 @@ SPEC: dict[str, tuple[float, Generator | None]] = {
                             + rng.integers(1, 30, n)),
 }
 # Generators run in this order so that derived columns find their sources.
-GENERATION_ORDER = ["fips", "bathroomcnt", "structuretaxvaluedollarcnt", "landtaxvaluedollarcnt",
-                    "taxvaluedollarcnt", "rawcensustractandblock"]
+GENERATION_ORDER = ["fips", "calculatedfinishedsquarefeet", "bathroomcnt", "structuretaxvaluedollarcnt",
+                    "landtaxvaluedollarcnt", "taxvaluedollarcnt", "rawcensustractandblock"]
 
 
 def _zip_columns(zips: Zips, zip_of_row: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -291,7 +345,7 @@ def plan(seed: int, n_properties: int, n_transactions: int, n_zips: int, truth: 
     day_weights = np.repeat(month_weights, [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
     days = rng.choice(366, len(sold), p=day_weights / day_weights.sum())
     dates = np.datetime64("2016-01-01") + days.astype("timedelta64[D]")
-    noise = rng.normal(0.0, truth.sigma, len(sold))
+    noise = truth.noise(rng, len(sold))
     return Plan(zips, parcel_ids, zip_of_parcel, empty, sold, dates, noise)
 
 
@@ -347,14 +401,15 @@ def generate(seed: int, n_properties: int, n_transactions: int, n_zips: int,
     raw["null_fractions_properties"] = {k: round(v / n_properties, 6) for k, v in nulls.items()}
     write_json(truth_path, raw)
     return {"properties": n_properties, "transactions": len(p.sold), "zips": n_zips,
-            "empty_parcels": int(p.empty.sum()), "repeat_sales": int(len(p.sold) - len(np.unique(p.sold)))}
+            "empty_parcels": int(p.empty.sum()), "repeat_sales": int(len(p.sold) - len(np.unique(p.sold))),
+            "logerror_min": float(logerror.min()), "logerror_max": float(logerror.max())}
 
 
 def raw_truth(truth: Truth, p: Plan, seed: int, n_properties: int, n_transactions: int) -> dict:
     return {
         "scale": "raw",
         "model": "logerror = intercept + sum_k betas[k] * (x_k - mu_k) / sd_k + quadratic * (z_nl^2 - 1)"
-                 " + a_zip + Normal(0, sigma); logerror rounded to 4 decimals",
+                 " + a_zip + e, e with mean 0 and sd sigma (see noise); logerror rounded to 4 decimals",
         "seed": seed,
         "n_properties": n_properties,
         "n_transactions": n_transactions,
@@ -364,10 +419,29 @@ def raw_truth(truth: Truth, p: Plan, seed: int, n_properties: int, n_transaction
         "quadratic": truth.quadratic,
         "sigma": truth.sigma,
         "sigma_zip": truth.sigma_zip,
+        "noise": noise_description(truth),
         "moments": {name: {"mean": m, "sd": s} for name, (m, s) in MOMENTS.items()},
+        "identical_columns": dict(IDENTICAL_COLUMNS),
+        "repeat_sales": int(len(p.sold) - len(np.unique(p.sold))),
         "zip_effects": {str(int(code)): float(a) for code, a in zip(p.zips.codes, p.zips.effects)},
         "missing_completely_at_random": True,
     }
+
+
+def noise_description(truth: Truth) -> dict:
+    if truth.noise_df is None:
+        return {"family": "normal", "sd": truth.sigma}
+    return {"family": "truncated_student_t", "df": truth.noise_df, "scale": truth.noise_scale,
+            "bound": truth.noise_bound, "sd": truth.sigma,
+            "note": "e = scale * StudentT(df) truncated to [-bound, bound]; sd(e) = sigma"}
+
+
+def _model_column(name: str, raw: dict, chosen) -> str | None:
+    """The chosen column carrying generating predictor ``name``: itself or an identical column."""
+    if name in chosen:
+        return name
+    twins = [c for c, source in raw.get("identical_columns", {}).items() if source == name and c in chosen]
+    return twins[0] if twins else None
 
 
 def prepared_truth(raw: dict, predictors: dict, zip_groups) -> dict:
@@ -379,19 +453,23 @@ def prepared_truth(raw: dict, predictors: dict, zip_groups) -> dict:
     """
     intercept, betas = raw["intercept"], {name: 0.0 for name in predictors["predictors"]}
     quadratic = 0.0
+    carried = {}
     for name, beta in raw["betas"].items():
-        if name not in betas:
+        column = _model_column(name, raw, betas)
+        if column is None:
             continue  # a generating predictor left out of the model: its effect joins the noise
-        a = (predictors["means"][name] - raw["moments"][name]["mean"]) / raw["moments"][name]["sd"]
-        b = predictors["sds"][name] / raw["moments"][name]["sd"]
-        betas[name] = beta * b
+        # an identical column has the generating column's values wherever the model sees a row
+        carried[name] = column
+        a = (predictors["means"][column] - raw["moments"][name]["mean"]) / raw["moments"][name]["sd"]
+        b = predictors["sds"][column] / raw["moments"][name]["sd"]
+        betas[column] = beta * b
         intercept += beta * a
         if name == raw["nonlinear_predictor"]:
             gamma = raw["quadratic"]
             quadratic = gamma * b**2
-            betas[name] += 2 * gamma * a * b
+            betas[column] += 2 * gamma * a * b
             intercept += gamma * (a**2 + b**2 - 1)
-    omitted = sorted(set(raw["betas"]) - set(predictors["predictors"]))
+    omitted = sorted(set(raw["betas"]) - set(carried))
     effects = {int(k): v for k, v in raw["zip_effects"].items()}
     seen = zip_groups.sort_values("zip_index")
     by_index = [float(effects.get(int(z), 0.0)) for z in seen["regionidzip"]]
@@ -400,16 +478,19 @@ def prepared_truth(raw: dict, predictors: dict, zip_groups) -> dict:
     return {
         "scale": "standardized predictors as prepared (training means and sds in predictors.json)",
         "model": "logerror = intercept + sum_k betas[k] * z_k + nonlinear_quadratic * (z_nl^2 - 1)"
-                 " + zip_effects[zip] + Normal(0, sigma)",
+                 " + zip_effects[zip] + e, e with mean 0 and sd sigma (see noise)",
         "intercept": intercept,
         "betas": betas,
         "sigma": raw["sigma"],
         "sigma_zip": raw["sigma_zip"],
-        "nonlinear_predictor": raw["nonlinear_predictor"],
+        "noise": raw.get("noise", {"family": "normal", "sd": raw["sigma"]}),
+        "nonlinear_predictor": carried.get(raw["nonlinear_predictor"], raw["nonlinear_predictor"]),
         "nonlinear_quadratic": quadratic,
+        "generating_columns": {column: name for name, column in carried.items()},
         "zip_effects_by_index": by_index,
         "zip_effects_by_regionidzip": {str(k): v for k, v in sorted(effects.items())},
         "intercept_plus_mean_zip_effect": intercept + mean_effect,
         "predictors_omitted_from_model": omitted,
+        "repeat_sales": raw.get("repeat_sales"),
         "raw": {k: raw[k] for k in ("intercept", "betas", "quadratic", "moments", "seed")},
     }
