@@ -1,4 +1,5 @@
-"""``bayespipe reproduce``: a re-run compared file by file; a tampered file is an unexpected difference."""
+"""``bayespipe reproduce``: a re-run compared file by file; a tampered file is an unexpected
+difference; only the fields a writer declares per-run are set aside."""
 
 from __future__ import annotations
 
@@ -24,9 +25,36 @@ def pair(tmp_path: Path, name: str, a: bytes | str, b: bytes | str) -> tuple[Pat
     return tmp_path / "a" / name, tmp_path / "b" / name
 
 
-def test_json_differing_only_in_clocks_is_equivalent(tmp_path):
-    a, b = pair(tmp_path, "fit.json", '{"mean": 1.5, "wall_seconds": 3.1, "start_time": "x"}', '{"mean": 1.5, "wall_seconds": 2.0, "start_time": "y"}')
-    assert rp.compare_file("m/fit.json", a, b, None, []).status == rp.EQUIVALENT
+def test_json_differing_only_in_declared_fields_is_equivalent(tmp_path):
+    a, b = pair(tmp_path, "metrics.json", '{"accuracy": 0.9, "train_seconds": 3.1}',
+                '{"accuracy": 0.9, "train_seconds": 2.0}')
+    assert rp.compare_file("moons/full_batch/metrics.json", a, b, None, []).status == rp.EQUIVALENT
+    # the same keys in a file whose writer declares nothing per-run: a difference
+    assert rp.compare_file("moons/data/other.json", a, b, None, []).status == rp.UNEXPECTED
+
+
+def test_job_records_compare_all_but_their_clocks(tmp_path):
+    record = {"rule": "moons_fit", "outputs": ["moons/full_batch/metrics.json"],
+              "start_time": "2026-01-01T00:00:00", "wall_seconds": 3.0, "host": "a",
+              "extra": {"test_accuracy": 0.9, "train_seconds": 2.5}}
+    rerun = {**record, "start_time": "2026-01-02T00:00:00", "wall_seconds": 4.0, "host": "b",
+             "extra": {"test_accuracy": 0.9, "train_seconds": 3.5}}
+    a, b = pair(tmp_path, "r.job.json", json.dumps(record), json.dumps(rerun))
+    assert rp.compare_file("moons/logs/r.job.json", a, b, None, []).status == rp.EQUIVALENT
+    changed = {**rerun, "extra": {"test_accuracy": 0.8, "train_seconds": 3.5}}
+    a, b = pair(tmp_path, "r.job.json", json.dumps(record), json.dumps(changed))
+    assert rp.compare_file("moons/logs/r.job.json", a, b, None, []).status == rp.UNEXPECTED
+
+
+def test_a_result_named_like_a_clock_or_path_is_compared(tmp_path):
+    """Key words ('at', 'path', 'time') no longer hide a field: only declared ones are set aside."""
+    truth = {"missing_completely_at_random": True, "betas": [0.1, 0.2]}
+    for rel in ("zillow/data/raw/synthetic_truth.json", "zillow/data/truth.json",
+                "zillow/linear_regression/heldout_metrics.json"):
+        a, b = pair(tmp_path, "truth.json", json.dumps(truth),
+                    json.dumps({**truth, "missing_completely_at_random": False}))
+        result = rp.compare_file(rel, a, b, None, [])
+        assert result.status == rp.UNEXPECTED, (rel, result.detail)
 
 
 def test_changed_number_is_unexpected_with_its_size(tmp_path):
@@ -36,11 +64,15 @@ def test_changed_number_is_unexpected_with_its_size(tmp_path):
     assert rp.compare_file("m/summary.csv", a, b, "trained on a GPU", []).status == rp.EXPECTED
 
 
-def test_clock_columns_of_tables_are_per_run(tmp_path):
-    a, b = pair(tmp_path, "history.csv", "step,loss,wall_seconds\n1,0.5,1.2\n", "step,loss,wall_seconds\n1,0.5,1.9\n")
-    assert rp.compare_file("m/history.csv", a, b, None, []).status == rp.EQUIVALENT
-    a, b = pair(tmp_path, "history.csv", "step,loss,wall_seconds\n1,0.5,1.2\n", "step,loss,wall_seconds\n1,0.6,1.2\n")
-    assert rp.compare_file("m/history.csv", a, b, None, []).status == rp.UNEXPECTED
+def test_declared_clock_columns_of_tables_are_per_run(tmp_path):
+    rel = "tadpoles/compare/nuts_vs_tfp_hmc.csv"
+    header = "sampler,min_ess_bulk,wall_seconds\n"
+    a, b = pair(tmp_path, "t.csv", header + "NUTS,310,1.2\n", header + "NUTS,310,1.9\n")
+    assert rp.compare_file(rel, a, b, None, []).status == rp.EQUIVALENT
+    a, b = pair(tmp_path, "t.csv", header + "NUTS,310,1.2\n", header + "NUTS,290,1.2\n")
+    assert rp.compare_file(rel, a, b, None, []).status == rp.UNEXPECTED
+    a, b = pair(tmp_path, "t.csv", header + "NUTS,310,1.2\n", header + "NUTS,310,1.9\n")
+    assert rp.compare_file("m/history.csv", a, b, None, []).status == rp.UNEXPECTED  # undeclared
 
 
 def test_comment_lines_and_logs_are_per_run(tmp_path):

@@ -2,17 +2,18 @@
 
 Config keys (dotted), code files, raw input data, software and Stan engine, changed result files
 (outputs only: logs, benchmarks and job records always differ), and the numbers in metrics and
-diagnostics JSON files present in both.
+diagnostics JSON files present in both. The comparison of values is ``bayespipe.audit.compare``,
+shared with ``reproduce``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bayespipe.audit.compare import Change, compare_maps, flatten, numeric_changes
 from bayespipe.errors import InputError
 from bayespipe.io import read_json
 from bayespipe.provenance import MANIFEST
@@ -20,13 +21,6 @@ from bayespipe.report.collect import json_kind
 
 ALWAYS_REBUILT = ("report/",)  # results of the whole version: differ whenever anything does
 METRIC_KINDS = ("metrics", "diagnostics", "data_card")
-
-
-@dataclass
-class Change:
-    key: str
-    a: Any
-    b: Any
 
 
 @dataclass
@@ -58,49 +52,11 @@ class VersionDiff:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as {dotted.key: leaf}; lists stay whole (a list is one setting)."""
-    if isinstance(value, dict) and value:
-        out = {}
-        for key, sub in value.items():
-            out.update(flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
-
-
-def compare_maps(a: dict, b: dict) -> list[Change]:
-    return [Change(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-
 def load_version(path: str | Path) -> tuple[Path, dict]:
     folder = Path(path).resolve()
     if not (folder / MANIFEST).is_file():
         raise InputError(folder, f"not a complete version folder (no {MANIFEST})")
     return folder, read_json(folder / MANIFEST)
-
-
-def numeric_leaves(data: Any) -> dict[str, float]:
-    leaves = {}
-    for key, value in flatten(_lists_as_dicts(data)).items():
-        if isinstance(value, bool):
-            leaves[key] = value
-        elif isinstance(value, (int, float)):
-            leaves[key] = value
-    return leaves
-
-
-def _lists_as_dicts(value: Any) -> Any:
-    if isinstance(value, list):
-        return {str(i): _lists_as_dicts(v) for i, v in enumerate(value)}
-    if isinstance(value, dict):
-        return {k: _lists_as_dicts(v) for k, v in value.items()}
-    return value
-
-
-def _same_number(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b
 
 
 def metric_changes(dir_a: Path, dir_b: Path, paths: list[str]) -> list[Change]:
@@ -109,10 +65,10 @@ def metric_changes(dir_a: Path, dir_b: Path, paths: list[str]) -> list[Change]:
         if not rel.endswith(".json") or json_kind(Path(rel).name) not in METRIC_KINDS:
             continue
         try:
-            a, b = numeric_leaves(read_json(dir_a / rel)), numeric_leaves(read_json(dir_b / rel))
+            a, b = read_json(dir_a / rel), read_json(dir_b / rel)
         except (OSError, ValueError):
             continue
-        changes += [Change(f"{rel}:{k}", a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if not _same_number(a.get(k), b.get(k))]
+        changes += numeric_changes(a, b, prefix=f"{rel}:")
     return changes
 
 
