@@ -20,6 +20,7 @@ from pathlib import Path
 from bayespipe.io import sha256_file
 from bayespipe.versioning import code_files, digest
 
+
 class CodeChangedError(RuntimeError):
     """The code on disk is not the code the version id was computed from."""
 
@@ -41,7 +42,8 @@ def write_snapshot(root: str | Path, target: str | Path, expected_digest: str) -
     if code_digest(actual) != expected_digest:
         raise CodeChangedError(
             f"the code under {root} changed since the version id was computed "
-            f"(digest {code_digest(actual)[:12]}, expected {expected_digest[:12]}): re-run the workflow"
+            f"(digest {code_digest(actual)[:12]}, expected {expected_digest[:12]}): "
+            "re-run the workflow"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
