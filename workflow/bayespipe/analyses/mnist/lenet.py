@@ -16,6 +16,10 @@ inputs' order of magnitude); the maximum mean class probability separates digits
 
 TensorFlow is imported only through ``bayespipe.engines.tfp.common.setup`` (the Session), so importing
 this module is cheap (mnist.smk uses ``evaluation_steps`` and ``figure_name`` at parse time).
+
+Over 400 lines because the two rules' steps (train with periodic evaluation, then out of
+distribution) share the model, the predictor and the figures drawn at each evaluation; the
+figures (section below) are the part that could move to a module of their own.
 """
 
 from __future__ import annotations
