@@ -1,4 +1,5 @@
-"""The per-version HTML report: discovery of analysis outputs, rendering, and the rule's output."""
+"""The per-version HTML report: results beside the tutorials, presentation rules, what changed,
+templates and escaping, and the rule's output end to end."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from bayespipe.report import collect
-from bayespipe.report.html import RunInfo, render, write_report
+from bayespipe.catalog import ANALYSES
+from bayespipe.io import sha256_file
+from bayespipe.report import collect, headline, present
+from bayespipe.report.html import TEMPLATES, RunInfo, render, write_report
 
 sys.path.insert(0, str(Path(__file__).parent))
 from browser.versions import CHANGED_KEY, run_in, versions  # noqa: E402
-from conftest import TEST_CONFIG, executed_jobs, run_snakemake  # noqa: E402
+from conftest import REPO, TEST_CONFIG, executed_jobs, run_snakemake  # noqa: E402
 
 REFS = re.compile(r'(?:src|href)="([^"]+)"')
+SECTION_IDS = re.compile(r'<section id="([^"]+)">')
+SUMMARY = "hdi_3%,hdi_97%"
 
 
 def write_png(path: Path) -> None:
@@ -32,71 +37,198 @@ def write_png(path: Path) -> None:
     plt.close(fig)
 
 
-@pytest.fixture
-def fake_version(tmp_path) -> Path:
+def write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def make_version(root: Path, name: str = "v1", *, a_bar: float = 1.35, mae_linear: float = 0.0901,
+                 rhat_passed: bool = False) -> Path:
     """A version folder shaped like the analyses' outputs, with one failed convergence gate."""
-    version = tmp_path / "results" / "v1"
+    version = root / name
     tad = version / "tadpoles"
-    (tad / "fit").mkdir(parents=True)
-    (tad / "fit" / "diagnostics.json").write_text(json.dumps({
-        "model": "tadpoles", "passed": False,
-        "checks": {"rhat": {"value": 1.2, "limit": 1.01, "passed": False}, "ess_bulk": {"value": 900, "limit": 400, "passed": True}},
-    }))
-    (tad / "fit" / "metrics.json").write_text(json.dumps({"a_bar": {"mean": 1.35, "sd": 0.25}, "sigma": {"mean": 1.62, "sd": 0.21}}))
+    write_json(tad / "fit" / "diagnostics.json", {
+        "model": "tadpoles", "passed": rhat_passed,
+        "checks": {"rhat": {"value": 1.2, "limit": 1.01, "passed": rhat_passed},
+                   "ess_bulk": {"value": 900, "limit": 400, "passed": True}},
+        "divergences_per_chain": [0, 0, 1, 0]})
+    write_json(tad / "fit" / "metrics.json", {"a_bar": {"mean": a_bar, "sd": 0.25},
+                                              "min_ess_bulk": 900.0, "max_rhat": 1.2,
+                                              "gates_passed": rhat_passed})
+    write_text(tad / "fit" / "summary.csv",
+               f",mean,sd,{SUMMARY}\na_bar,{a_bar},0.25,{a_bar - 0.45:g},{a_bar + 0.45:g}\n"
+               "sigma,2.5,0.2,2.2,2.8\n")
     write_png(tad / "figures" / "survival.png")
-    (tad / "logs").mkdir()
-    (tad / "logs" / "tadpoles_fit.log").write_text("2026-01-01 00:00:00 WARNING bayespipe: 3 divergent transitions\n")
-    (tad / "logs" / "tadpoles_fit.job.json").write_text(json.dumps({"rule": "tadpoles_fit", "wall_seconds": 1.5, "extra": {}}))
+    write_png(tad / "figures" / "extra.png")
+    write_text(tad / "logs" / "tadpoles_fit.log",
+               "2026-01-01 00:00:00 WARNING bayespipe: 3 divergent transitions\n")
+    write_json(tad / "logs" / "tadpoles_fit.job.json",
+               {"rule": "tadpoles_fit", "wall_seconds": 1.5})
     zil = version / "zillow"
-    (zil / "data").mkdir(parents=True)
-    (zil / "data" / "data_card.json").write_text(json.dumps({"rows": 1500, "predictors": ["a", "b"], "source": "synthetic"}))
-    (zil / "zillow_comparison.csv").write_text("model,validation_mae,tutorial_mae\nlinear,0.0901,0.0899\nrandom_effects,0.0850,0.0846\n")
-    (zil / "linear_regression").mkdir()
-    (zil / "linear_regression" / "diagnostics.json").write_text(json.dumps({"passed": True, "checks": {"rhat": {"passed": True}}}))
+    write_json(zil / "data" / "data_card.json", {
+        "source": "synthetic", "predictors": ["a", "b"], "split": {"train": 750},
+        "groups": {"train_rows_per_group_quantiles": {"q00": 1.0, "q05": 2.0, "q100": 90.0,
+                                                      "q25": 5.0, "q50": 9.0}},
+        "zip_effects_by_index": [0.01 * i for i in range(40)]})
+    write_text(zil / "zillow_comparison.csv", "model,mae,rmse\nrandom_intercepts,0.0850,0.12\n"
+                                              f"linear_regression,{mae_linear},0.13\n")
+    write_json(zil / "network" / "heldout_metrics.json", {"model": "network", "mae": 0.0800,
+                                                          "bayesian_layers": False})
+    write_json(zil / "linear_regression" / "diagnostics.json",
+               {"passed": True, "checks": {"rhat": {"passed": True}}})
     (version / "report").mkdir()
     return version
 
 
 def run_info(**overrides) -> RunInfo:
-    base = dict(version="v1", config={"analyses": ["tadpoles", "zillow", "moons"], "report": True}, software={"numpy": "2.4.6"},
-                stan_engine={"engine": "pystan", "stan": "2.35.0"}, analyses=["tadpoles", "zillow", "moons"],
-                git={"commit": "abc123", "dirty": False}, host={"name": "vm", "cores": 2, "gpus": []})
+    base = dict(version="v1", config={"analyses": ["tadpoles", "zillow", "moons"], "report": True},
+                software={"numpy": "2.4.6"}, stan_engine={"engine": "pystan", "stan": "2.35.0"},
+                analyses=["tadpoles", "zillow", "moons"], git={"commit": "abc123", "dirty": False},
+                host={"name": "vm", "cores": 2, "gpus": []})
     base.update(overrides)
     return RunInfo(**base)
 
 
-def test_sections_follow_the_analyses_present(fake_version):
-    html = render(fake_version, fake_version / "report" / "index.html", run_info())
-    headings = re.findall(r"<section id=\"([^\"]+)\"><h2>", html)
-    assert headings == ["summary", "analysis-zillow", "analysis-tadpoles", "provenance", "warnings"]
-    assert "zillow_comparison.csv" in html and "0.0846" in html  # the comparison table
-    assert "data_card.json" in html and "synthetic" in html
-    assert "abc123" in html and "pystan" in html
+def page(version: Path, **kwargs) -> str:
+    return render(version, version / "report" / "index.html", run_info(version=version.name),
+                  **kwargs)
 
 
-def test_failed_gates_are_highlighted_and_warned(fake_version):
-    html = render(fake_version, fake_version / "report" / "index.html", run_info())
-    assert '<span class="badge fail">1 of 2 failed</span>' in html
-    assert re.search(r'<tr class="fail"><td>tadpoles/fit/diagnostics.json</td><td>[^<]*</td><td>FAIL</td><td>checks.rhat</td>', html)
-    warnings = html.split('id="warnings"')[1]
-    assert "failed its convergence gates" in warnings
-    assert "analysis moons is enabled but has no results folder" in warnings
-    assert "3 divergent transitions" in warnings  # WARNING lines of job logs
+def section(html: str, ident: str) -> str:
+    return html.split(f'<section id="{ident}">')[1].split("</section>")[0]
 
 
-def test_report_is_self_contained_and_links_resolve(fake_version):
+@pytest.fixture
+def fake_version(tmp_path) -> Path:
+    return make_version(tmp_path / "results")
+
+
+# -- results first ---------------------------------------------------------------------------
+def test_results_table_leads_with_the_tutorial_column(fake_version):
+    html = page(fake_version)
+    assert SECTION_IDS.findall(html) == ["results", "run", "changes", "analysis-zillow",
+                                         "analysis-tadpoles", "provenance", "warnings"]
+    table = section(html, "results")
+    assert "<th>Tutorial reported</th>" in table and "<th>Verdict</th>" in table
+    row = next(r for r in table.split("<tr>") if "posterior mean of a_bar" in r)
+    assert "1.35" in row and "0.9 to 1.8" in row and "reproduced" in row
+    row = next(r for r in table.split("<tr>") if "posterior mean of sigma" in r)
+    assert "2.5" in row and "differs" in row and "other inference method" in row
+
+
+def test_headlines_are_judged_from_the_declared_files(fake_version):
+    rows = {h.id: h for h in headline.headlines(fake_version, {"run_label": ""})}
+    assert rows["zillow_mae_linear"].value == pytest.approx(0.0901)
+    assert rows["zillow_mae_linear"].verdict == headline.REPRODUCED
+    assert rows["zillow_mae_order"].verdict == headline.REPRODUCED  # 0.08 < 0.085 < 0.0901
+    assert rows["zillow_mae_order"].text == "0.08 < 0.085 < 0.0901"
+    assert "synthetic data" in " ".join(rows["zillow_mae_linear"].notes)
+    assert rows["moons_accuracy"].verdict == headline.NOT_RUN
+    assert rows["moons_accuracy"].value is None
+    assert rows["tadpoles_sigma"].verdict == headline.DIFFERS  # 1.62 outside [2.2, 2.8]
+    swapped = make_version(fake_version.parent, "v2", mae_linear=0.08)  # linear now beats random
+    order = {h.id: h for h in headline.headlines(swapped, {})}["zillow_mae_order"]
+    assert order.verdict == headline.DIFFERS
+
+
+def test_every_reference_names_a_known_analysis_and_a_file_a_rule_writes():
+    refs = headline.load_references()
+    rules = "".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    assert refs["references"]
+    for entry in refs["references"]:
+        assert entry["analysis"] in ANALYSES, entry["id"]
+        assert "docs/analyses.md" in entry["source"], entry["id"]
+        ours = entry.get("ours")
+        if ours:
+            name = Path(ours["file"]).name
+            assert name in rules or Path(ours["file"]).parent.name in rules, (entry["id"], name)
+
+
+def test_a_reference_without_its_keys_is_refused(tmp_path):
+    bad = tmp_path / "refs.yaml"
+    bad.write_text("references:\n  - {id: x, analysis: zillow, result: r, tutorial: 1, source: s,"
+                   " agree: {rel: 0.1}}\nnotes: {}\n")
+    with pytest.raises(Exception, match=r"refs.yaml.*lacks 'ours'"):
+        headline.load_references(str(bad))
+
+
+# -- presentation rules ----------------------------------------------------------------------
+def test_only_gates_are_styled_pass_or_fail(fake_version):
+    html = page(fake_version)
+    styled = re.findall(r'class="[^"]*gate-fail[^"]*">([^<]*)<', html)
+    assert styled and all(text == "FAIL" or "failed" in text for text in styled), styled
+    zillow = section(html, "analysis-zillow")
+    assert "<th>bayesian_layers</th><td>no</td>" in zillow  # a setting, not a verdict
+    tadpoles = section(html, "analysis-tadpoles")
+    assert '<th>gates_passed</th><td><span class="gate-fail">FAIL</span>' in tadpoles
+
+
+def test_quantiles_in_numeric_order_and_long_vectors_summarised(fake_version):
+    zillow = section(page(fake_version), "analysis-zillow")
+    assert re.search(r"q00.*q05.*q25.*q50.*q100", zillow, flags=re.S)
+    assert present.ordered_keys(["mean", "q975", "q05", "q100", "sd", "q25"]) == [
+        "mean", "q05", "q25", "q975", "sd", "q100"]  # q975 is 97.5%; quantiles keep their slots
+    assert "0.38" not in zillow  # the 40 per-zip effects are not printed one by one
+    assert "n = 40, range 0 to 0.39, mean 0.195" in zillow
+    assert zillow.count("<rect ") == present.HISTOGRAM_BINS
+
+
+def test_approximate_fits_are_marked_not_failed(fake_version):
+    write_json(fake_version / "zillow" / "missing_predictor" / "diagnostics.json",
+               {"method": "pathfinder", "approximate": True, "passed": None,
+                "note": "pathfinder draws are approximate"})
+    write_json(fake_version / "zillow" / "random_intercepts" / "diagnostics.json",
+               {"method": "advi", "approximate": True, "passed": True,
+                "checks": {"max_pareto_k": {"value": 0.4, "threshold": 0.7, "passed": True}}})
+    html = page(fake_version)
+    assert "approximate fit (pathfinder): missing_predictor" in html
+    assert "approximate: advi" in section(html, "run")
+    zillow = collect.collect_analysis(fake_version, "zillow")
+    assert [f.method for f in zillow.approximate] == ["pathfinder", "advi"]
+    assert all(g.passed for g in zillow.gates)  # pathfinder's passed: null is no failed gate
+
+
+def test_calibration_verdicts_and_figures_are_rendered(fake_version):
+    cal = fake_version / "calibration"
+    write_json(cal / "calibration.json", {"programs": {
+        "tadpoles": {"verdict": "calibrated", "simulations": 100, "worst_parameter": "sigma"},
+        "linear_regression": {"verdict": "miscalibrated", "simulations": 100,
+                              "worst_parameter": "beta[2]"}}})
+    write_png(cal / "figures" / "tadpoles_ecdf.png")
+    html = page(fake_version)
+    calibration = section(html, "analysis-calibration")
+    assert "<td>miscalibrated</td>" in calibration and "beta[2]" in calibration
+    assert "data:image/png;base64," in calibration
+    assert SECTION_IDS.findall(html)[-3] == "analysis-calibration"
+
+
+def test_values_are_escaped_once(fake_version):
+    write_json(fake_version / "zillow" / "data" / "data_card.json",
+               {"source": "<script>alert(1)</script> & more"})
+    html = page(fake_version)
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+    assert "&amp;lt;" not in html  # not escaped twice
+    assert all(p.suffix == ".j2" or p.name == "style.css" for p in TEMPLATES.iterdir())
+
+
+def test_page_is_valid_html5_and_self_contained(fake_version):
+    html5lib = pytest.importorskip("html5lib", reason="html5lib is in requirements-dev.txt")
     target = fake_version / "report" / "index.html"
-    (fake_version / "manifest.json").write_text("{}")
-    (fake_version / "ro-crate-metadata.json").write_text("{}")
-    (fake_version / "report" / "code-snapshot").mkdir()
-    (fake_version / "report" / "code-snapshot" / "Snakefile").write_text("")
+    for rel in ("manifest.json", "ro-crate-metadata.json", "report/code-snapshot/Snakefile"):
+        write_text(fake_version / rel, "{}")
     write_report(fake_version, target, run_info())
     html = target.read_text()
+    html5lib.HTMLParser(strict=True).parse(html)  # raises on any parse error
     refs = REFS.findall(html)
     assert not [r for r in refs if re.match(r"(https?:)?//", r)], "external URL in the report"
     assert "<script" not in html and "<link" not in html
-    images = [r for r in refs if r.startswith("data:image/png;base64,")]
-    assert len(images) == 1
+    assert len([r for r in refs if r.startswith("data:image/png;base64,")]) == 2
     ids = set(re.findall(r'id="([^"]+)"', html))
     for ref in refs:
         if ref.startswith("#"):
@@ -105,8 +237,29 @@ def test_report_is_self_contained_and_links_resolve(fake_version):
             assert (target.parent / ref).exists(), ref
 
 
+def test_failed_gates_are_highlighted_and_warned(fake_version):
+    html = page(fake_version)
+    assert '<span class="badge gate-fail">1 of 2 failed</span>' in section(html, "run")
+    assert re.search(r"tadpoles/fit/diagnostics.json</td><td>tadpoles</td><td>MCMC</td>"
+                     r'<td><span class="gate-fail">FAIL</span></td><td>checks.rhat</td>', html)
+    warnings = section(html, "warnings")
+    assert "failed its convergence gates" in warnings
+    assert "analysis moons is enabled but has no results folder" in warnings
+    assert "3 divergent transitions" in warnings  # WARNING lines of job logs
+
+
+def test_sections_lead_with_key_figures_and_fold_the_rest(fake_version):
+    tadpoles = section(page(fake_version), "analysis-tadpoles")
+    key, more = tadpoles.split("More figures")
+    assert 'alt="tadpoles/figures/survival.png"' in key and "extra.png" in more
+    raw = tadpoles.split("<h3>All results</h3>")[1]
+    assert raw.index("Diagnostics: fit/diagnostics.json") < raw.index("Metrics: fit/metrics.json")
+    assert raw.count("<details><summary>") >= 3  # every raw result folded
+
+
 def test_gates_are_found_in_any_shape():
-    data = {"fits": [{"name": "linear", "passed": True}, {"name": "random", "passed": False, "rhat_ok": False}]}
+    data = {"fits": [{"name": "linear", "passed": True},
+                     {"name": "random", "passed": False, "rhat_ok": False}]}
     gates = collect.find_gates(data, "x.json")
     assert [(g.name, g.passed, g.failed_checks) for g in gates] == [
         ("fits[linear]", True, []), ("fits[random]", False, ["rhat_ok"]),
@@ -114,13 +267,51 @@ def test_gates_are_found_in_any_shape():
 
 
 def test_job_records_name_devices():
-    records = [{"rule": "mnist_train", "extra": {"device": {"device_name": "/GPU:0", "gpus": ["H100"]}}},
-               {"rule": "moons_fit", "extra": {"device": {"device_name": "/CPU:0", "gpus": []}}}, {"rule": "x", "extra": {}},
-               {"rule": "sinusoid_fit", "extra": {"device": {"device_name": "/CPU:0", "gpus": []}}}]
-    assert collect.devices(records) == ["/GPU:0 (H100) [mnist_train]", "/CPU:0 [moons_fit, sinusoid_fit]"]
+    cpu = {"device_name": "/CPU:0", "gpus": []}
+    gpu = {"device_name": "/GPU:0", "gpus": ["H100"]}
+    records = [{"rule": "mnist_train", "extra": {"device": gpu}},
+               {"rule": "moons_fit", "extra": {"device": cpu}}, {"rule": "x", "extra": {}},
+               {"rule": "sinusoid_fit", "extra": {"device": cpu}}]
+    assert collect.devices(records) == ["/GPU:0 (H100) [mnist_train]",
+                                        "/CPU:0 [moons_fit, sinusoid_fit]"]
 
 
-# -- end to end on config/test.yaml ----------------------------------------------------------------
+# -- what changed --------------------------------------------------------------------------
+def complete(version: Path, config: dict) -> None:
+    files = [{"path": str(p.relative_to(version)), "sha256": sha256_file(p), "kind": "output"}
+             for p in version.rglob("*") if p.is_file() and "logs" not in p.parts]
+    write_json(version / "manifest.json", {
+        "version": version.name, "config": config, "code": {"a.py": "1"}, "data": {},
+        "software": {"numpy": "2.4.6"}, "stan_engine": {}, "files": files,
+        "end_time": "2026-01-01T00:00:00"})
+
+
+def test_what_changed_diffs_against_the_previous_complete_version(tmp_path):
+    results = tmp_path / "results"
+    older = make_version(results, "v0", a_bar=3.0)
+    complete(older, {"tadpoles": {"seed": 1}})
+    incomplete = make_version(results, "v0b", a_bar=9.0)  # no manifest: never compared with
+    assert incomplete.is_dir()
+    current = make_version(results, "v1", a_bar=1.35)
+    info = run_info(config={"tadpoles": {"seed": 2}, "report": True}, code={"a.py": "2"})
+    written = write_report(current, current / "report" / "index.html", info,
+                           results_dir=results, files=None)
+    assert written.compared_with == "v0"
+    changes = section(written.path.read_text(), "changes")
+    assert "Compared with version <b>v0</b>" in changes
+    assert re.search(r'tadpoles.seed</td>\s*<td class="num">1</td><td class="num">2</td>', changes)
+    row = next(r for r in changes.split("<tr>") if "posterior mean of a_bar" in r)
+    assert re.search(r'<td class="num">3</td><td class="num">1.35</td><td class="num">-1.65', row)
+    assert "differs → reproduced" in row
+    assert "tadpoles/fit/metrics.json" in changes  # a changed output
+
+
+def test_first_version_says_there_is_nothing_to_compare(fake_version):
+    html = page(fake_version, results_dir=fake_version.parent)
+    assert "No earlier complete version" in section(html, "changes")
+
+
+# -- end to end on config/test.yaml ----------------------------------------------------------
 @pytest.fixture(scope="session")
 def report_versions(test_run, tmp_path_factory):
     return versions(test_run, tmp_path_factory.mktemp("report-versions"))
@@ -130,23 +321,36 @@ def report_versions(test_run, tmp_path_factory):
 def test_rule_writes_a_section_per_analysis(report_versions):
     version = report_versions.a
     html = (version / "report" / "index.html").read_text()
-    present = [p.name for p in version.iterdir() if p.is_dir() and p.name != "report"]
-    assert present
-    for name in present:
+    present_names = [p.name for p in version.iterdir() if p.is_dir() and p.name != "report"]
+    assert present_names
+    for name in present_names:
         assert f'id="analysis-{name}"' in html
-    assert version.name in html
+    assert version.name in html and "<th>Tutorial reported</th>" in html
+    assert "reproduced" in section(html, "results")
     assert (version / "report" / "code-snapshot" / "Snakefile").is_file()
+
+
+@pytest.mark.e2e
+def test_second_version_reports_what_changed(report_versions):
+    html = (report_versions.b / "report" / "index.html").read_text()
+    changes = section(html, "changes")
+    assert f"Compared with version <b>{report_versions.a.name}</b>" in changes
+    assert CHANGED_KEY in changes
+    record = json.loads(next((report_versions.b / "report" / "logs").glob("report_html.job.json"))
+                        .read_text())
+    assert record["extra"]["compared_with"] == report_versions.a.name
 
 
 @pytest.mark.e2e
 def test_failed_gates_of_a_real_fit_are_highlighted(report_versions):
     html = (report_versions.b / "report" / "index.html").read_text()
     manifest = json.loads((report_versions.b / "manifest.json").read_text())
-    diagnostics = [f["path"] for f in manifest["files"] if "diagnostic" in Path(f["path"]).name and f["path"].endswith(".json")]
+    diagnostics = [f["path"] for f in manifest["files"]
+                   if "diagnostic" in Path(f["path"]).name and f["path"].endswith(".json")]
     if not diagnostics:
         pytest.skip("no analysis of config/test.yaml writes a diagnostics JSON yet")
-    assert 'class="badge fail"' in html, f"{CHANGED_KEY} = 1.0 should fail every R-hat gate"
-    assert "failed its convergence gates" in html.split('id="warnings"')[1]
+    assert 'class="badge gate-fail"' in html, f"{CHANGED_KEY} = 1.0 should fail every R-hat gate"
+    assert "failed its convergence gates" in section(html, "warnings")
 
 
 @pytest.mark.e2e
@@ -155,7 +359,8 @@ def test_snakemake_report_builds_and_audit_ignores_it(report_versions):
 
     workspace, version = report_versions.workspace, report_versions.b
     target = version / "snakemake-report.zip"
-    run_in(workspace, "--configfile", "config/test-changed.yaml", "--report", str(target.relative_to(workspace)))
+    run_in(workspace, "--configfile", "config/test-changed.yaml", "--report",
+           str(target.relative_to(workspace)))
     with zipfile.ZipFile(target) as archive:
         names = archive.namelist()
     assert any(n.endswith("report.html") for n in names), names[:20]
@@ -165,7 +370,8 @@ def test_snakemake_report_builds_and_audit_ignores_it(report_versions):
 
 @pytest.mark.e2e
 def test_report_false_skips_the_html_report(repo_copy):
-    planned = executed_jobs(run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "--config", "report=False", "-n").stdout)
+    planned = executed_jobs(run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "--config",
+                                          "report=False", "-n").stdout)
     assert "report_code_snapshot" in planned  # the code snapshot is part of every version
     assert "report_html" not in planned
     planned = executed_jobs(run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "-n").stdout)
@@ -173,8 +379,12 @@ def test_report_false_skips_the_html_report(repo_copy):
 
 
 def test_code_snapshot_copies_exactly_the_recorded_code(tmp_path):
-    from bayespipe.io import sha256_file
-    from bayespipe.report.snapshot import CodeChangedError, code_digest, verify_snapshot, write_snapshot
+    from bayespipe.report.snapshot import (
+        CodeChangedError,
+        code_digest,
+        verify_snapshot,
+        write_snapshot,
+    )
     from bayespipe.versioning import code_files
 
     root = tmp_path / "repo"
@@ -187,7 +397,8 @@ def test_code_snapshot_copies_exactly_the_recorded_code(tmp_path):
     target = tmp_path / "v" / "report" / "code-snapshot"
     write_snapshot(root, target, code_digest(code))
     assert verify_snapshot(target, code) == []
-    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == sorted(code)
+    copied = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert copied == sorted(code)
     (root / "workflow" / "scripts" / "a.py").write_text("print(2)\n")  # edited during the run
     with pytest.raises(CodeChangedError):
         write_snapshot(root, target, code_digest(code))

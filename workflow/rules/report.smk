@@ -3,7 +3,6 @@
 
 from bayespipe.report import snapshot as code_snapshot
 
-
 ALL_CODE = {f: HashCache(None).sha256(ROOT / f) for f in versioning.code_files(ROOT)}
 
 
@@ -11,7 +10,9 @@ rule report_code_snapshot:
     output:
         # Every code file as its own output (no directory(): no marker files, each file tracked).
         snakefile=out("report", "code-snapshot/Snakefile"),
-        files=[out("report", f"code-snapshot/{f}") for f in ALL_CODE if f != "Snakefile"],
+        files=[
+            out("report", f"code-snapshot/{f}") for f in ALL_CODE if f != "Snakefile"
+        ],
     log:
         log_path("report", "report_code_snapshot"),
     benchmark:
@@ -52,12 +53,16 @@ if config["report"]:
             CONDA_ENV
         params:
             root=str(ROOT),
+            # The report compares with the newest other complete version in this folder.
+            results=RESULTS,
             run=lambda wildcards: {
                 "version": VERSION.id,
                 "config": config,
                 "software": SOFTWARE,
                 "stan_engine": software.stan_engine_info(STAN_ENGINE),
                 "analyses": ENABLED,
+                "code": VERSION.code,
+                "data": VERSION.data,
             },
         script:
             "../scripts/report_html.py"

@@ -2,7 +2,8 @@
 
 Analyses are built by different rule files and grow over time, so nothing here knows their
 outputs by name: each analysis folder is scanned for the kinds of files people read (data cards,
-diagnostics and metrics JSON, comparison tables, figures) and every one found gets shown.
+diagnostics and metrics JSON, comparison tables, figures) and every one found gets shown. Which
+of them lead a section is declared in ``references.yaml`` (see ``headline``).
 """
 
 from __future__ import annotations
@@ -16,19 +17,23 @@ from typing import Any
 
 from bayespipe.catalog import ANALYSES, REPORT_DIR
 
-# Issue order: the Zillow study first, then tadpoles, the Bayesian networks, LeNet.
-SECTION_ORDER = ("zillow", "tadpoles", "moons", "sinusoid", "mnist")
+# Issue order: the Zillow study first, then tadpoles, the Bayesian networks, LeNet, calibration.
+SECTION_ORDER = ("zillow", "tadpoles", "moons", "sinusoid", "mnist", "calibration")
 FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
 SKIPPED_PARTS = {"logs", "benchmarks"}
 MAX_TABLE_ROWS = 60
 MAX_TABLE_BYTES = 2_000_000
-TABLE_NAME = re.compile(r"(comparison|summary|metrics|diagnostics|gates|recovery|accuracy|card)", re.I)
+TABLE_NAME = re.compile(
+    r"(comparison|summary|metrics|diagnostics|gates|recovery|accuracy|card|_vs_|calibration)", re.I
+)
 JSON_KINDS = (
     ("data_card", re.compile(r"data_card", re.I)),
     ("diagnostics", re.compile(r"diagnostic|gates", re.I)),
-    ("metrics", re.compile(r"metric|accuracy|summary|comparison|recovery|ood|evaluation", re.I)),
+    ("metrics", re.compile(
+        r"metric|accuracy|summary|comparison|recovery|ood|evaluation|calibration", re.I)),
 )
 PASS_KEYS = ("passed", "pass", "ok", "gates_passed", "all_passed")
+APPROXIMATE_METHODS = ("pathfinder", "advi", "laplace", "variational")
 
 
 @dataclass
@@ -54,6 +59,16 @@ class Gate:
     name: str  # where in the file (e.g. 'fit.tadpoles')
     passed: bool
     failed_checks: list[str] = field(default_factory=list)
+    approximate: str | None = None  # the method of an approximate fit (its own gates: Pareto k)
+
+
+@dataclass
+class ApproximateFit:
+    """A Stan fit by an approximate method (Pathfinder, ADVI): MCMC gates do not apply to it."""
+
+    source: str
+    method: str
+    note: str = ""
 
 
 @dataclass
@@ -66,6 +81,7 @@ class AnalysisSection:
     figures: list[str] = field(default_factory=list)
     files: list[tuple[str, int]] = field(default_factory=list)  # (path, size) of every result
     gates: list[Gate] = field(default_factory=list)
+    approximate: list[ApproximateFit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -87,16 +103,20 @@ def _result_files(folder: Path) -> list[Path]:
 
 def read_table(path: Path, rel: str, max_rows: int = MAX_TABLE_ROWS) -> Table:
     with open(path, newline="") as handle:
-        rows = [row for row in csv.reader(line for line in handle if not line.startswith("#"))]
+        rows = list(csv.reader(line for line in handle if not line.startswith("#")))
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     return Table(rel, header, body[:max_rows], max(0, len(body) - max_rows))
+
+
+def _pass_flag(data: dict) -> str | None:
+    return next((k for k in PASS_KEYS if isinstance(data.get(k), bool)), None)
 
 
 def find_gates(data: Any, source: str, where: str = "") -> list[Gate]:
     """Every dict with a boolean pass flag; its failed sub-checks are the false flags inside it."""
     gates = []
     if isinstance(data, dict):
-        flag = next((k for k in PASS_KEYS if isinstance(data.get(k), bool)), None)
+        flag = _pass_flag(data)
         if flag is not None:
             label = where or str(data.get("model") or data.get("name") or Path(source).parent.name)
             gates.append(Gate(source, label, data[flag], _failed_checks(data, flag)))
@@ -105,13 +125,19 @@ def find_gates(data: Any, source: str, where: str = "") -> list[Gate]:
             gates += find_gates(value, source, f"{where}.{key}" if where else str(key))
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            label = value.get("name") or value.get("model") or value.get("fit") if isinstance(value, dict) else None
+            label = _entry_label(value)
             gates += find_gates(value, source, f"{where}[{label or index}]")
     return gates
 
 
+def _entry_label(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("name") or value.get("model") or value.get("fit")
+    return None
+
+
 def _failed_checks(data: dict, flag: str, prefix: str = "") -> list[str]:
-    """Names of the failed checks inside a gate: false flags, or sub-dicts whose pass flag is false."""
+    """Names of the failed checks in a gate: false flags, or sub-dicts whose pass flag is false."""
     failed = []
     for key, value in data.items():
         name = f"{prefix}{key}"
@@ -120,7 +146,7 @@ def _failed_checks(data: dict, flag: str, prefix: str = "") -> list[str]:
         if value is False:
             failed.append(name)
         elif isinstance(value, dict):
-            inner = next((k for k in PASS_KEYS if isinstance(value.get(k), bool)), None)
+            inner = _pass_flag(value)
             if inner is not None:
                 if not value[inner]:
                     failed.append(name)
@@ -129,19 +155,35 @@ def _failed_checks(data: dict, flag: str, prefix: str = "") -> list[str]:
     return failed
 
 
-def collect_analysis(version_dir: Path, name: str) -> AnalysisSection:
+def approximate_method(data: Any) -> str | None:
+    """The method of a diagnostics file that describes an approximate fit, else None."""
+    if not isinstance(data, dict):
+        return None
+    method = str(data.get("method") or "").lower()
+    if data.get("approximate") is True:
+        return method or "approximate"
+    return method if method in APPROXIMATE_METHODS else None
+
+
+def collect_analysis(version_dir: Path, name: str, only: set[str] | None = None) -> AnalysisSection:
+    """The section of one analysis folder; ``only`` restricts it to these version-relative files
+    (a work tree may hold files of other runs beside this run's)."""
     folder = version_dir / name
     analysis = ANALYSES.get(name)
-    section = AnalysisSection(name, analysis.title if analysis else name, name)
+    section = AnalysisSection(name, analysis.title if analysis else name.capitalize(), name)
     for path in _result_files(folder):
         rel = str(path.relative_to(version_dir))
-        section.files.append((rel, path.stat().st_size))
+        if only is not None and rel not in only:
+            continue
+        size = path.stat().st_size
+        section.files.append((rel, size))
         suffix = path.suffix.lower()
         if suffix in FIGURE_SUFFIXES:
             section.figures.append(rel)
-        elif suffix == ".json" and path.stat().st_size <= MAX_TABLE_BYTES:
+        elif suffix == ".json" and size <= MAX_TABLE_BYTES:
             _add_json(section, path, rel)
-        elif suffix in (".csv", ".tsv") and TABLE_NAME.search(path.name) and path.stat().st_size <= MAX_TABLE_BYTES:
+        elif suffix in (".csv", ".tsv") and TABLE_NAME.search(path.name) \
+                and size <= MAX_TABLE_BYTES:
             try:
                 section.tables.append(read_table(path, rel))
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -157,13 +199,26 @@ def _add_json(section: AnalysisSection, path: Path, rel: str) -> None:
         return
     kind = json_kind(path.name)
     section.json_docs.append(JsonDoc(rel, kind, data))
-    if kind == "diagnostics":
-        section.gates += find_gates(data, rel)
+    if kind != "diagnostics":
+        return
+    method = approximate_method(data)
+    gates = find_gates(data, rel)
+    if method:
+        section.approximate.append(ApproximateFit(rel, method, str(data.get("note") or "")))
+        for gate in gates:
+            gate.approximate = method
+    section.gates += gates
 
 
-def present_analyses(version_dir: Path) -> list[str]:
-    """Analysis folders in the version folder, known ones in report order, then any others."""
-    names = [p.name for p in version_dir.iterdir() if p.is_dir() and p.name != REPORT_DIR and not p.name.startswith(".")]
+def present_analyses(version_dir: Path, only: set[str] | None = None) -> list[str]:
+    """Analysis folders in the version folder (with a file in ``only``, when given), known ones
+    in report order, then any others."""
+    names = [
+        p.name for p in version_dir.iterdir()
+        if p.is_dir() and p.name != REPORT_DIR and not p.name.startswith(".")
+    ]
+    if only is not None:
+        names = [n for n in names if any(f.startswith(f"{n}/") for f in only)]
     known = [n for n in SECTION_ORDER if n in names]
     return known + sorted(n for n in names if n not in known)
 
@@ -190,17 +245,19 @@ def log_warnings(version_dir: Path, max_per_log: int = 5) -> list[tuple[str, lis
             continue
         hits = [line for line in lines if " WARNING " in line or " ERROR " in line]
         if hits:
-            found.append((str(path.relative_to(version_dir)), hits[:max_per_log] + ([f"... {len(hits) - max_per_log} more"] if len(hits) > max_per_log else [])))
+            more = [f"... {len(hits) - max_per_log} more"] if len(hits) > max_per_log else []
+            found.append((str(path.relative_to(version_dir)), hits[:max_per_log] + more))
     return found
 
 
 def devices(records: list[dict]) -> list[str]:
-    """The devices jobs report in their record (TFP fits: ``record['device']``), each with its rules."""
+    """The devices jobs report in their record (``record['device']``), each with its rules."""
     rules_by_device: dict[str, list[str]] = {}
     for record in records:
         info = (record.get("extra") or {}).get("device")
         if isinstance(info, dict):
-            label = info.get("device_name") or info.get("device") or json.dumps(info, sort_keys=True)
+            label = info.get("device_name") or info.get("device") \
+                or json.dumps(info, sort_keys=True)
             if info.get("gpus"):
                 label += f" ({', '.join(map(str, info['gpus']))})"
         elif info:
