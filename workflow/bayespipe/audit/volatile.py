@@ -31,6 +31,9 @@ JOB_RECORD_FIELDS = (
     "start_time", "end_time", "wall_seconds", "host", "platform", "slurm_job_id",
     "run_version",  # the run that made the job: an earlier version when the job was reused
     "params.root",  # the checkout's absolute path (report rules)
+    # {path: sha256}: an input with per-run fields has another sha256 after every run; each
+    # input file is compared itself (raw inputs are checked against these hashes when staging)
+    "inputs.*",
     "extra.train_seconds", "extra.sampling_seconds", "extra.prior_sampling_seconds",
     "extra.metrics.sampling_seconds", "extra.compile.compile_seconds", "extra.compile.exe_file",
     "extra.comparison.*.wall_seconds", "extra.comparison.*.min_ess_bulk_per_second",
@@ -40,9 +43,9 @@ JOB_RECORD_FIELDS = (
 # file's sha256 and size are left to the comparison of the files themselves.
 MANIFEST_FIELDS = (
     "start_time", "end_time", "command_line", "workdir", "host", "git",
-    *(f"jobs.*.{field}" for field in JOB_RECORD_FIELDS),
-    "jobs.*.reused_from",
-    "files.*.sha256", "files.*.size", "files.*.params.root",
+    *(f"jobs.*.{field}" for field in JOB_RECORD_FIELDS if field != "inputs.*"),
+    "jobs.*.reused_from", "jobs.*.inputs.*.sha256",
+    "files.*.sha256", "files.*.size", "files.*.params.root", "files.*.inputs.*.sha256",
 )
 # bayespipe.engines.stan.engine: the compile stamp (the build folder is in the user's cache).
 COMPILE_STAMP_FIELDS = (
