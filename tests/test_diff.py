@@ -15,14 +15,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 from browser.versions import CHANGED_KEY, CHANGED_VALUE, versions  # noqa: E402
 
 
-def fake_version(root: Path, name: str, *, seed: int, mae: float, code_sha: str) -> Path:
+def fake_version(root: Path, name: str, *, seed: int, mae: float, code_sha: str,
+                 seconds: float = 1.0) -> Path:
     folder = root / name
     (folder / "m").mkdir(parents=True)
     (folder / "m" / "metrics.json").write_text(json.dumps({"validation": {"mae": mae}}))
+    # a metrics file whose writer declares train_seconds per-run (bayespipe.audit.volatile)
+    (folder / "moons" / "full_batch").mkdir(parents=True)
+    metrics = {"test_accuracy": 0.9, "train_seconds": seconds}
+    (folder / "moons" / "full_batch" / "metrics.json").write_text(json.dumps(metrics))
     manifest = {
         "version": name, "config": {"m": {"seed": seed, "chains": 2}}, "code": {"a.py": code_sha}, "data": {},
         "software": {"numpy": "2.4.6"}, "stan_engine": {}, "analysis_digests": {"m": str(seed)},
         "files": [{"path": "m/metrics.json", "sha256": str(mae), "kind": "output"},
+                  {"path": "moons/full_batch/metrics.json", "sha256": str(seconds), "kind": "output"},
                   {"path": "m/logs/x.log", "sha256": str(seed), "kind": "log"}],
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
@@ -48,6 +54,18 @@ def test_identical_versions_exit_zero(tmp_path, capsys):
     assert "a.py" in capsys.readouterr().out
 
 
+def test_per_run_fields_are_listed_apart_and_are_no_difference(tmp_path):
+    a = fake_version(tmp_path, "a", seed=1, mae=0.09, code_sha="x", seconds=3.1)
+    b = fake_version(tmp_path, "b", seed=1, mae=0.09, code_sha="x", seconds=2.4)
+    result = diff_versions(a, b)
+    assert result.outputs_changed == [] and result.metrics == []
+    assert result.outputs_per_run == ["moons/full_batch/metrics.json"]
+    assert [c.key for c in result.metrics_per_run] == ["moons/full_batch/metrics.json:train_seconds"]
+    assert result.empty
+    c = fake_version(tmp_path, "c", seed=1, mae=0.08, code_sha="x", seconds=2.4)
+    assert diff_versions(a, c).outputs_changed == ["m/metrics.json"]
+
+
 def test_flatten_keeps_lists_whole():
     assert flatten({"a": {"b": [1, 2], "c": {"d": None}}}) == {"a.b": [1, 2], "a.c.d": None}
 
@@ -69,7 +87,7 @@ def test_two_runs_differing_in_one_key(report_versions, capsys):
     manifest_b = {f["path"]: f for f in json.loads((report_versions.b / "manifest.json").read_text())["files"]}
     expected = sorted(p for p, f in manifest_b.items() if f["kind"] == "output" and not p.startswith("report/")
                       and p in manifest_a and manifest_a[p] != f["sha256"])
-    assert result.outputs_changed == expected
+    assert sorted(result.outputs_changed + result.outputs_per_run) == expected
     from bayespipe.catalog import ANALYSES
 
     readers = tuple(f"{a.name}/" for a in ANALYSES.values() if CHANGED_KEY.split(".")[0] in a.config_sections)

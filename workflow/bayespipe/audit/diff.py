@@ -1,8 +1,11 @@
-"""``bayespipe diff <version-a> <version-b>``: what differs between two versions, from their manifests.
+"""``bayespipe diff <version-a> <version-b>``: what differs between two versions, from their
+manifests.
 
 Config keys (dotted), code files, raw input data, software and Stan engine, changed result files
 (outputs only: logs, benchmarks and job records always differ), and the numbers in metrics and
-diagnostics JSON files present in both. The comparison of values is ``bayespipe.audit.compare``,
+diagnostics JSON files present in both. Outputs and numbers that differ only in the fields their
+writer declares per-run (wall-clock seconds; ``bayespipe.audit.volatile``) are listed apart and
+do not count as a difference. The comparison of values is ``bayespipe.audit.compare``,
 shared with ``reproduce``.
 """
 
@@ -14,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bayespipe.audit.compare import Change, compare_maps, flatten, numeric_changes
+from bayespipe.audit.comparers import EQUIVALENT, compare_file
+from bayespipe.audit.volatile import declared, kind_of
 from bayespipe.errors import InputError
 from bayespipe.io import read_json
 from bayespipe.provenance import MANIFEST
@@ -34,10 +39,12 @@ class VersionDiff:
     stan_engine: list[Change] = field(default_factory=list)
     analysis_digests: list[Change] = field(default_factory=list)
     outputs_changed: list[str] = field(default_factory=list)
+    outputs_per_run: list[str] = field(default_factory=list)  # only per-run fields differ
     outputs_added: list[str] = field(default_factory=list)
     outputs_removed: list[str] = field(default_factory=list)
     report_changed: list[str] = field(default_factory=list)
     metrics: list[Change] = field(default_factory=list)
+    metrics_per_run: list[Change] = field(default_factory=list)  # wall-clock seconds and such
 
     @property
     def empty(self) -> bool:
@@ -60,6 +67,7 @@ def load_version(path: str | Path) -> tuple[Path, dict]:
 
 
 def metric_changes(dir_a: Path, dir_b: Path, paths: list[str]) -> list[Change]:
+    """Numbers that differ in the metrics and diagnostics files of both versions."""
     changes = []
     for rel in paths:
         if not rel.endswith(".json") or json_kind(Path(rel).name) not in METRIC_KINDS:
@@ -81,7 +89,8 @@ def diff_versions(path_a: str | Path, path_b: str | Path) -> VersionDiff:
     result.data = compare_maps(flatten(a.get("data", {})), flatten(b.get("data", {})))
     result.software = compare_maps(a.get("software", {}), b.get("software", {}))
     result.stan_engine = compare_maps(a.get("stan_engine", {}), b.get("stan_engine", {}))
-    result.analysis_digests = compare_maps(a.get("analysis_digests", {}), b.get("analysis_digests", {}))
+    result.analysis_digests = compare_maps(a.get("analysis_digests", {}),
+                                           b.get("analysis_digests", {}))
 
     outputs_a = {f["path"]: f["sha256"] for f in a.get("files", []) if f.get("kind") == "output"}
     outputs_b = {f["path"]: f["sha256"] for f in b.get("files", []) if f.get("kind") == "output"}
@@ -91,11 +100,26 @@ def diff_versions(path_a: str | Path, path_b: str | Path) -> VersionDiff:
             result.outputs_removed.append(rel)
         elif rel not in outputs_a:
             result.outputs_added.append(rel)
+        elif rebuilt and outputs_a[rel] != outputs_b[rel]:
+            result.report_changed.append(rel)
         elif outputs_a[rel] != outputs_b[rel]:
-            (result.report_changed if rebuilt else result.outputs_changed).append(rel)
+            per_run = _only_per_run_fields(rel, dir_a, dir_b)
+            (result.outputs_per_run if per_run else result.outputs_changed).append(rel)
     both = sorted(set(outputs_a) & set(outputs_b))
-    result.metrics = metric_changes(dir_a, dir_b, both)
+    for change in metric_changes(dir_a, dir_b, both):
+        rel, key = change.key.split(":", 1)
+        kind = kind_of(rel)
+        per_run = kind is not None and declared(key, kind.fields)
+        (result.metrics_per_run if per_run else result.metrics).append(change)
     return result
+
+
+def _only_per_run_fields(rel: str, dir_a: Path, dir_b: Path) -> bool:
+    """Whether two copies of an output differ only in fields declared per-run (as reproduce)."""
+    a, b = dir_a / rel, dir_b / rel
+    if not (a.is_file() and b.is_file()):
+        return False
+    return compare_file(rel, a, b, None, []).status == EQUIVALENT
 
 
 def _value(value: Any) -> str:
@@ -107,9 +131,13 @@ def format_diff(result: VersionDiff) -> str:
     lines = [f"diff {result.a} -> {result.b}"]
 
     def changes(title: str, items: list[Change], short_hash: bool = False) -> None:
-        lines.append(f"\n{title}: {len(items) or 'no'} difference{'s' if len(items) != 1 else ''}")
+        plural = "s" if len(items) != 1 else ""
+        lines.append(f"\n{title}: {len(items) or 'no'} difference{plural}")
         for c in items:
-            a, b = (str(c.a)[:12] if c.a else "absent", str(c.b)[:12] if c.b else "absent") if short_hash else (_value(c.a), _value(c.b))
+            if short_hash:
+                a, b = (str(c.a)[:12] if c.a else "absent", str(c.b)[:12] if c.b else "absent")
+            else:
+                a, b = _value(c.a), _value(c.b)
             lines.append(f"  {c.key}: {a} -> {b}")
 
     def paths(title: str, items: list[str]) -> None:
@@ -122,19 +150,30 @@ def format_diff(result: VersionDiff) -> str:
     changes("input data", result.data, short_hash=True)
     changes("software", result.software)
     changes("stan engine", result.stan_engine)
-    lines.append(f"\nanalyses recomputed (digest differs): {', '.join(c.key for c in result.analysis_digests) or 'none'}")
-    lines.append(f"\noutputs: {len(result.outputs_changed)} changed, {len(result.outputs_added)} added, {len(result.outputs_removed)} removed")
+    recomputed = ", ".join(c.key for c in result.analysis_digests) or "none"
+    lines.append(f"\nanalyses recomputed (digest differs): {recomputed}")
+    lines.append(
+        f"\noutputs: {len(result.outputs_changed)} changed, {len(result.outputs_added)} added, "
+        f"{len(result.outputs_removed)} removed, "
+        f"{len(result.outputs_per_run)} differing only in per-run fields"
+    )
     paths("changed outputs", result.outputs_changed)
+    paths("outputs differing only in per-run fields (wall-clock seconds)", result.outputs_per_run)
     paths("added outputs", result.outputs_added)
     paths("removed outputs", result.outputs_removed)
     paths("report files rebuilt", result.report_changed)
     changes("key metrics", result.metrics)
+    if result.metrics_per_run:
+        changes("per-run fields (not results)", result.metrics_per_run)
     return "\n".join(lines)
 
 
 def add_command(commands) -> None:
     """``bayespipe diff A B [--json]``: exit 0 when nothing differs, 1 otherwise."""
-    parser = commands.add_parser("diff", help="what differs between two versions: config, code, data, software, outputs, metrics")
+    parser = commands.add_parser(
+        "diff",
+        help="what differs between two versions: config, code, data, software, outputs, metrics",
+    )
     parser.add_argument("version_a", type=Path)
     parser.add_argument("version_b", type=Path)
     parser.add_argument("--json", action="store_true", help="print the differences as JSON")

@@ -120,6 +120,15 @@ def kind_of(rel: str, kinds: Iterable[FileKind] | None = None) -> FileKind | Non
                 None)
 
 
+def declared(key: str, fields: Iterable[str]) -> bool:
+    """Whether the dotted path ``key`` (list items by index) lies in a declared field."""
+    parts = key.split(".")
+    return any(
+        len(pattern) <= len(parts) and all(p in ("*", k) for p, k in zip(pattern, parts, strict=False))
+        for pattern in (field.split(".") for field in fields)
+    )
+
+
 def without_fields(value: Any, fields: Iterable[str]) -> Any:
     """``value`` (parsed JSON) without the declared fields; everything else untouched."""
     paths = [field.split(".") for field in fields]
