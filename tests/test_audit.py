@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bayespipe.audit.check import audit
-
 from conftest import BIN, version_dir_of
 
 pytestmark = pytest.mark.e2e

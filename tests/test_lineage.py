@@ -26,16 +26,39 @@ def fake_chain(root: Path) -> Path:
     (version / "a").mkdir(parents=True)
     (version / "a" / "table.csv").write_text("x\n1\n")
     (version / "a" / "fit.json").write_text('{"mu": 1}')
-    table_sha, fit_sha = sha256_file(version / "a" / "table.csv"), sha256_file(version / "a" / "fit.json")
-    prepare = {"rule": "prepare", "job": "a/logs/prepare.job.json", "script": {"path": "workflow/scripts/prepare.py", "sha256": "1" * 64},
-               "stan_program": None, "params": {}, "inputs": [{"path": "data/raw.csv", "sha256": sha256_file(raw)}], "kind": "output"}
-    fit = {"rule": "fit", "job": "a/logs/fit.job.json", "script": {"path": "workflow/scripts/fit.py", "sha256": "2" * 64},
-           "stan_program": {"path": "stan/m.stan", "sha256": "3" * 64}, "params": {"seed": 7},
-           "inputs": [{"path": "results/v1/a/table.csv", "sha256": table_sha}], "kind": "output"}
+    table_sha, fit_sha = (
+        sha256_file(version / "a" / "table.csv"),
+        sha256_file(version / "a" / "fit.json"),
+    )
+    prepare = {
+        "rule": "prepare",
+        "job": "a/logs/prepare.job.json",
+        "script": {"path": "workflow/scripts/prepare.py", "sha256": "1" * 64},
+        "stan_program": None,
+        "params": {},
+        "inputs": [{"path": "data/raw.csv", "sha256": sha256_file(raw)}],
+        "kind": "output",
+    }
+    fit = {
+        "rule": "fit",
+        "job": "a/logs/fit.job.json",
+        "script": {"path": "workflow/scripts/fit.py", "sha256": "2" * 64},
+        "stan_program": {"path": "stan/m.stan", "sha256": "3" * 64},
+        "params": {"seed": 7},
+        "inputs": [{"path": "results/v1/a/table.csv", "sha256": table_sha}],
+        "kind": "output",
+    }
     manifest = {
-        "version": "v1", "workdir": str(root), "config": {"results_dir": "results"}, "software": {"numpy": "2.4.6"},
-        "stan_engine": {"engine": "pystan"}, "git": {"commit": "abc", "dirty": False},
-        "files": [{"path": "a/table.csv", "sha256": table_sha, **prepare}, {"path": "a/fit.json", "sha256": fit_sha, **fit}],
+        "version": "v1",
+        "workdir": str(root),
+        "config": {"results_dir": "results"},
+        "software": {"numpy": "2.4.6"},
+        "stan_engine": {"engine": "pystan"},
+        "git": {"commit": "abc", "dirty": False},
+        "files": [
+            {"path": "a/table.csv", "sha256": table_sha, **prepare},
+            {"path": "a/fit.json", "sha256": fit_sha, **fit},
+        ],
     }
     (version / "manifest.json").write_text(json.dumps(manifest))
     return version
@@ -45,11 +68,17 @@ def test_chain_reaches_the_raw_input(tmp_path):
     version = fake_chain(tmp_path)
     result = lineage(version / "a" / "fit.json")
     assert [s.rule for s in result.steps] == ["fit", "prepare"]
-    assert result.steps[0].stan_program["path"] == "stan/m.stan" and result.steps[0].params == {"seed": 7}
+    assert result.steps[0].stan_program["path"] == "stan/m.stan" and result.steps[0].params == {
+        "seed": 7
+    }
     assert [r.path for r in result.raw_inputs] == ["data/raw.csv"]
     assert broken(result) == []
     text = format_lineage(result)
-    assert "<- rule fit" in text and "stan program stan/m.stan" in text and "data/raw.csv (raw input)" in text
+    assert (
+        "<- rule fit" in text
+        and "stan program stan/m.stan" in text
+        and "data/raw.csv (raw input)" in text
+    )
 
 
 def test_changed_files_break_the_chain(tmp_path, capsys):
@@ -85,10 +114,14 @@ def report_versions(test_run, tmp_path_factory):
 def test_lineage_of_the_last_tadpoles_output(report_versions, capsys):
     version = report_versions.a
     manifest = json.loads((version / "manifest.json").read_text())
-    outputs = [f for f in manifest["files"] if f["kind"] == "output" and f["path"].startswith("tadpoles/")]
+    outputs = [
+        f for f in manifest["files"] if f["kind"] == "output" and f["path"].startswith("tadpoles/")
+    ]
     deepest = max(outputs, key=lambda f: len(lineage(version / f["path"]).steps))
     result = lineage(version / deepest["path"])
-    assert result.steps[-1].rule == "reedfrogs_prepare" or any(s.rule == "reedfrogs_prepare" for s in result.steps)
+    assert result.steps[-1].rule == "reedfrogs_prepare" or any(
+        s.rule == "reedfrogs_prepare" for s in result.steps
+    )
     assert [r.path for r in result.raw_inputs] == [manifest["config"]["reedfrogs"]["path"]]
     assert broken(result) == []
     for step in result.steps:  # each script hash is the one of the code snapshot

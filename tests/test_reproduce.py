@@ -26,19 +26,33 @@ def pair(tmp_path: Path, name: str, a: bytes | str, b: bytes | str) -> tuple[Pat
 
 
 def test_json_differing_only_in_declared_fields_is_equivalent(tmp_path):
-    a, b = pair(tmp_path, "metrics.json", '{"accuracy": 0.9, "train_seconds": 3.1}',
-                '{"accuracy": 0.9, "train_seconds": 2.0}')
+    a, b = pair(
+        tmp_path,
+        "metrics.json",
+        '{"accuracy": 0.9, "train_seconds": 3.1}',
+        '{"accuracy": 0.9, "train_seconds": 2.0}',
+    )
     assert rp.compare_file("moons/full_batch/metrics.json", a, b, None, []).status == rp.EQUIVALENT
     # the same keys in a file whose writer declares nothing per-run: a difference
     assert rp.compare_file("moons/data/other.json", a, b, None, []).status == rp.UNEXPECTED
 
 
 def test_job_records_compare_all_but_their_clocks(tmp_path):
-    record = {"rule": "moons_fit", "outputs": ["moons/full_batch/metrics.json"],
-              "start_time": "2026-01-01T00:00:00", "wall_seconds": 3.0, "host": "a",
-              "extra": {"test_accuracy": 0.9, "train_seconds": 2.5}}
-    rerun = {**record, "start_time": "2026-01-02T00:00:00", "wall_seconds": 4.0, "host": "b",
-             "extra": {"test_accuracy": 0.9, "train_seconds": 3.5}}
+    record = {
+        "rule": "moons_fit",
+        "outputs": ["moons/full_batch/metrics.json"],
+        "start_time": "2026-01-01T00:00:00",
+        "wall_seconds": 3.0,
+        "host": "a",
+        "extra": {"test_accuracy": 0.9, "train_seconds": 2.5},
+    }
+    rerun = {
+        **record,
+        "start_time": "2026-01-02T00:00:00",
+        "wall_seconds": 4.0,
+        "host": "b",
+        "extra": {"test_accuracy": 0.9, "train_seconds": 3.5},
+    }
     a, b = pair(tmp_path, "r.job.json", json.dumps(record), json.dumps(rerun))
     assert rp.compare_file("moons/logs/r.job.json", a, b, None, []).status == rp.EQUIVALENT
     changed = {**rerun, "extra": {"test_accuracy": 0.8, "train_seconds": 3.5}}
@@ -49,16 +63,28 @@ def test_job_records_compare_all_but_their_clocks(tmp_path):
 def test_a_result_named_like_a_clock_or_path_is_compared(tmp_path):
     """Key words ('at', 'path', 'time') no longer hide a field: only declared ones are set aside."""
     truth = {"missing_completely_at_random": True, "betas": [0.1, 0.2]}
-    for rel in ("zillow/data/raw/synthetic_truth.json", "zillow/data/truth.json",
-                "zillow/linear_regression/heldout_metrics.json"):
-        a, b = pair(tmp_path, "truth.json", json.dumps(truth),
-                    json.dumps({**truth, "missing_completely_at_random": False}))
+    for rel in (
+        "zillow/data/raw/synthetic_truth.json",
+        "zillow/data/truth.json",
+        "zillow/linear_regression/heldout_metrics.json",
+    ):
+        a, b = pair(
+            tmp_path,
+            "truth.json",
+            json.dumps(truth),
+            json.dumps({**truth, "missing_completely_at_random": False}),
+        )
         result = rp.compare_file(rel, a, b, None, [])
         assert result.status == rp.UNEXPECTED, (rel, result.detail)
 
 
 def test_changed_number_is_unexpected_with_its_size(tmp_path):
-    a, b = pair(tmp_path, "summary.csv", "# took 3s\nname,mean\na_bar,1.35\n", "# took 4s\nname,mean\na_bar,1.45\n")
+    a, b = pair(
+        tmp_path,
+        "summary.csv",
+        "# took 3s\nname,mean\na_bar,1.35\n",
+        "# took 4s\nname,mean\na_bar,1.45\n",
+    )
     result = rp.compare_file("m/summary.csv", a, b, None, [])
     assert result.status == rp.UNEXPECTED and "max |difference| 0.1" in result.detail
     assert rp.compare_file("m/summary.csv", a, b, "trained on a GPU", []).status == rp.EXPECTED
@@ -101,8 +127,18 @@ def test_figures_report_pixel_differences(tmp_path):
 
 
 def test_gpu_jobs_are_non_deterministic():
-    manifest = {"jobs": [{"outputs": ["mnist/train/w.h5"], "extra": {"device": {"device": "gpu", "device_name": "/GPU:0"}}},
-                         {"outputs": ["moons/fit.json"], "extra": {"device": {"device": "cpu", "deterministic": True}}}]}
+    manifest = {
+        "jobs": [
+            {
+                "outputs": ["mnist/train/w.h5"],
+                "extra": {"device": {"device": "gpu", "device_name": "/GPU:0"}},
+            },
+            {
+                "outputs": ["moons/fit.json"],
+                "extra": {"device": {"device": "cpu", "deterministic": True}},
+            },
+        ]
+    }
     assert rp.nondeterministic_outputs(manifest) == {"mnist/train/w.h5": "trained on a GPU"}
 
 
@@ -122,19 +158,33 @@ def report_versions(test_run, tmp_path_factory):
 @pytest.mark.e2e
 def test_tampered_version_is_not_reproduced(report_versions, tmp_path, capsys):
     summary = tmp_path / "reproduce.json"
-    code = main(["reproduce", str(report_versions.tampered), "--scratch", str(tmp_path), "--json", str(summary)])
+    code = main(
+        [
+            "reproduce",
+            str(report_versions.tampered),
+            "--scratch",
+            str(tmp_path),
+            "--json",
+            str(summary),
+        ]
+    )
     out = capsys.readouterr().out
     print(out)  # the summary is worth reading in the test log
     assert code == 1
     result = json.loads(summary.read_text())
     assert result["run_ok"] and result["reproduced_version"] == result["version"]
     assert result["code_source"].startswith("snapshot")
-    assert f"modified: {TAMPERED_FILE} (sha256 differs from the manifest)" in result["audit_problems"]
+    assert (
+        f"modified: {TAMPERED_FILE} (sha256 differs from the manifest)" in result["audit_problems"]
+    )
     unexpected = [f["path"] for f in result["files"] if f["status"] == "unexpected"]
     assert unexpected == [TAMPERED_FILE], "everything but the tampered file must reproduce"
     identical = [f["path"] for f in result["files"] if f["status"] == "identical"]
     assert "report/code-snapshot/Snakefile" in identical
-    assert any(p.startswith("tadpoles/") and not p.startswith(("tadpoles/logs", "tadpoles/benchmarks")) for p in identical)
+    assert any(
+        p.startswith("tadpoles/") and not p.startswith(("tadpoles/logs", "tadpoles/benchmarks"))
+        for p in identical
+    )
     assert "NOT REPRODUCED" in out
 
 
@@ -146,6 +196,9 @@ def test_hdf5_compared_by_datasets(tmp_path):
         with h5py.File(tmp_path / f"{side}.h5", "w", track_order=True) as handle:
             handle.attrs["saved_at"] = side  # metadata that differs between runs
             handle.create_dataset("layer/kernel", data=np.full((2, 2), value))
-    assert rp.compare_file("m/w.h5", tmp_path / "a.h5", tmp_path / "b.h5", None, []).status == rp.EQUIVALENT
+    assert (
+        rp.compare_file("m/w.h5", tmp_path / "a.h5", tmp_path / "b.h5", None, []).status
+        == rp.EQUIVALENT
+    )
     changed = rp.compare_file("m/w.h5", tmp_path / "a.h5", tmp_path / "c.h5", None, [])
     assert changed.status == rp.UNEXPECTED and "0.5" in changed.detail

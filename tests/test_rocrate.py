@@ -1,4 +1,5 @@
-"""The version folder as a Workflow Run Crate, validated offline by roc-validator (workflow-run-crate-0.5)."""
+"""The version folder as a Workflow Run Crate, validated offline by roc-validator
+(workflow-run-crate-0.5)."""
 
 from __future__ import annotations
 
@@ -60,8 +61,14 @@ def test_crate_describes_every_job(report_versions):
     for job in manifest["jobs"]:
         stem = Path(job["job"]).name[: -len(".job.json")]
         action = entities[f"#job-{stem}"]
-        results = {r["@id"] for r in action["result"]} if isinstance(action["result"], list) else {action["result"]["@id"]}
-        assert set(job["outputs"]) <= results | {o for o in job["outputs"] if (version / o).is_dir()}
+        results = (
+            {r["@id"] for r in action["result"]}
+            if isinstance(action["result"], list)
+            else {action["result"]["@id"]}
+        )
+        assert set(job["outputs"]) <= results | {
+            o for o in job["outputs"] if (version / o).is_dir()
+        }
     files = {f["path"] for f in manifest["files"]}
     assert files <= set(entities)
 

@@ -12,7 +12,8 @@ from bayespipe.provenance import MANIFEST, is_metadata_file
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # missing | modified | unlisted | incomplete | input-missing | input-modified | bad-manifest
+    # missing | modified | unlisted | incomplete | input-missing | input-modified | bad-manifest
+    kind: str
     path: str
     detail: str = ""
 
@@ -67,7 +68,9 @@ def audit(version_dir: str | Path, workdir: str | Path | None = None) -> list[Pr
     return problems
 
 
-def _input_problems(manifest: dict, listed: dict, version_dir: Path, workdir: Path) -> list[Problem]:
+def _input_problems(
+    manifest: dict, listed: dict, version_dir: Path, workdir: Path
+) -> list[Problem]:
     problems, seen = [], set()
     for job in manifest.get("jobs", []):
         for item in job.get("inputs", []):
@@ -78,11 +81,19 @@ def _input_problems(manifest: dict, listed: dict, version_dir: Path, workdir: Pa
             full, inside = _resolve_input(item["path"], version_dir, workdir)
             needed = f"input of rule {job['rule']}"
             if inside is not None and inside not in listed:
-                problems.append(Problem("input-missing", item["path"], f"{needed}, not in the manifest"))
+                problems.append(
+                    Problem("input-missing", item["path"], f"{needed}, not in the manifest")
+                )
             elif inside is not None and listed[inside]["sha256"] != item["sha256"]:
-                problems.append(Problem("input-modified", item["path"], f"{needed}, differs from what the job read"))
+                problems.append(
+                    Problem(
+                        "input-modified", item["path"], f"{needed}, differs from what the job read"
+                    )
+                )
             elif inside is None and not full.is_file():
                 problems.append(Problem("input-missing", item["path"], needed))
             elif inside is None and sha256_file(full) != item["sha256"]:
-                problems.append(Problem("input-modified", item["path"], f"{needed}, changed since the run"))
+                problems.append(
+                    Problem("input-modified", item["path"], f"{needed}, changed since the run")
+                )
     return problems
