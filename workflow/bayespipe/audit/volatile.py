@@ -124,7 +124,8 @@ def declared(key: str, fields: Iterable[str]) -> bool:
     """Whether the dotted path ``key`` (list items by index) lies in a declared field."""
     parts = key.split(".")
     return any(
-        len(pattern) <= len(parts) and all(p in ("*", k) for p, k in zip(pattern, parts, strict=False))
+        len(pattern) <= len(parts)
+        and all(p in ("*", k) for p, k in zip(pattern, parts[: len(pattern)], strict=True))
         for pattern in (field.split(".") for field in fields)
     )
 
