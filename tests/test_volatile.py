@@ -35,3 +35,11 @@ def test_columns_are_dropped_by_name():
     rows = [["sampler", "wall_seconds", "ess"], ["NUTS", "1.2", "300"]]
     kept = volatile.without_columns(rows, ("wall_seconds",))
     assert kept == [["sampler", "ess"], ["NUTS", "300"]]
+
+
+def test_declared_matches_paths_below_a_field():
+    fields = ("evaluations.*.evaluation_seconds", "inputs.*")
+    assert volatile.declared("evaluations.3.evaluation_seconds", fields)
+    assert volatile.declared("inputs.results/x.csv", fields)
+    assert not volatile.declared("evaluations.3.heldout_accuracy", fields)
+    assert not volatile.declared("missing_completely_at_random", fields)
