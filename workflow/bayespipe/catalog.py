@@ -45,6 +45,12 @@ ANALYSES: dict[str, Analysis] = {
             ("mnist", "tfp"),
             ("mnist.npz_path",),
         ),
+        Analysis(
+            "calibration",
+            "Simulation-based calibration of the Stan programs",
+            ("calibration", "stan", "reedfrogs", "zillow"),  # designs: prepared tadpoles, Zillow data
+            ("reedfrogs.path", "zillow.kaggle_dir"),
+        ),
     )
 }
 

@@ -1,0 +1,264 @@
+"""Calibration analysis, without Stan: designs, simulators, ranks, uniformity and the verdict."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayespipe.analyses.calibration import batch, design, ranks, simulate, verdict
+from bayespipe.errors import InputError
+
+
+def _posterior(**variables) -> xr.Dataset:
+    """An ArviZ-like posterior group: arrays of shape (chain, draw, ...)."""
+    return xr.Dataset({k: (("chain", "draw", *[f"{k}_{i}" for i in range(np.ndim(v) - 2)]), v)
+                       for k, v in variables.items()})
+
+
+# --- ranks ------------------------------------------------------------------------------------
+def test_rank_counts_draws_below_the_truth():
+    rng = np.random.default_rng(0)
+    assert ranks.rank(np.array([0.1, 0.5, 0.9, 0.3]), 0.4, rng) == 2
+    assert ranks.rank(np.array([0.1, 0.5]), -1.0, rng) == 0
+    assert ranks.rank(np.array([0.1, 0.5]), 9.0, rng) == 2
+
+
+def test_ties_are_broken_uniformly():
+    rng = np.random.default_rng(1)
+    draws = np.array([0.0, 1.0, 1.0, 1.0, 2.0])
+    seen = [ranks.rank(draws, 1.0, rng) for _ in range(400)]
+    assert set(seen) == {1, 2, 3, 4}
+    assert abs(np.mean(seen) - 2.5) < 0.2
+
+
+def test_thinning_is_per_chain_and_indices_are_one_based():
+    values = np.arange(2 * 6 * 3, dtype=float).reshape(2, 6, 3)
+    posterior = _posterior(beta=values, sigma=values[:, :, 0])
+    thinned = ranks.thinned_draws(posterior, "beta[2]", thin=3)
+    np.testing.assert_array_equal(thinned, values[:, ::3, 1].reshape(-1))
+    assert len(ranks.thinned_draws(posterior, "sigma", 2)) == 6
+    result, size = ranks.ranks(posterior, {"beta[3]": 1e9, "sigma": -1.0}, 3,
+                               np.random.default_rng(0))
+    assert result == {"beta[3]": 4, "sigma": 0} and size == 4
+
+
+@pytest.mark.parametrize("name", ["beta[0]", "beta[4]", "sigma[1]", "beta", "2x", "nope"])
+def test_bad_quantity_names_are_errors(name):
+    posterior = _posterior(beta=np.zeros((1, 4, 3)), sigma=np.zeros((1, 4)))
+    with pytest.raises((ValueError, KeyError)):
+        ranks.thinned_draws(posterior, name, 1)
+
+
+# --- uniformity and verdict ---------------------------------------------------------------------
+def test_pit_values_and_eval_points_match_the_discrete_uniform():
+    np.testing.assert_allclose(verdict.pit_values([0, 4, 9], 9), [0.1, 0.5, 1.0])
+    points = verdict.eval_points(9)
+    np.testing.assert_allclose(points, np.arange(1, 10) / 10)
+    assert len(verdict.eval_points(1000)) == verdict.MAX_EVAL_POINTS
+    with pytest.raises(ValueError, match="0..9"):
+        verdict.pit_values([10], 9)
+
+
+def test_bonferroni_band_probability():
+    assert verdict.quantity_prob(0.95, 10) == pytest.approx(0.995)
+    assert verdict.quantity_prob(0.9, 1) == pytest.approx(0.9)
+
+
+def test_uniform_ranks_are_inside_the_band_and_skewed_ranks_are_not():
+    rng = np.random.default_rng(3)
+    points = verdict.eval_points(99)
+    uniform = verdict.uniformity(verdict.pit_values(rng.integers(0, 100, 200), 99), points, 0.99)
+    assert uniform["inside_band"] and uniform["max_excess"] == 0
+    # an overconfident posterior: the truth often lies in the tails of the draws
+    tails = np.concatenate([rng.integers(0, 10, 100), rng.integers(90, 100, 100)])
+    skewed = verdict.uniformity(verdict.pit_values(tails, 99), points, 0.99)
+    assert not skewed["inside_band"] and skewed["max_excess"] > 0
+
+
+def _records(rank_lists: dict, draws=99, failed=0):
+    n = len(next(iter(rank_lists.values())))
+    ok = [{"replication": i, "status": "ok", "draws": draws, "seconds": 0.5, "divergences": 0,
+           "ranks": {k: int(v[i]) for k, v in rank_lists.items()}} for i in range(n)]
+    bad = [{"replication": n + i, "status": "failed", "error": "Stan said\nno", "seconds": 0.1}
+           for i in range(failed)]
+    return ok + bad
+
+
+def test_verdict_passes_uniform_and_fails_shifted_ranks():
+    rng = np.random.default_rng(4)
+    good = {"a": rng.integers(0, 100, 100), "b": rng.integers(0, 100, 100)}
+    result = verdict.program_verdict(_records(good), ci_prob=0.95, max_failed_fraction=0.05)
+    assert result["verdict"] == "pass" and result["reasons"] == []
+    assert result["quantity_ci_prob"] == pytest.approx(0.975)
+    shifted = {**good, "b": rng.integers(40, 100, 100)}
+    result = verdict.program_verdict(_records(shifted), ci_prob=0.95, max_failed_fraction=0.05)
+    assert result["verdict"] == "fail" and "b" in result["reasons"][0]
+    assert result["quantities"]["a"]["inside_band"]
+
+
+def test_failed_fits_are_counted_and_too_many_fail_the_program():
+    rng = np.random.default_rng(5)
+    good = {"a": rng.integers(0, 100, 95)}
+    few = verdict.program_verdict(_records(good, failed=5), ci_prob=0.95, max_failed_fraction=0.05)
+    assert few["verdict"] == "pass" and few["failed_fits"] == 5 and few["completed"] == 95
+    assert few["failed_errors"] == ["no"] * 5
+    many = verdict.program_verdict(_records(good, failed=6), ci_prob=0.95,
+                                   max_failed_fraction=0.05)
+    assert many["verdict"] == "fail" and "6 of 101 fits failed" in many["reasons"][0]
+    none = verdict.program_verdict(_records({"a": [1]}, failed=20), ci_prob=0.95,
+                                   max_failed_fraction=1.0)
+    assert none["verdict"] == "fail" and "only 1 completed" in none["reasons"][0]
+
+
+def test_summary_writes_json_and_figures_and_checks_batches(tmp_path):
+    rng = np.random.default_rng(6)
+    records = _records({"a": rng.integers(0, 100, 20)}, failed=1)
+    paths = []
+    for number, part in enumerate((records[:10], records[10:])):
+        path = tmp_path / f"{number}.json"
+        path.write_text(json.dumps({"format": batch.BATCH_FORMAT, "program": "tadpoles",
+                                    "engine": "pystan", "stan_file": "stan/tadpoles.stan",
+                                    "seconds": 2.0, "replications": part}))
+        paths.append(path)
+    settings = {"replications": 21, "ci_prob": 0.95, "max_failed_fraction": 0.1}
+    figure = tmp_path / "tadpoles.png"
+    result = verdict.summarize(paths, settings, tmp_path / "c.json", {"tadpoles": figure})
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert written == json.loads(json.dumps(result))
+    assert written["tadpoles"]["failed_fits"] == 1 and written["tadpoles"]["seconds"] == 4.0
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="replications \\[21\\]"):
+        verdict.summarize(paths, {**settings, "replications": 22}, tmp_path / "d.json", {})
+    with pytest.raises(InputError, match="appears twice"):
+        verdict.summarize([paths[0], paths[0]], settings, tmp_path / "d.json", {})
+    assert not (tmp_path / "d.json").exists()
+
+
+# --- batches ---------------------------------------------------------------------------------
+def test_batches_cover_every_replication_once():
+    numbers = [r for b in range(batch.batch_count(10, 4)) for r in batch.batch_replications(b, 10, 4)]
+    assert numbers == list(range(10)) and batch.batch_count(10, 4) == 3
+    with pytest.raises(ValueError):
+        batch.batch_replications(3, 10, 4)
+
+
+def test_replication_seeds_do_not_depend_on_the_batch_layout():
+    first = batch.replication_rng(1, "tadpoles", 7).normal(size=3)
+    again = batch.replication_rng(1, "tadpoles", 7).normal(size=3)
+    other = batch.replication_rng(1, "intercepts_only", 7).normal(size=3)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+# --- designs ---------------------------------------------------------------------------------
+@pytest.fixture
+def zillow_tables(tmp_path):
+    rng = np.random.default_rng(7)
+    groups = np.repeat([1, 2, 3], [20, 5, 1])
+    frame = pd.DataFrame({"logerror": rng.normal(size=26), "x1": rng.normal(size=26),
+                          "x2": rng.normal(size=26), "zip_index": groups})
+    frame["x2_missing"] = np.arange(26) % 4 == 0
+    frame.loc[frame["x2_missing"], "x2"] = np.nan
+    frame.to_parquet(tmp_path / "missing.parquet")
+    frame[~frame["x2_missing"]].drop(columns="x2_missing").to_parquet(tmp_path / "train.parquet")
+    (tmp_path / "predictors.json").write_text(json.dumps(
+        {"predictors": ["x1", "x2"], "n_groups": 4, "imputable_predictor": "x2"}))
+    return {key: tmp_path / f"{key}.parquet" for key in ("train", "missing")} | {
+        "predictors": tmp_path / "predictors.json"}
+
+
+def test_zillow_designs_scale_every_group(zillow_tables, tmp_path):
+    inputs = design.design_inputs("random_intercepts", "unused", zillow_tables)
+    made = design.make_design("random_intercepts", inputs, 0.25, tmp_path / "d.json")
+    sizes = np.bincount(made["group"], minlength=5)[1:]
+    complete = np.bincount(pd.read_parquet(zillow_tables["train"])["zip_index"], minlength=5)[1:]
+    np.testing.assert_array_equal(sizes, [int(np.ceil(n * 0.25)) if n else 0 for n in complete])
+    assert np.asarray(made["X"]).shape == (len(made["group"]), 2)
+    assert design.read_design(tmp_path / "d.json") == made
+    inputs = design.design_inputs("missing_predictor", "unused", zillow_tables)
+    missing = design.make_design("missing_predictor", inputs, 0.5, tmp_path / "m.json")
+    assert missing["imputable"] == 2 and any(missing["missing"]) and not all(missing["missing"])
+    assert np.isfinite(missing["X"]).all()
+
+
+def test_design_errors_name_the_file_and_column(zillow_tables, tmp_path):
+    pd.read_parquet(zillow_tables["train"]).drop(columns="zip_index").to_parquet(tmp_path / "t.pq")
+    inputs = {"table": tmp_path / "t.pq", "predictors": zillow_tables["predictors"]}
+    with pytest.raises(InputError, match="t.pq.*zip_index"):
+        design.make_design("linear_regression", inputs, 0.5, tmp_path / "x.json")
+    with pytest.raises(ValueError, match="calibration.scale"):
+        design.make_design("linear_regression", inputs, 1.5, tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_tadpoles_design_scales_tank_sizes(tmp_path):
+    pd.DataFrame({"density": [10, 25, 35]}).to_parquet(tmp_path / "frogs.parquet")
+    made = design.make_design("tadpoles", {"table": tmp_path / "frogs.parquet"}, 0.1,
+                              tmp_path / "d.json")
+    assert made["density"] == [1, 3, 4]
+
+
+def test_tracked_indices_pick_small_median_large():
+    assert design.tracked_indices([5, 1, 9, 3, 7]) == [1, 2, 3]
+    assert design.tracked_indices([4]) == [1]
+    assert design.tracked_indices([]) == []
+
+
+# --- simulators ------------------------------------------------------------------------------
+def _zillow_design(program, rng, rows=40, groups=6):
+    made = {"program": program, "n_groups": groups, "scale": 1.0,
+            "group": list(rng.integers(1, groups + 1, rows)), "X": rng.normal(size=(rows, 3))}
+    if program == "missing_predictor":
+        made.update(imputable=2, missing=list(np.arange(rows) % 5 == 0))
+    return made
+
+
+def test_random_intercepts_sufficient_statistics_match_the_rows():
+    rng = np.random.default_rng(8)
+    made = _zillow_design("random_intercepts", rng)
+    data, truth = simulate.simulate("random_intercepts", made, np.random.default_rng(9))
+    assert set(truth) >= {"alpha", "beta[1]", "beta[3]", "sigma", "sigma_zip"}
+    assert any(k.startswith("a_zip[") for k in truth)
+    X, groups = np.asarray(made["X"]), np.asarray(made["group"])
+    assert data["N"] == 40 and data["G"] == 6 and data["n_group"].sum() == 40
+    np.testing.assert_allclose(data["xx"], X.T @ X)
+    np.testing.assert_allclose(data["x_group"][groups[0] - 1],
+                               X[groups == groups[0]].sum(axis=0))
+    # y is recoverable: the per-group sums add up to the total
+    assert data["y_group"].sum() == pytest.approx(data["y_sum"])
+
+
+def test_missing_predictor_hides_the_imputable_column():
+    rng = np.random.default_rng(10)
+    made = _zillow_design("missing_predictor", rng)
+    data, truth = simulate.simulate("missing_predictor", made, np.random.default_rng(11))
+    assert data["N_mis"] == 8 and data["N"] == 32 and data["m"] == 2
+    assert (data["X_mis"][:, 1] == 0).all()
+    assert data["n_x_obs"] == 32 and np.isfinite(data["x_obs_ss"])
+    assert {"x_mis[1]", "x_mis[8]", "nu", "sigma_N"} <= set(truth)
+
+
+def test_simulated_values_follow_the_priors():
+    """Across many draws the prior's moments come back (half-normal(0, 1): mean sqrt(2/pi))."""
+    rng = np.random.default_rng(12)
+    made = _zillow_design("intercepts_only", rng)
+    truths = [simulate.simulate("intercepts_only", made, rng)[1] for _ in range(3000)]
+    mu = np.array([t["mu"] for t in truths])
+    sigma_zip = np.array([t["sigma_zip"] for t in truths])
+    assert abs(mu.mean()) < 0.06 and abs(mu.std() - 1) < 0.05
+    assert abs(sigma_zip.mean() - np.sqrt(2 / np.pi)) < 0.04 and (sigma_zip > 0).all()
+    frogs = [simulate.simulate("tadpoles", {"program": "tadpoles", "density": [10] * 4}, rng)[1]
+             for _ in range(3000)]
+    assert abs(np.std([t["a_bar"] for t in frogs]) - 1.5) < 0.07
+    assert abs(np.mean([t["sigma"] for t in frogs]) - 1.0) < 0.06
+
+
+def test_simulate_refuses_another_programs_design():
+    with pytest.raises(ValueError, match="design of 'tadpoles'"):
+        simulate.simulate("intercepts_only", {"program": "tadpoles"}, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown program"):
+        simulate.simulate("nope", {}, np.random.default_rng(0))

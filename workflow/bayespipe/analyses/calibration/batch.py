@@ -1,0 +1,99 @@
+"""One batch of SBC replications of one program: simulate, fit, rank; failures recorded.
+
+Replication r of a program always gets the same simulation and sampler seeds, whatever the batch
+size, so results do not depend on how the work was split into jobs. A fit the engine cannot
+complete (StanEngineError) is kept as a failed replication with Stan's message, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bayespipe.analyses.calibration import ranks as rank_module
+from bayespipe.analyses.calibration.design import PROGRAMS, check_program, read_design
+from bayespipe.analyses.calibration.simulate import simulate
+from bayespipe.engines.stan.engine import StanEngineError, get_engine
+from bayespipe.io import write_json
+
+logger = logging.getLogger(__name__)
+
+BATCH_FORMAT = "bayespipe-calibration-batch/1"
+
+
+def batch_count(replications: int, batch_size: int) -> int:
+    if replications < 1 or batch_size < 1:
+        raise ValueError("calibration.replications and calibration.batch_size must be >= 1")
+    return math.ceil(replications / batch_size)
+
+
+def batch_replications(batch: int, replications: int, batch_size: int) -> range:
+    """Replication numbers of batch ``batch`` (0-based)."""
+    if not 0 <= batch < batch_count(replications, batch_size):
+        raise ValueError(f"batch {batch} outside 0..{batch_count(replications, batch_size) - 1}")
+    return range(batch * batch_size, min((batch + 1) * batch_size, replications))
+
+
+def replication_rng(seed: int, program: str, replication: int) -> np.random.Generator:
+    return np.random.default_rng([seed, PROGRAMS.index(program), replication])
+
+
+def _divergences(idata) -> int:
+    stats = getattr(idata, "sample_stats", None)
+    if stats is None or "diverging" not in stats:
+        return 0
+    return int(stats["diverging"].values.sum())
+
+
+def run_replication(engine, program: str, stan_file, stamp, design: dict, settings: dict,
+                    replication: int) -> dict:
+    """Simulate one data set from the prior, fit it, rank the true values."""
+    rng = replication_rng(settings["seed"], program, replication)
+    data, truth = simulate(program, design, rng)
+    sampler = {**settings["sampler"], "seed": int(rng.integers(0, 2**31 - 1))}
+    record = {"replication": replication, "seed": sampler["seed"], "truth": truth}
+    clock = time.perf_counter()
+    try:
+        idata, _ = engine.fit(stan_file, data, sampler, stamp_path=stamp)
+    except StanEngineError as exc:
+        logger.warning("%s replication %d: fit failed: %s", program, replication, exc)
+        return {**record, "status": "failed", "error": str(exc)[-2000:],
+                "seconds": round(time.perf_counter() - clock, 3)}
+    result, size = rank_module.ranks(idata.posterior, truth, settings["thin"], rng)
+    return {**record, "status": "ok", "ranks": result, "draws": size,
+            "divergences": _divergences(idata), "seconds": round(time.perf_counter() - clock, 3)}
+
+
+def run_batch(program: str, batch: int, *, stan_file, stamp, design_path, settings: dict,
+              engine: str, destination, program_name: str | None = None) -> dict:
+    """Run every replication of ``batch`` and write them as JSON to ``destination``.
+
+    ``program`` picks the simulator; ``stan_file`` may be a copy of the program (the tests plant
+    errors in copies), ``program_name`` then labels the results.
+    """
+    check_program(program)
+    design = read_design(design_path)
+    numbers = batch_replications(batch, settings["replications"], settings["batch_size"])
+    stan_engine = get_engine(engine)
+    clock = time.perf_counter()
+    records = [run_replication(stan_engine, program, stan_file, stamp, design, settings, r)
+               for r in numbers]
+    result = {
+        "format": BATCH_FORMAT, "program": program_name or program, "simulator": program,
+        "stan_file": str(stan_file), "engine": stan_engine.name, "batch": batch,
+        "thin": settings["thin"], "sampler": settings["sampler"],
+        "seconds": round(time.perf_counter() - clock, 3), "replications": records,
+    }
+    failed = sum(r["status"] == "failed" for r in records)
+    logger.info("%s batch %d: %d replications, %d failed fits, %.1f s", program, batch,
+                len(records), failed, result["seconds"])
+    write_json(destination, result)
+    return result
+
+
+def batch_file(folder, program: str, batch: int) -> Path:
+    return Path(folder) / program / f"{batch}.json"

@@ -1,0 +1,143 @@
+"""Designs of the simulated data sets: the fixed part of each program's data, taken from the
+prepared data of the tadpoles and Zillow analyses and scaled down.
+
+A design holds what the simulator does not draw: tank sizes (tadpoles), standardized predictor
+rows and their zip groups (Zillow), and which rows miss the imputable predictor. Group sizes are
+those of the prepared data times ``scale`` (at least one row, or tadpole, per non-empty group).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from bayespipe.errors import InputError
+from bayespipe.io import read_json, write_json
+
+PROGRAMS = ("tadpoles", "linear_regression", "random_intercepts", "intercepts_only",
+            "missing_predictor")
+ZILLOW_PROGRAMS = PROGRAMS[1:]
+DESIGN_SEED = 16  # which rows a scaled-down zip group keeps (fixed: the design is not random)
+
+
+def check_program(program: str) -> None:
+    if program not in PROGRAMS:
+        raise ValueError(f"unknown program {program!r} (expected one of {', '.join(PROGRAMS)})")
+
+
+def _scaled(count: int, scale: float) -> int:
+    return max(1, math.ceil(count * scale)) if count else 0
+
+
+def _columns(frame: pd.DataFrame, path, columns: list[str]) -> None:
+    for column in columns:
+        if column not in frame.columns:
+            raise InputError(path, "column missing from the prepared table", column=column)
+
+
+def tadpoles_design(table_path, scale: float) -> dict:
+    """Every tank of the prepared reed-frog table, its density scaled."""
+    frame = pd.read_parquet(table_path)
+    _columns(frame, table_path, ["density"])
+    density = frame["density"].to_numpy()
+    if len(density) == 0 or (density < 1).any():
+        raise InputError(table_path, "expected at least one tank, each with density >= 1",
+                         column="density")
+    return {"program": "tadpoles", "scale": scale,
+            "density": [_scaled(int(d), scale) for d in density]}
+
+
+def _subsample(frame: pd.DataFrame, by: list[str], scale: float) -> pd.DataFrame:
+    """Keep ceil(n * scale) rows (at least one) of every cell of ``by``, seeded, order kept."""
+    rng = np.random.default_rng(DESIGN_SEED)
+    keep = []
+    for _, cell in frame.groupby(by, sort=True):
+        n = _scaled(len(cell), scale)
+        keep.extend(rng.choice(cell.index.to_numpy(), size=n, replace=False))
+    return frame.loc[sorted(keep)]
+
+
+def zillow_design(program: str, table_path, predictors_path, scale: float) -> dict:
+    """Standardized predictor rows and zip groups of the Zillow training table (the missing-data
+    table for missing_predictor: there the imputable column is simulated, its mask kept)."""
+    info = read_json(predictors_path)
+    for key in ("predictors", "n_groups", "imputable_predictor"):
+        if key not in info:
+            raise InputError(predictors_path, f"missing key '{key}' (expected the data stage's "
+                                              "predictors.json)")
+    predictors, n_groups = list(info["predictors"]), int(info["n_groups"])
+    frame = pd.read_parquet(table_path)
+    cells = ["zip_index"]
+    design = {"program": program, "scale": scale, "n_groups": n_groups}
+    if program == "missing_predictor":
+        mask = f"{info['imputable_predictor']}_missing"
+        _columns(frame, table_path, [*predictors, "zip_index", mask])
+        cells.append(mask)
+        design["imputable"] = predictors.index(info["imputable_predictor"]) + 1
+    else:
+        _columns(frame, table_path, [*predictors, "zip_index"])
+    groups = frame["zip_index"].to_numpy()
+    if len(frame) == 0 or groups.min() < 1 or groups.max() > n_groups:
+        raise InputError(table_path, f"expected rows with zip_index in 1..{n_groups}",
+                         column="zip_index")
+    frame = _subsample(frame, cells, scale)
+    design["group"] = frame["zip_index"].astype(int).tolist()
+    if program != "intercepts_only":
+        x = frame[predictors].to_numpy(dtype=float).copy()  # pandas may hand out a view
+        if program == "missing_predictor":
+            design["missing"] = frame[cells[1]].astype(bool).tolist()
+            x[:, design["imputable"] - 1] = 0.0  # simulated anyway; NaN is not JSON
+        design["X"] = x.tolist()
+    return design
+
+
+def make_design(program: str, inputs: dict, scale: float, destination) -> dict:
+    """The design of ``program`` from its prepared inputs, written as JSON."""
+    check_program(program)
+    if not 0 < scale <= 1:
+        raise ValueError(f"calibration.scale must be in (0, 1]; got {scale}")
+    if program == "tadpoles":
+        design = tadpoles_design(inputs["table"], scale)
+    else:
+        design = zillow_design(program, inputs["table"], inputs["predictors"], scale)
+    write_json(destination, design)
+    return design
+
+
+def read_design(path) -> dict:
+    design = read_json(path)
+    if design.get("program") not in PROGRAMS:
+        raise InputError(path, f"not a calibration design (program {design.get('program')!r})")
+    return design
+
+
+def design_inputs(program: str, tadpoles_table, zillow_files: dict) -> dict:
+    """The prepared files a program's design is made from (for the rule's input function)."""
+    check_program(program)
+    if program == "tadpoles":
+        return {"table": str(tadpoles_table)}
+    table = zillow_files["missing" if program == "missing_predictor" else "train"]
+    return {"table": str(table), "predictors": str(zillow_files["predictors"])}
+
+
+def tracked_indices(sizes, count: int = 3) -> list[int]:
+    """1-based indices of the smallest, a median and the largest of ``sizes`` (distinct)."""
+    sizes = np.asarray(sizes)
+    if sizes.size == 0:
+        return []
+    order = np.argsort(sizes, kind="stable")
+    picks = order[np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int)]
+    return sorted({int(i) + 1 for i in picks})
+
+
+def describe(design: dict) -> dict:
+    """Sizes of a design for calibration.json."""
+    if design["program"] == "tadpoles":
+        return {"tanks": len(design["density"]), "tadpoles": int(sum(design["density"]))}
+    summary = {"rows": len(design["group"]), "groups": design["n_groups"]}
+    if "missing" in design:
+        summary["missing_rows"] = int(sum(design["missing"]))
+    return summary
+

@@ -1,0 +1,195 @@
+"""Uniformity of the SBC ranks with ArviZ's simultaneous ECDF bands, a verdict per program,
+a figure per program and calibration.json.
+
+A rank r out of L thinned draws becomes the PIT value u = (r + 1) / (L + 1); under calibration u
+is uniform on {1/(L+1), ..., 1}, so at the points k/(L+1) its ECDF has exactly the distribution of
+a continuous uniform sample's ECDF and ArviZ's bands for U(0, 1) apply unchanged. Each quantity
+is judged with ``arviz.stats.ecdf_utils.ecdf_confidence_band`` (the band ``az.plot_ecdf`` draws)
+at ``1 - (1 - ci_prob) / n_quantities`` (Bonferroni), so a calibrated program passes with
+probability at least ``ci_prob``. Failed fits are counted; more than ``max_failed_fraction`` of
+the replications fails the program, since dropping them could hide a miscalibration.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from bayespipe.errors import InputError
+from bayespipe.io import atomic_path, read_json, write_json
+
+logger = logging.getLogger(__name__)
+
+MAX_EVAL_POINTS = 100
+BAND_METHOD = "optimized"  # ArviZ's algorithm for simultaneous bands (Säilynoja et al. 2022)
+
+
+# --- reading batches -------------------------------------------------------------------------
+def load_batches(paths, replications: int) -> tuple[dict[str, list[dict]], dict[str, dict]]:
+    """Program -> its replication records in order (checked complete and without duplicates),
+    and program -> engine, Stan file and the batches' summed wall seconds."""
+    by_program: dict[str, dict[int, dict]] = {}
+    meta: dict[str, dict] = {}
+    for path in paths:
+        batch = read_json(path)
+        if batch.get("format") != "bayespipe-calibration-batch/1":
+            raise InputError(path, "not a calibration batch (format bayespipe-calibration-batch/1)")
+        records = by_program.setdefault(batch["program"], {})
+        meta.setdefault(batch["program"], {"seconds": 0.0, "engine": batch["engine"],
+                                           "stan_file": batch["stan_file"]})
+        meta[batch["program"]]["seconds"] += batch["seconds"]
+        for record in batch["replications"]:
+            if record["replication"] in records:
+                raise InputError(path, f"replication {record['replication']} appears twice")
+            records[record["replication"]] = record
+    result = {}
+    for program, records in by_program.items():
+        missing = sorted(set(range(replications)) - set(records))
+        if missing:
+            raise ValueError(f"{program}: replications {missing[:5]} missing from the batches")
+        result[program] = [records[r] for r in sorted(records)]
+    return result, meta
+
+
+# --- uniformity ------------------------------------------------------------------------------
+def pit_values(ranks, draws: int) -> np.ndarray:
+    """PIT values (r + 1) / (L + 1) of ranks r in 0..L."""
+    ranks = np.asarray(ranks)
+    if ranks.size and (ranks.min() < 0 or ranks.max() > draws):
+        raise ValueError(f"ranks must lie in 0..{draws}")
+    return (ranks + 1) / (draws + 1)
+
+
+def eval_points(draws: int, max_points: int = MAX_EVAL_POINTS) -> np.ndarray:
+    """Points k/(L+1), k = 1..L (at most ``max_points``, evenly spread), where the ECDF of the
+    discrete PIT values matches a continuous uniform's."""
+    steps = np.arange(1, draws + 1)
+    if len(steps) > max_points:
+        steps = np.unique(np.linspace(1, draws, max_points).round().astype(int))
+    return steps / (draws + 1)
+
+
+def quantity_prob(ci_prob: float, n_quantities: int) -> float:
+    """Band probability per quantity so that all pass together with probability >= ci_prob."""
+    return 1 - (1 - ci_prob) / max(1, n_quantities)
+
+
+def uniformity(pit: np.ndarray, points: np.ndarray, prob: float) -> dict:
+    """Whether the ECDF of ``pit`` stays inside ArviZ's simultaneous ``prob`` band."""
+    from arviz.stats.ecdf_utils import compute_ecdf, ecdf_confidence_band
+
+    ecdf = compute_ecdf(np.sort(pit), points)
+    lower, upper = ecdf_confidence_band(len(pit), points, points, prob=prob, method=BAND_METHOD)
+    excess = np.maximum(np.maximum(lower - ecdf, ecdf - upper), 0.0)
+    return {
+        "inside_band": bool((excess <= 1e-12).all()),
+        "max_excess": round(float(excess.max()), 4),
+        "max_ecdf_difference": round(float(np.abs(ecdf - points).max()), 4),
+        "mean_pit": round(float(pit.mean()), 4),
+    }
+
+
+# --- verdict ---------------------------------------------------------------------------------
+def _ok_ranks(records: list[dict]) -> tuple[dict[str, list[int]], int]:
+    ok = [r for r in records if r["status"] == "ok"]
+    sizes = {r["draws"] for r in ok}
+    if len(sizes) > 1:
+        raise ValueError(f"replications ranked among different numbers of draws {sorted(sizes)}")
+    names = list(ok[0]["ranks"]) if ok else []
+    return {n: [r["ranks"][n] for r in ok] for n in names}, (sizes.pop() if sizes else 0)
+
+
+def program_verdict(records: list[dict], *, ci_prob: float, max_failed_fraction: float,
+                    min_replications: int = 10) -> dict:
+    """pass / fail of one program from its replication records, with the reasons."""
+    ranks, draws = _ok_ranks(records)
+    failed = [r for r in records if r["status"] != "ok"]
+    completed = len(records) - len(failed)
+    prob = quantity_prob(ci_prob, len(ranks))
+    points = eval_points(draws) if draws else np.zeros(0)
+    quantities = {name: uniformity(pit_values(values, draws), points, prob)
+                  for name, values in ranks.items()} if completed else {}
+    reasons = []
+    if len(failed) > max_failed_fraction * len(records):
+        reasons.append(f"{len(failed)} of {len(records)} fits failed "
+                       f"(max_failed_fraction {max_failed_fraction})")
+    if completed < min_replications:
+        reasons.append(f"only {completed} completed replications (need {min_replications})")
+    outside = [name for name, q in quantities.items() if not q["inside_band"]]
+    if outside:
+        reasons.append("ECDF outside the simultaneous band: " + ", ".join(outside))
+    return {
+        "verdict": "fail" if reasons else "pass",
+        "reasons": reasons,
+        "replications": len(records),
+        "completed": completed,
+        "failed_fits": len(failed),
+        "failed_errors": [r["error"].splitlines()[-1][:300] for r in failed][:5],
+        "fits_with_divergences": sum(1 for r in records if r.get("divergences")),
+        "draws_per_rank": draws,
+        "ci_prob": ci_prob,
+        "quantity_ci_prob": round(prob, 6),
+        "band_method": BAND_METHOD,
+        "quantities": quantities,
+        "fit_seconds": round(sum(r["seconds"] for r in records), 2),
+    }
+
+
+# --- figure ----------------------------------------------------------------------------------
+def plot_program(program: str, records: list[dict], verdict: dict, path) -> None:
+    """ECDF-difference plot of every quantity's PIT values with ArviZ's simultaneous band."""
+    import arviz as az
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import uniform
+
+    ranks, draws = _ok_ranks(records)
+    names = list(ranks) or ["(no completed fit)"]
+    cols = min(4, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        if name in ranks:
+            az.plot_ecdf(pit_values(ranks[name], draws), eval_points=eval_points(draws),
+                         cdf=uniform(0, 1).cdf, confidence_bands=BAND_METHOD,
+                         ci_prob=verdict["quantity_ci_prob"], difference=True, ax=ax)
+            inside = verdict["quantities"][name]["inside_band"]
+            ax.set_title(name, color="black" if inside else "red", fontsize=10)
+        ax.set_xlabel("PIT of rank")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{program}: {verdict['verdict'].upper()} - {verdict['completed']} of "
+                 f"{verdict['replications']} fits, {verdict['failed_fits']} failed; "
+                 f"ECDF - uniform, {verdict['ci_prob']:.0%} joint band", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+# --- everything ------------------------------------------------------------------------------
+def summarize(batch_paths, settings: dict, json_path, figures: dict,
+              designs: dict | None = None) -> dict:
+    """calibration.json (program -> verdict and its evidence) and one figure per program."""
+    by_program, meta = load_batches(batch_paths, settings["replications"])
+    absent = sorted(set(figures) - set(by_program))
+    if absent:
+        raise ValueError(f"no batches for program(s) {', '.join(absent)}")
+    programs = {}
+    for program, records in by_program.items():
+        verdict = program_verdict(records, ci_prob=settings["ci_prob"],
+                                  max_failed_fraction=settings["max_failed_fraction"])
+        verdict.update(seconds=round(meta[program]["seconds"], 2), engine=meta[program]["engine"],
+                       stan_file=meta[program]["stan_file"])
+        if designs and program in designs:
+            verdict["design"] = designs[program]
+        programs[program] = verdict
+        if program in figures:
+            plot_program(program, records, verdict, figures[program])
+        logger.info("%s: %s %s", program, verdict["verdict"], "; ".join(verdict["reasons"]))
+    write_json(json_path, programs)
+    return programs

@@ -1,0 +1,124 @@
+# Simulation-based calibration (SBC) of every Stan program (issue 16).
+# Functions: bayespipe.analyses.calibration. Designs come from the prepared data of the tadpoles
+# and Zillow analyses; each {program}/{batch} job simulates, fits and ranks a batch of
+# replications, so a cluster spreads them; calibration_summary judges the ranks with ArviZ.
+
+from bayespipe.analyses.calibration import batch as calibration_batch
+from bayespipe.analyses.calibration import design as calibration_design
+
+CALIBRATION = config["calibration"]
+CALIBRATION_PROGRAMS = CALIBRATION["programs"]
+CALIBRATION_BATCHES = range(
+    calibration_batch.batch_count(
+        CALIBRATION["replications"], CALIBRATION["batch_size"]
+    )
+)
+CALIBRATION_SAMPLER = CALIBRATION["sampler"]
+
+
+def calibration_design_inputs(wildcards):
+    """The prepared tables a program's design is made from."""
+    return calibration_design.design_inputs(
+        wildcards.program, rules.reedfrogs_prepare.output.table, ZILLOW_FILES
+    )
+
+
+rule calibration_stan_compile:
+    input:
+        stan_file="stan/{program}.stan",
+    output:
+        stamp=out("calibration", "stan/{program}.compile.json"),
+    log:
+        log_path("calibration", "calibration_stan_compile_{program}"),
+    benchmark:
+        bench_path("calibration", "calibration_stan_compile_{program}")
+    wildcard_constraints:
+        program="|".join(CALIBRATION_PROGRAMS),
+    conda:
+        CONDA_ENV
+    params:
+        engine=STAN_ENGINE,
+        cpp_options=config["stan"]["cpp_options"],
+        stanc_options=config["stan"]["stanc_options"],
+    script:
+        "../scripts/stan_compile.py"
+
+
+rule calibration_design:
+    input:
+        unpack(calibration_design_inputs),
+    output:
+        design=out("calibration", "designs/{program}.json"),
+    log:
+        log_path("calibration", "calibration_design_{program}"),
+    benchmark:
+        bench_path("calibration", "calibration_design_{program}")
+    wildcard_constraints:
+        program="|".join(CALIBRATION_PROGRAMS),
+    conda:
+        CONDA_ENV
+    params:
+        scale=CALIBRATION["scale"],
+    script:
+        "../scripts/calibration_design.py"
+
+
+rule calibration_batch:
+    input:
+        stan_file="stan/{program}.stan",
+        stamp=rules.calibration_stan_compile.output.stamp,
+        design=rules.calibration_design.output.design,
+    output:
+        batch=out("calibration", "batches/{program}/{batch}.json"),
+    log:
+        log_path("calibration", "calibration_batch_{program}_{batch}"),
+    benchmark:
+        bench_path("calibration", "calibration_batch_{program}_{batch}")
+    wildcard_constraints:
+        program="|".join(CALIBRATION_PROGRAMS),
+        batch=r"\d+",
+    conda:
+        CONDA_ENV
+    threads: min(CALIBRATION_SAMPLER["parallel_chains"], CALIBRATION_SAMPLER["chains"])
+    params:
+        engine=STAN_ENGINE,
+        settings=CALIBRATION,
+    script:
+        "../scripts/calibration_batch.py"
+
+
+rule calibration_summary:
+    input:
+        batches=expand(
+            out("calibration", "batches/{program}/{batch}.json"),
+            program=CALIBRATION_PROGRAMS,
+            batch=CALIBRATION_BATCHES,
+        ),
+        designs=expand(
+            out("calibration", "designs/{program}.json"), program=CALIBRATION_PROGRAMS
+        ),
+    output:
+        summary=out("calibration", "calibration.json"),
+        **{
+            program: report(
+                out("calibration", f"figures/{program}.png"),
+                caption="../report/calibration_ecdf.rst",
+                category=ANALYSES["calibration"].title,
+                labels={"program": program, "figure": "SBC rank ECDF"},
+            )
+            for program in CALIBRATION_PROGRAMS
+        },
+    log:
+        log_path("calibration", "calibration_summary"),
+    benchmark:
+        bench_path("calibration", "calibration_summary")
+    conda:
+        CONDA_ENV
+    params:
+        settings=CALIBRATION,
+        programs=CALIBRATION_PROGRAMS,
+    script:
+        "../scripts/calibration_summary.py"
+
+
+FINAL_TARGETS.setdefault("calibration", []).extend(rules.calibration_summary.output)
