@@ -61,7 +61,7 @@ def make_version(root: Path, name: str = "v1", *, a_bar: float = 1.35, mae_linea
                                               "min_ess_bulk": 900.0, "max_rhat": 1.2,
                                               "gates_passed": rhat_passed})
     write_text(tad / "fit" / "summary.csv",
-               f",mean,sd,{SUMMARY}\na_bar,{a_bar},0.25,{a_bar - 0.45:g},{a_bar + 0.45:g}\n"
+               f"variable,mean,sd,{SUMMARY}\na_bar,{a_bar},0.25,{a_bar - 0.45:g},{a_bar + 0.45:g}\n"
                "sigma,2.5,0.2,2.2,2.8\n")
     write_png(tad / "figures" / "survival.png")
     write_png(tad / "figures" / "extra.png")

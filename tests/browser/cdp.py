@@ -2,8 +2,9 @@
 
 Chromium is started with remote debugging on 127.0.0.1 (a random port) and a throw-away profile;
 aiohttp's websocket client speaks the protocol. ``inspect_page`` loads the page, collects console
-errors, exceptions and failed loads, evaluates a snippet that lists every image and link, and
-saves a full-page screenshot.
+errors, exceptions and failed loads, evaluates a snippet that lists every image and link, what
+the first screen shows and which elements are painted in the failure colours, and saves a
+screenshot of the first screen and one of the whole page.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--window-size=1280,900",
+    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+    "--window-size=1280,900", "--hide-scrollbars",
 )
+VIEWPORT = {"width": 1280, "height": 900}
+# The report's failure style (style.css: .gate-fail): background #fde2e1, text #8a1c14.
+FAIL_COLOURS = ("rgb(253, 226, 225)", "rgb(138, 28, 20)")
 PAGE_FACTS = """
-(() => ({
+(() => { const FAIL = FAIL_COLOURS_JSON; return {
   images: Array.from(document.images).map(i => ({
     src: i.getAttribute('src').slice(0, 120), complete: i.complete, width: i.naturalWidth})),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
@@ -36,8 +41,17 @@ PAGE_FACTS = """
       .filter(u => /^(https?:)?\\/\\//i.test(u)),
   sections: Array.from(document.querySelectorAll('section > h2')).map(h => h.textContent),
   title: document.title,
-}))()
-"""
+  first_screen: Array.from(document.querySelectorAll('table')).filter(t => {
+      const r = t.getBoundingClientRect();
+      return r.top < window.innerHeight && r.bottom > 0;
+    }).map(t => ({id: t.id, top: t.getBoundingClientRect().top,
+                  headers: Array.from(t.querySelectorAll('th')).map(h => h.textContent.trim())})),
+  fail_styled: Array.from(document.querySelectorAll('body *')).filter(e => {
+      const s = getComputedStyle(e);
+      return FAIL.includes(s.backgroundColor) || FAIL.includes(s.color);
+    }).map(e => e.textContent.trim().slice(0, 80)),
+}; })()
+""".replace("FAIL_COLOURS_JSON", json.dumps(list(FAIL_COLOURS)))
 
 
 @dataclass
@@ -48,8 +62,11 @@ class PageReport:
     external: list[str]
     sections: list[str]
     title: str
+    first_screen: list[dict]  # tables visible without scrolling: id, top, header texts
+    fail_styled: list[str]  # text of every element painted in the failure colours
     console_errors: list[str] = field(default_factory=list)
     screenshot: Path | None = None
+    first_screen_shot: Path | None = None
 
 
 def available() -> bool:
@@ -95,7 +112,8 @@ class _Session:
         self.next_id = 0
         self.events: list[dict] = []
 
-    async def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+    async def send(self, method: str, params: dict | None = None,
+                   session: str | None = None) -> dict:
         self.next_id += 1
         message = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -129,7 +147,9 @@ def _console_errors(events: list[dict]) -> list[str]:
     for event in events:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+            args = params.get("args", [])
+            errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
+                                                 for a in args))
         elif method == "Runtime.exceptionThrown":
             errors.append("exception: " + params.get("exceptionDetails", {}).get("text", ""))
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
@@ -140,7 +160,16 @@ def _console_errors(events: list[dict]) -> list[str]:
     return errors
 
 
-async def _inspect(html: Path, screenshot: Path, timeout: float) -> PageReport:
+async def _screenshot(cdp: _Session, sid: str, path: Path, clip: dict) -> Path:
+    options = {"format": "png", "captureBeyondViewport": True, "clip": {**clip, "scale": 1}}
+    shot = await cdp.send("Page.captureScreenshot", options, session=sid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+async def _inspect(html: Path, screenshot: Path, first_screen: Path | None,
+                   timeout: float) -> PageReport:
     import aiohttp
 
     browser = _Browser()
@@ -149,31 +178,33 @@ async def _inspect(html: Path, screenshot: Path, timeout: float) -> PageReport:
             async with client.ws_connect(browser.ws_url, max_msg_size=0) as ws:
                 cdp = _Session(ws)
                 target = await cdp.send("Target.createTarget", {"url": "about:blank"})
-                attached = await cdp.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
+                attached = await cdp.send("Target.attachToTarget",
+                                          {"targetId": target["targetId"], "flatten": True})
                 sid = attached["sessionId"]
                 for domain in ("Page", "Runtime", "Log", "Network"):
                     await cdp.send(f"{domain}.enable", session=sid)
+                await cdp.send("Emulation.setDeviceMetricsOverride",
+                               {**VIEWPORT, "deviceScaleFactor": 1, "mobile": False}, session=sid)
                 await cdp.send("Page.navigate", {"url": html.resolve().as_uri()}, session=sid)
                 await cdp.wait_for("Page.loadEventFired", timeout)
-                facts = await cdp.send(
-                    "Runtime.evaluate", {"expression": PAGE_FACTS, "returnByValue": True}, session=sid
-                )
+                facts = await cdp.send("Runtime.evaluate",
+                                       {"expression": PAGE_FACTS, "returnByValue": True},
+                                       session=sid)
+                report = PageReport(**facts["result"]["value"])
+                if first_screen is not None:  # what a reader sees before scrolling
+                    report.first_screen_shot = await _screenshot(
+                        cdp, sid, first_screen, {"x": 0, "y": 0, **VIEWPORT})
                 metrics = await cdp.send("Page.getLayoutMetrics", session=sid)
                 size = metrics.get("cssContentSize") or metrics["contentSize"]
-                shot = await cdp.send(
-                    "Page.captureScreenshot",
-                    {"format": "png", "captureBeyondViewport": True,
-                     "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000), "scale": 1}},
-                    session=sid,
-                )
-                screenshot.parent.mkdir(parents=True, exist_ok=True)
-                screenshot.write_bytes(base64.b64decode(shot["data"]))
-                report = PageReport(**facts["result"]["value"], screenshot=screenshot)
+                report.screenshot = await _screenshot(cdp, sid, screenshot, {
+                    "x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000)})
                 report.console_errors = _console_errors(cdp.events)
                 return report
     finally:
         browser.close()
 
 
-def inspect_page(html: str | Path, screenshot: str | Path, timeout: float = 60) -> PageReport:
-    return asyncio.run(_inspect(Path(html), Path(screenshot), timeout))
+def inspect_page(html: str | Path, screenshot: str | Path, first_screen: str | Path | None = None,
+                 timeout: float = 60) -> PageReport:
+    first = Path(first_screen) if first_screen is not None else None
+    return asyncio.run(_inspect(Path(html), Path(screenshot), first, timeout))

@@ -118,7 +118,10 @@ def context(version_dir: Path, report_html: Path, info: RunInfo, *,
                 for name in collect.present_analyses(version_dir, files)]
     rows = headline.headlines(version_dir, info.config)
     views = [sections.build(version_dir, report_dir, a, rows) for a in analyses]
-    records = collect.load_job_records(version_dir)
+    def ours(rel: str) -> bool:  # the work tree also holds other runs' jobs
+        return files is None or rel in files
+
+    records = [r for r in collect.load_job_records(version_dir) if ours(r["_record"])]
     changes = None
     if results_dir is not None:
         run = {"version": info.version, "config": info.config, "code": info.code,
@@ -145,7 +148,7 @@ def context(version_dir: Path, report_html: Path, info: RunInfo, *,
         "records": records,
         "warnings": collect_warnings(info, analyses),
         "log_warnings": [(log, sections.href(report_dir, log), lines)
-                         for log, lines in collect.log_warnings(version_dir)],
+                         for log, lines in collect.log_warnings(version_dir) if ours(log)],
         "links": {
             "manifest": sections.href(report_dir, MANIFEST),
             "crate": (sections.href(report_dir, ROCRATE)
