@@ -195,15 +195,21 @@ def test_approximate_fits_are_marked_not_failed(fake_version):
 
 def test_calibration_verdicts_and_figures_are_rendered(fake_version):
     cal = fake_version / "calibration"
-    write_json(cal / "calibration.json", {"programs": {
-        "tadpoles": {"verdict": "calibrated", "simulations": 100, "worst_parameter": "sigma"},
-        "linear_regression": {"verdict": "miscalibrated", "simulations": 100,
-                              "worst_parameter": "beta[2]"}}})
+    quantities = {"sigma": {"inside_band": True, "max_distance": 0.1}}
+    write_json(cal / "calibration.json", {
+        "tadpoles": {"verdict": "pass", "reasons": [], "replications": 12,
+                     "quantities": quantities},
+        "linear_regression": {"verdict": "fail", "replications": 12, "quantities": quantities,
+                              "reasons": ["ECDF outside the simultaneous band: beta[2]"]}})
     write_png(cal / "figures" / "tadpoles_ecdf.png")
     html = page(fake_version)
     calibration = section(html, "analysis-calibration")
-    assert "<td>miscalibrated</td>" in calibration and "beta[2]" in calibration
+    table = calibration.split("<table>")[1]  # the verdict table, one row per program
+    assert re.search(r"<td>linear_regression</td>\s*<td>fail</td>", table)
+    assert "ECDF outside the simultaneous band: beta[2]" in table
+    assert "<summary>tadpoles: quantities</summary>" in calibration  # evidence folded
     assert "data:image/png;base64," in calibration
+    assert "gate-fail" not in calibration  # a calibration verdict is not a convergence gate
     assert SECTION_IDS.findall(html)[-3] == "analysis-calibration"
 
 

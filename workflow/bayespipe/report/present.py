@@ -115,6 +115,34 @@ def partition(mapping: dict) -> tuple[list[tuple], list[tuple]]:
     return flat, nested
 
 
+def _plain(value: Any) -> bool:
+    return is_scalar(value) or _short_list(value)
+
+
+def is_entries(value: Any) -> bool:
+    """A mapping (or list) of dicts that also hold nested parts (calibration.json: a verdict per
+    program with its evidence): one table of their plain fields, the rest folded per entry."""
+    rows = list(value.values()) if isinstance(value, dict) else value
+    return isinstance(rows, list) and bool(rows) and all(
+        isinstance(r, dict) and any(_plain(v) for v in r.values()) for r in rows)
+
+
+def entries(value: dict | list) -> tuple[list[str], list[dict], list[tuple[str, dict]]]:
+    """(columns, rows of plain fields, (entry label, nested fields) per entry that has any)."""
+    items = list(value.items()) if isinstance(value, dict) else [
+        (str(r.get("name") or r.get("model") or i), r) for i, r in enumerate(value)]
+    columns: list[str] = ["name"] if isinstance(value, dict) else []
+    rows, nested = [], []
+    for label, entry in items:
+        plain = {k: v for k, v in entry.items() if _plain(v)}
+        rows.append({"name": label, **plain} if isinstance(value, dict) else plain)
+        columns += [k for k in plain if k not in columns]
+        rest = {k: v for k, v in entry.items() if not _plain(v)}
+        if rest:
+            nested.append((label, rest))
+    return ordered_keys(columns), rows, nested
+
+
 @dataclass
 class VectorSummary:
     n: int
@@ -164,8 +192,9 @@ def parse_cell(text: str) -> Any:
 def filters() -> dict:
     return {"number": number, "yes_no": yes_no, "ordered_items": ordered_items,
             "ordered_keys": ordered_keys, "records": records, "summarise": summarise,
-            "parse_cell": parse_cell, "partition": partition}
+            "parse_cell": parse_cell, "partition": partition, "entries": entries}
 
 
 def tests() -> dict:
-    return {"number": is_number, "scalar": is_scalar, "vector": is_vector, "records": is_records}
+    return {"number": is_number, "scalar": is_scalar, "vector": is_vector, "records": is_records,
+            "entries": is_entries}
