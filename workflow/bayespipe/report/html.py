@@ -101,8 +101,8 @@ def _run_rows(info: RunInfo, device_list: list[str]) -> list[tuple[str, str]]:
         ("Code commit", commit),
         ("Stan engine", f"{info.stan_engine.get('engine')} ({engine})"),
         ("Devices", "; ".join(device_list) or "CPU only (no job reported a device)"),
-        ("Host", f"{host.get('name')} · {host.get('cpu_model')} · {host.get('cores')} cores"
-                 f" · GPUs: {gpus}"),
+        ("Host", " · ".join(str(x) for x in (host.get("name"), host.get("cpu_model")) if x)
+                 + f" · {host.get('cores')} cores · GPUs: {gpus}"),
         ("Analyses", ", ".join(info.analyses)),
     ]
     if info.reused:
