@@ -6,6 +6,7 @@ import arviz as az
 import pandas as pd
 import pytest
 
+from bayespipe import software
 from bayespipe.io import read_json
 from bayespipe.analyses.zillow import fit
 from bayespipe.analyses.zillow.models import MODELS
@@ -24,7 +25,9 @@ def test_zillow_models_run_end_to_end(repo_copy):
         diagnostics = read_json(zillow / model / "diagnostics.json")
         assert diagnostics["divergences"] == 0, (model, diagnostics["failed"])
         stamp = read_json(zillow / "stan" / f"{model}.compile.json")
-        assert stamp["engine"] == "pystan" and stamp["stan_file"].endswith(f"{model}.stan")
+        # stan.engine: auto -> CmdStanPy where CmdStan resolves (CI), else PyStan
+        assert stamp["engine"] == software.resolve_stan_engine("auto")
+        assert stamp["stan_file"].endswith(f"{model}.stan")
     idata = az.from_netcdf(zillow / "random_intercepts" / "posterior.nc")
     assert {"posterior", "sample_stats", "observed_data", "prior", "prior_predictive"} <= set(idata.groups())
     table = pd.read_csv(zillow / "zillow_comparison.csv")
