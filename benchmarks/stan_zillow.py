@@ -101,7 +101,8 @@ def available_engines(requested: str | None) -> list[str]:
     names = requested.split(",")
     missing = [n for n in names if n not in found]
     if missing:
-        raise SystemExit(f"--engines: {', '.join(missing)} not available here (available: {', '.join(found)})")
+        raise SystemExit(f"--engines: {', '.join(missing)} not available here "
+                         f"(available: {', '.join(found)})")
     return names
 
 
@@ -113,7 +114,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--formulations", default="marginal,suffstats,pointwise")
-    parser.add_argument("--engines", default=None, help="comma-separated (default: every available one)")
+    parser.add_argument("--engines", default=None,
+                        help="comma-separated (default: every available one)")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "stan_zillow.json"))
     args = parser.parse_args()
     sampler = {"chains": 4, "parallel_chains": 2, "warmup": args.warmup, "draws": args.draws, "seed": 20261125}
@@ -142,7 +144,8 @@ def main() -> None:
 def print_table(results: list[dict], sampler: dict) -> None:
     print(f"\nrandom-intercepts model, {sampler['chains']} chains x {sampler['warmup']}/{sampler['draws']}")
     header = f"{'engine':<10} {'formulation':<11} {'rows':>7} {'sampling s':>10} {'min bulk ESS':>12} " \
-             f"{'min tail ESS':>12} {'max R-hat':>9} {'div':>4} {'ESS/s':>8} {'compile s':>9} {'target':>8}"
+             f"{'min tail ESS':>12} {'max R-hat':>9} {'div':>4} {'ESS/s':>8} {'compile s':>9} " \
+             f"{'target':>8}"
     print(header)
     print("-" * len(header))
     for r in results:

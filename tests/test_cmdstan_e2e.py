@@ -36,11 +36,13 @@ def cmdstan_run(tmp_path_factory) -> tuple[Path, str]:
     require_cmdstan()
     root = tmp_path_factory.mktemp("cmdstan-run")
     workdir = copy_repo(root / "repo")
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+    commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]
+    for args in (["init", "-q"], ["add", "-A"], commit):
         subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
     overlay = root / "cmdstanpy.yaml"
     overlay.write_text("stan: {engine: cmdstanpy}\n")
-    result = run_snakemake(workdir, "--configfile", TEST_CONFIG, str(overlay), "--config", STAN_ANALYSES)
+    result = run_snakemake(workdir, "--configfile", TEST_CONFIG, str(overlay),
+                           "--config", STAN_ANALYSES)
     return workdir, result.stdout
 
 
@@ -74,7 +76,8 @@ def test_compiling_again_reuses_every_executable(cmdstan_run, tmp_path):
         exe = Path(stamp["exe_file"])
         built = exe.stat().st_mtime_ns
         again = CmdStanPyEngine().compile(workdir / stamp["stan_file"], tmp_path / path.name,
-                                          cpp_options=stamp["cpp_options"], stanc_options=stamp["stanc_options"])
+                                          cpp_options=stamp["cpp_options"],
+                                          stanc_options=stamp["stanc_options"])
         assert again["exe_file"] == str(exe) and again["exe_sha256"] == stamp["exe_sha256"], path
         assert exe.stat().st_mtime_ns == built, f"{exe} was rebuilt"
 
@@ -82,7 +85,8 @@ def test_compiling_again_reuses_every_executable(cmdstan_run, tmp_path):
 def rerun_inputs(workdir: Path, analysis: str, job: str) -> tuple[dict, dict]:
     """Input paths (absolute) and params of one job of the run, from its job record."""
     record = read_json(version_dir_of(workdir) / analysis / "logs" / f"{job}.job.json")
-    inputs = {name: (str(workdir / value) if value else None) for name, value in record["input_names"].items()}
+    names = record["input_names"]
+    inputs = {name: (str(workdir / value) if value else None) for name, value in names.items()}
     return inputs, record["params"]
 
 
@@ -130,11 +134,12 @@ def test_zillow_random_intercepts_with_an_approximate_method(cmdstan_run, tmp_pa
     model = "random_intercepts"
     inputs, params = rerun_inputs(workdir, "zillow", f"zillow_fit_{model}")
     outputs = {name: str(tmp_path / file) for name, file in fit.output_files(model).items()}
-    model_inputs = fit.ModelInputs(**{name: inputs[name] for name in
-                                      ("stan_file", "stamp", "train", "validation", "predictors", "zip_groups")})
-    record = fit.fit_model(model, model_inputs, outputs, sampler={**params["sampler"], "method": method},
-                           engine=params["engine"], thresholds=params["thresholds"],
-                           fixed_sigma=params["fixed_sigma"], n_rep=params["predictive_rows"])
+    keys = ("stan_file", "stamp", "train", "validation", "predictors", "zip_groups")
+    model_inputs = fit.ModelInputs(**{name: inputs[name] for name in keys})
+    sampler = {**params["sampler"], "method": method}
+    record = fit.fit_model(model, model_inputs, outputs, sampler=sampler, engine=params["engine"],
+                           thresholds=params["thresholds"], fixed_sigma=params["fixed_sigma"],
+                           n_rep=params["predictive_rows"])
     check_approximate(read_json(outputs["diagnostics"]), method, tmp_path)
     nuts = read_json(version_dir_of(workdir) / "zillow" / model / "heldout_metrics.json")
     heldout = record["heldout"]

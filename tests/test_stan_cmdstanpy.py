@@ -31,30 +31,34 @@ ELBO_CONSOLE = """Begin stochastic gradient ascent.
 
 
 class FakeFit:
-    """What the engine reads of a CmdStanMCMC / CmdStanPathfinder / CmdStanVB. Pathfinder's pooled
-    draws: the first half has log weight 0 and a_bar = 1, the second half weight e^-50, a_bar = -1."""
+    """What the engine reads of a CmdStanMCMC / CmdStanPathfinder / CmdStanVB. Pathfinder's
+    pooled draws: the first half has log weight 0 and a_bar = 1, the second half weight e^-50
+    and a_bar = -1."""
 
     def __init__(self, method, kwargs):
         self.method, self.kwargs = method, kwargs
-        self.metadata = types.SimpleNamespace(stan_vars={"a_bar": None, "surv_rep": None, "log_lik": None})
+        names = {"a_bar": None, "surv_rep": None, "log_lik": None}
+        self.metadata = types.SimpleNamespace(stan_vars=names)
         self.n = kwargs.get("num_paths", 1) * kwargs["num_single_draws"] if method == "pathfinder" \
             else kwargs.get("draws", 10)
         half = self.n // 2
         self.a_bar = np.r_[np.ones(half), -np.ones(self.n - half)]
         self.column_names = ("lp__", "log_p__", "log_g__", "a_bar")
-        self.variational_sample = np.c_[np.zeros(self.n), -np.arange(self.n) / self.n, np.zeros(self.n),
-                                        self.a_bar]
+        zeros = np.zeros(self.n)
+        self.variational_sample = np.c_[zeros, -np.arange(self.n) / self.n, zeros, self.a_bar]
         if method == "variational":
-            Path(kwargs["output_dir"], "vb-stdout.txt").write_text(ELBO_CONSOLE)
-            self.runset = types.SimpleNamespace(stdout_files=[str(Path(kwargs["output_dir"], "vb-stdout.txt"))])
+            console = Path(kwargs["output_dir"], "vb-stdout.txt")
+            console.write_text(ELBO_CONSOLE)
+            self.runset = types.SimpleNamespace(stdout_files=[str(console)])
 
     def stan_variable(self, name):
         return self.stan_variables()[name]
 
     def stan_variables(self, mean=None):
         if self.method == "variational" and mean is not False:
-            return {"a_bar": 0.0, "surv_rep": np.zeros(3), "log_lik": np.zeros(3)}  # CmdStanVB's means
-        return {"a_bar": self.a_bar, "surv_rep": np.zeros((self.n, 3)), "log_lik": np.zeros((self.n, 3))}
+            return {"a_bar": 0.0, "surv_rep": np.zeros(3), "log_lik": np.zeros(3)}  # the means
+        rows = np.zeros((self.n, 3))
+        return {"a_bar": self.a_bar, "surv_rep": rows, "log_lik": rows}
 
     def method_variables(self):
         weights = np.where(self.a_bar > 0, 0.0, -50.0)
@@ -73,7 +77,8 @@ class FakeCmdStanModel:
         self.exe_file = exe_file or str(Path(stan_file).with_suffix(""))
         if exe_file is None and not Path(self.exe_file).exists():
             threads = (cpp_options or {}).get("STAN_THREADS", False)
-            Path(self.exe_file).write_bytes(f"threads={threads}\n".encode() + Path(stan_file).read_bytes())
+            program = Path(stan_file).read_bytes()
+            Path(self.exe_file).write_bytes(f"threads={threads}\n".encode() + program)
 
     def exe_info(self):
         threads = Path(self.exe_file).read_bytes().startswith(b"threads=True")
@@ -263,7 +268,8 @@ def real_stamp(real_engine, tmp_path_factory):
 
 def test_real_cmdstan_fit(real_engine, real_stamp):
     sampler = {"chains": 2, "warmup": 200, "draws": 100, "prior_draws": 50, "seed": 3}
-    idata, info = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp, idata_kwargs=KWARGS)
+    idata, info = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp,
+                                  idata_kwargs=KWARGS)
     assert {"posterior", "sample_stats", "observed_data", "posterior_predictive"} <= set(idata.groups())
     assert idata.posterior["a"].shape == (2, 100, 3)
     prior, _ = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp, prior_only=True,
@@ -289,7 +295,8 @@ def test_real_approximate_methods_give_draws_and_their_diagnostics(real_engine, 
     from bayespipe.engines.stan.diagnostics import compute_diagnostics
 
     sampler = {"method": method, "chains": 4, "draws": 300, "seed": 3}
-    idata, info = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp, idata_kwargs=KWARGS)
+    idata, info = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp,
+                                  idata_kwargs=KWARGS)
     a_bar = idata.posterior["a_bar"].values
     assert a_bar.shape == (1, 300) and a_bar.std() > 0.05  # draws, not the approximation's mean
     assert 0.0 < a_bar.mean() < 3.0  # the data's survival (36/70) has log-odds near 0.1-1
@@ -300,7 +307,8 @@ def test_real_approximate_methods_give_draws_and_their_diagnostics(real_engine, 
     if method == "advi":
         assert result["elbo"]["iterations"] > 0 and "elbo_converged" in result["checks"]
     else:
-        assert result["pathfinder"]["pooled_draws"] == 4 * 300 and result["pathfinder"]["threads"] is False
+        assert result["pathfinder"]["pooled_draws"] == 4 * 300
+        assert result["pathfinder"]["threads"] is False
 
 
 def test_engines_give_the_same_draws(tmp_path):

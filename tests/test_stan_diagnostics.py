@@ -126,7 +126,8 @@ def one_chain_idata(seed=2):
 def test_pathfinder_is_judged_by_pareto_k_not_rhat(pareto_k, passed):
     approximation = {"pareto_k": pareto_k, "paths": 4, "pooled_draws": 1200, "resampled_draws": 300,
                      "threads": False}
-    result = compute_diagnostics(one_chain_idata(), method="pathfinder", approximation=approximation)
+    result = compute_diagnostics(one_chain_idata(), method="pathfinder",
+                                 approximation=approximation)
     assert result["method"] == "pathfinder" and result["approximate"] is True
     assert "max_rhat" not in result and set(result["checks"]) == {"max_pareto_k"}
     assert result["passed"] is passed and result["draws"] == 300
@@ -145,7 +146,8 @@ def test_pareto_k_threshold_comes_from_config():
 
 def test_advi_needs_a_converged_elbo():
     elbo = elbo_trace(ADVI_NOT_CONVERGED)
-    result = compute_diagnostics(one_chain_idata(), method="advi", approximation={"pareto_k": 0.2, "elbo": elbo})
+    result = compute_diagnostics(one_chain_idata(), method="advi",
+                                 approximation={"pareto_k": 0.2, "elbo": elbo})
     assert result["approximate"] is True and result["failed"] == ["elbo_converged"]
     assert result["elbo"] == {"converged": False, "iterations": 200, "final_elbo": -15.022}
     good = compute_diagnostics(one_chain_idata(), method="advi",
@@ -164,15 +166,16 @@ Drawing a sample of size 100 from the approximate posterior...
 COMPLETED.
 """
 ADVI_NOT_CONVERGED = "\n".join(ADVI_CONVERGED.splitlines()[:5]) + """
-Informational Message: The maximum number of iterations is reached! The algorithm may not have converged.
+Informational Message: The maximum number of iterations is reached! The algorithm may not have
+converged.
 """
 
 
 def test_elbo_trace_reads_cmdstans_console():
     trace = elbo_trace(ADVI_CONVERGED)
     assert [row["iteration"] for row in trace["trace"]] == [100, 200, 300]
-    assert trace["trace"][1] == {"iteration": 200, "elbo": -15.022, "rel_mean": 0.538, "rel_median": 1.0,
-                                 "note": ""}
+    assert trace["trace"][1] == {"iteration": 200, "elbo": -15.022, "rel_mean": 0.538,
+                                 "rel_median": 1.0, "note": ""}
     assert trace["converged"] is True and trace["final_elbo"] == -14.998
     assert elbo_trace("no ADVI output here")["converged"] is False
 
@@ -193,5 +196,6 @@ def test_save_fit_records_an_approximate_fit(tmp_path):
             "approximation": {"pareto_k": 0.4, "elbo": elbo_trace(ADVI_CONVERGED)}}
     result = save_fit(tmp_path / "fit", one_chain_idata(), info, label="demo")
     written = json.loads((tmp_path / "fit" / "diagnostics.json").read_text())
-    assert written["method"] == "advi" and written["approximate"] is True and written["passed"] is True
+    assert written["method"] == "advi" and written["approximate"] is True
+    assert written["passed"] is True
     assert written["pareto_k"] == 0.4 and result["checks"]["elbo_converged"]["passed"] is True

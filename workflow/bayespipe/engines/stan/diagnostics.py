@@ -130,8 +130,8 @@ def _elbo_row(line: str) -> dict | None:
         elbo, rel_mean, rel_median = (float(p) for p in parts[1:4])
     except ValueError:
         return None
-    return {"iteration": int(parts[0]), "elbo": elbo, "rel_mean": rel_mean, "rel_median": rel_median,
-            "note": " ".join(parts[4:])}
+    return {"iteration": int(parts[0]), "elbo": elbo, "rel_mean": rel_mean,
+            "rel_median": rel_median, "note": " ".join(parts[4:])}
 
 
 def elbo_trace(console: str) -> dict:
@@ -157,7 +157,8 @@ def approximate_diagnostics(method: str, approximation: dict, limits: dict) -> d
         "method": method,
         "approximate": True,
         "thresholds": limits,
-        "note": f"{method} draws are approximate: judged by Pareto k (and ADVI's ELBO), not by MCMC gates",
+        "note": f"{method} draws are approximate: judged by Pareto k (and ADVI's ELBO), "
+                "not by MCMC gates",
         "pareto_k": pareto_k,
         "draws": approximation.get("resampled_draws", approximation.get("draws")),
         "checks": checks,
@@ -165,7 +166,8 @@ def approximate_diagnostics(method: str, approximation: dict, limits: dict) -> d
         "passed": not failed,
     }
     if method == "pathfinder":
-        result["pathfinder"] = {k: approximation.get(k) for k in ("paths", "pooled_draws", "threads")}
+        keys = ("paths", "pooled_draws", "threads")
+        result["pathfinder"] = {k: approximation.get(k) for k in keys}
     if elbo is not None:
         result["elbo"] = {k: v for k, v in elbo.items() if k != "trace"}
     return result

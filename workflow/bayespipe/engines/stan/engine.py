@@ -416,8 +416,8 @@ class CmdStanPyEngine(StanEngine):
             # Rewriting an identical copy would make CmdStanPy think the executable is out of date.
             if not source.exists() or source.read_bytes() != stan_file.read_bytes():
                 shutil.copyfile(stan_file, source)
-            model = cmdstanpy.CmdStanModel(stan_file=str(source), cpp_options=dict(cpp_options or {}),
-                                           stanc_options=options)
+            model = cmdstanpy.CmdStanModel(stan_file=str(source), stanc_options=options,
+                                           cpp_options=dict(cpp_options or {}))
         exe_file = Path(model.exe_file)
         stamp = self._base_stamp(stan_file, cpp_options, stanc_options)
         stamp.update(
@@ -460,7 +460,8 @@ class CmdStanPyEngine(StanEngine):
             "refresh": max(1, (settings["warmup"] + draws) // 4),
         }
 
-    def pathfinder_arguments(self, settings: dict, data: dict, output_dir: str, threads: bool) -> dict:
+    def pathfinder_arguments(self, settings: dict, data: dict, output_dir: str,
+                             threads: bool) -> dict:
         """Every path's draws, unresampled, with lp__ and lp_approx__: the engine computes Pareto k
         and does the importance resampling itself (see ``_pathfinder_draws``)."""
         args = {
@@ -529,7 +530,8 @@ class CmdStanPyEngine(StanEngine):
         if method == "nuts":
             return model.sample(**self.sample_arguments(settings, data, output_dir, prior_only))
         if method == "pathfinder":
-            return model.pathfinder(**self.pathfinder_arguments(settings, data, output_dir, threads))
+            arguments = self.pathfinder_arguments(settings, data, output_dir, threads)
+            return model.pathfinder(**arguments)
         return model.variational(**self.variational_arguments(settings, data, output_dir))
 
 
@@ -584,7 +586,8 @@ def _advi_draws(fit):
     and the ELBO trace CmdStan printed."""
     import numpy as np
 
-    variables = {name: np.asarray(values) for name, values in fit.stan_variables(mean=False).items()}
+    draws = fit.stan_variables(mean=False)  # the default (mean=None) would give the means
+    variables = {name: np.asarray(values) for name, values in draws.items()}
     sample = fit.variational_sample
     columns = list(fit.column_names)
     log_p, log_g = sample[:, columns.index("log_p__")], sample[:, columns.index("log_g__")]
