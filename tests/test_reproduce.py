@@ -76,6 +76,7 @@ def test_a_result_named_like_a_clock_or_path_is_compared(tmp_path):
         )
         result = rp.compare_file(rel, a, b, None, [])
         assert result.status == rp.UNEXPECTED, (rel, result.detail)
+        assert "missing_completely_at_random" in result.detail
 
 
 def test_changed_number_is_unexpected_with_its_size(tmp_path):

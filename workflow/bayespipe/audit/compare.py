@@ -51,6 +51,12 @@ def numeric_leaves(data: Any) -> dict[str, float]:
     }
 
 
+def changed_leaves(a: Any, b: Any) -> list[str]:
+    """Dotted paths (list items by index) whose values differ or exist on one side only."""
+    left, right = flatten(_lists_as_dicts(a)), flatten(_lists_as_dicts(b))
+    return sorted(k for k in set(left) | set(right) if left.get(k, left) != right.get(k, right))
+
+
 def same_number(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True

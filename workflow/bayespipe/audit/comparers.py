@@ -15,8 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bayespipe.audit.compare import difference_text
-from bayespipe.audit.volatile import FileKind, kind_of, without_columns, without_fields
+from bayespipe.audit.compare import changed_leaves, difference_text, max_numeric_difference
+from bayespipe.audit.volatile import (
+    FileKind,
+    declared,
+    kind_of,
+    without_columns,
+    without_fields,
+)
 from bayespipe.io import read_json, sha256_file
 from bayespipe.provenance import METADATA_FILES
 
@@ -35,10 +41,17 @@ class FileComparison:
 
 # -- by format: (same?, what differs) ----------------------------------------------------------
 def compare_json(path_a: Path, path_b: Path, fields: tuple[str, ...] = ()) -> tuple[bool, str]:
-    a, b = without_fields(read_json(path_a), fields), without_fields(read_json(path_b), fields)
-    if a == b:
-        return True, f"same values; only per-run fields differ ({', '.join(fields)})"
-    return False, difference_text(a, b)
+    raw_a, raw_b = read_json(path_a), read_json(path_b)
+    a, b = without_fields(raw_a, fields), without_fields(raw_b, fields)
+    if a != b:
+        keys = changed_leaves(a, b)
+        shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+        delta = max_numeric_difference(a, b)
+        size = f"; max |difference| {delta:.3g}" if delta else ""
+        return False, f"differs at {len(keys)} key(s): {shown}{size}"
+    changed = changed_leaves(raw_a, raw_b)
+    differing = [f for f in fields if any(declared(key, (f,)) for key in changed)]
+    return True, f"same values; only per-run fields differ ({', '.join(differing) or 'format'})"
 
 
 def _csv_rows(path: Path) -> list[list[str]]:
