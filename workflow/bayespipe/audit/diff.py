@@ -158,7 +158,7 @@ def format_diff(result: VersionDiff) -> str:
         f"{len(result.outputs_per_run)} differing only in per-run fields"
     )
     paths("changed outputs", result.outputs_changed)
-    paths("outputs differing only in per-run fields (wall-clock seconds)", result.outputs_per_run)
+    paths("outputs differing only in per-run fields or file metadata", result.outputs_per_run)
     paths("added outputs", result.outputs_added)
     paths("removed outputs", result.outputs_removed)
     paths("report files rebuilt", result.report_changed)
