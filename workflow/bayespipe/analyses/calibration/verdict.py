@@ -18,7 +18,8 @@ import math
 import numpy as np
 
 from bayespipe.errors import InputError
-from bayespipe.io import atomic_path, read_json, write_json
+from bayespipe.figures import pyplot, save_figure
+from bayespipe.io import read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -141,11 +142,9 @@ def program_verdict(records: list[dict], *, ci_prob: float, max_failed_fraction:
 def plot_program(program: str, records: list[dict], verdict: dict, path) -> None:
     """ECDF-difference plot of every quantity's PIT values with ArviZ's simultaneous band."""
     import arviz as az
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.stats import uniform
+
+    plt = pyplot()
 
     ranks, draws = _ok_ranks(records)
     names = list(ranks) or ["(no completed fit)"]
@@ -166,9 +165,7 @@ def plot_program(program: str, records: list[dict], verdict: dict, path) -> None
                  f"{verdict['replications']} fits, {verdict['failed_fits']} failed; "
                  f"ECDF - uniform, {verdict['ci_prob']:.0%} joint band", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=100, bbox_inches=None)
 
 
 # --- everything ------------------------------------------------------------------------------
