@@ -140,8 +140,9 @@ def test_summary_writes_json_and_figures_and_checks_batches(tmp_path):
 
 # --- batches ---------------------------------------------------------------------------------
 def test_batches_cover_every_replication_once():
-    numbers = [r for b in range(batch.batch_count(10, 4)) for r in batch.batch_replications(b, 10, 4)]
-    assert numbers == list(range(10)) and batch.batch_count(10, 4) == 3
+    count = batch.batch_count(10, 4)
+    numbers = [r for b in range(count) for r in batch.batch_replications(b, 10, 4)]
+    assert numbers == list(range(10)) and count == 3
     with pytest.raises(ValueError):
         batch.batch_replications(3, 10, 4)
 

@@ -98,7 +98,6 @@ rule calibration_summary:
             out("calibration", "designs/{program}.json"), program=CALIBRATION_PROGRAMS
         ),
     output:
-        summary=out("calibration", "calibration.json"),
         **{
             program: report(
                 out("calibration", f"figures/{program}.png"),
@@ -108,6 +107,7 @@ rule calibration_summary:
             )
             for program in CALIBRATION_PROGRAMS
         },
+        summary=out("calibration", "calibration.json"),
     log:
         log_path("calibration", "calibration_summary"),
     benchmark:

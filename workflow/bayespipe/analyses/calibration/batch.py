@@ -97,3 +97,18 @@ def run_batch(program: str, batch: int, *, stan_file, stamp, design_path, settin
 
 def batch_file(folder, program: str, batch: int) -> Path:
     return Path(folder) / program / f"{batch}.json"
+
+
+def calibrate_in_process(program: str, *, stan_file, design_path, settings: dict, engine: str,
+                         folder, program_name: str | None = None) -> list[Path]:
+    """Compile and run every batch of one program here, one after the other (tests, benchmarks;
+    the workflow runs the batches as separate jobs). Returns the batch files."""
+    folder = Path(folder)
+    stamp = folder / f"{program_name or program}.compile.json"
+    get_engine(engine).compile(stan_file, stamp)
+    count = batch_count(settings["replications"], settings["batch_size"])
+    paths = [batch_file(folder, program_name or program, b) for b in range(count)]
+    for number, path in enumerate(paths):
+        run_batch(program, number, stan_file=stan_file, stamp=stamp, design_path=design_path,
+                  settings=settings, engine=engine, destination=path, program_name=program_name)
+    return paths

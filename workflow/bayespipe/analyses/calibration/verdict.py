@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import lru_cache
 
 import numpy as np
 
+from bayespipe.analyses.calibration.ranks import parse_quantity
 from bayespipe.errors import InputError
 from bayespipe.figures import pyplot, save_figure
 from bayespipe.io import read_json, write_json
@@ -77,12 +79,22 @@ def quantity_prob(ci_prob: float, n_quantities: int) -> float:
     return 1 - (1 - ci_prob) / max(1, n_quantities)
 
 
+@lru_cache(maxsize=32)
+def _band(n: int, points: tuple, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """ArviZ's simultaneous band for the ECDF of n uniform values (shared by all quantities of a
+    program: same n, points and probability)."""
+    from arviz.stats.ecdf_utils import ecdf_confidence_band
+
+    grid = np.asarray(points)
+    return ecdf_confidence_band(n, grid, grid, prob=prob, method=BAND_METHOD)
+
+
 def uniformity(pit: np.ndarray, points: np.ndarray, prob: float) -> dict:
     """Whether the ECDF of ``pit`` stays inside ArviZ's simultaneous ``prob`` band."""
-    from arviz.stats.ecdf_utils import compute_ecdf, ecdf_confidence_band
+    from arviz.stats.ecdf_utils import compute_ecdf
 
     ecdf = compute_ecdf(np.sort(pit), points)
-    lower, upper = ecdf_confidence_band(len(pit), points, points, prob=prob, method=BAND_METHOD)
+    lower, upper = _band(len(pit), tuple(points), prob)
     excess = np.maximum(np.maximum(lower - ecdf, ecdf - upper), 0.0)
     return {
         "inside_band": bool((excess <= 1e-12).all()),
@@ -98,7 +110,7 @@ def _ok_ranks(records: list[dict]) -> tuple[dict[str, list[int]], int]:
     sizes = {r["draws"] for r in ok}
     if len(sizes) > 1:
         raise ValueError(f"replications ranked among different numbers of draws {sorted(sizes)}")
-    names = list(ok[0]["ranks"]) if ok else []
+    names = sorted(ok[0]["ranks"], key=parse_quantity) if ok else []  # beta[2] before beta[10]
     return {n: [r["ranks"][n] for r in ok] for n in names}, (sizes.pop() if sizes else 0)
 
 
@@ -151,7 +163,7 @@ def plot_program(program: str, records: list[dict], verdict: dict, path) -> None
     cols = min(4, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    for number, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):  # axes >= names
         if name in ranks:
             az.plot_ecdf(pit_values(ranks[name], draws), eval_points=eval_points(draws),
                          cdf=uniform(0, 1).cdf, confidence_bands=BAND_METHOD,
@@ -159,6 +171,7 @@ def plot_program(program: str, records: list[dict], verdict: dict, path) -> None
             inside = verdict["quantities"][name]["inside_band"]
             ax.set_title(name, color="black" if inside else "red", fontsize=10)
         ax.set_xlabel("PIT of rank")
+        ax.set_ylabel("ECDF - uniform CDF" if number % cols == 0 else "")
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     fig.suptitle(f"{program}: {verdict['verdict'].upper()} - {verdict['completed']} of "

@@ -1,0 +1,105 @@
+"""Benchmark of the calibration analysis (issue 16): SBC of every Stan program through Snakemake.
+
+Runs ``snakemake --cores N`` on a config (default config/config.yaml) with ``analyses`` set to
+``[calibration]`` and a private results folder, then reads the version's calibration.json and job
+records. The calibration analysis's wall time runs from its first job's start to its last job's
+end (the tadpoles and Zillow data jobs its designs need run first and are reported apart).
+
+    .venv/bin/python benchmarks/calibration.py [--config config/config.yaml] [--cores 2]
+        [--replications N]
+
+Prints a table (program, verdict, replications, failed fits, batch-job seconds) and writes
+benchmarks/results/calibration.json. Targets (this 2-core machine, default config, 100
+replications per program): every program passes; the calibration jobs finish within 900 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"calibration_wall_s_max": 900.0, "verdict": "pass"}
+
+
+def run_workflow(config: str, cores: int, results: Path, replications: int | None) -> float:
+    settings = ["analyses=[calibration]", f"results_dir={results}", "report=False"]
+    if replications:
+        settings.append(f"calibration={{replications: {replications}}}")
+    command = [str(Path(sys.executable).parent / "snakemake"), "--cores", str(cores),
+               "--configfile", config, "--config", *settings]
+    clock = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"snakemake failed:\n{done.stderr[-4000:]}")
+    return time.perf_counter() - clock
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def job_records(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("logs/*.job.json"))]
+
+
+def measure(version: Path) -> dict:
+    records = job_records(version / "calibration")
+    start = min(_time(r["start_time"]) for r in records)
+    end = max(_time(r["end_time"]) for r in records)
+    programs = json.loads((version / "calibration" / "calibration.json").read_text())
+    jobs = {}
+    for record in records:
+        program = record.get("wildcards", {}).get("program", record["rule"])
+        jobs.setdefault(program, 0.0)
+        jobs[program] += record["wall_seconds"]
+    return {
+        "calibration_wall_s": round((end - start).total_seconds(), 1),
+        "job_seconds_total": round(sum(r["wall_seconds"] for r in records), 1),
+        "jobs": len(records),
+        "engine": next(iter(programs.values()))["engine"],
+        "programs": {name: {"verdict": v["verdict"], "reasons": v["reasons"],
+                            "replications": v["replications"], "failed_fits": v["failed_fits"],
+                            "fits_with_divergences": v["fits_with_divergences"],
+                            "batch_seconds": v["seconds"], "job_seconds": round(jobs[name], 1),
+                            "design": v.get("design")}
+                     for name, v in programs.items()},
+        "summary_job_seconds": round(jobs.get("calibration_summary", 0.0), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--replications", type=int, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bayespipe-calibration-") as tmp:
+        total = run_workflow(args.config, args.cores, Path(tmp), args.replications)
+        result = measure((Path(tmp) / "latest").resolve())
+    result.update(config=args.config, cores=args.cores, snakemake_wall_s=round(total, 1),
+                  load_average=[round(x, 2) for x in os.getloadavg()], targets=TARGETS)
+    result["passed"] = (result["calibration_wall_s"] <= TARGETS["calibration_wall_s_max"]
+                        and all(p["verdict"] == "pass" for p in result["programs"].values()))
+    print(f"engine {result['engine']}, {args.cores} cores, calibration wall "
+          f"{result['calibration_wall_s']} s ({result['jobs']} jobs, "
+          f"{result['job_seconds_total']} job-seconds), whole run {result['snakemake_wall_s']} s")
+    print(f"{'program':<20}{'verdict':>8}{'reps':>6}{'failed':>8}{'diverg.':>8}{'batch s':>9}")
+    for name, p in result["programs"].items():
+        print(f"{name:<20}{p['verdict']:>8}{p['replications']:>6}{p['failed_fits']:>8}"
+              f"{p['fits_with_divergences']:>8}{p['batch_seconds']:>9}")
+    out = ROOT / "benchmarks" / "results" / "calibration.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"targets met: {result['passed']}; written {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
