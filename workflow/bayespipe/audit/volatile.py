@@ -23,8 +23,9 @@ from fnmatch import fnmatch
 from typing import Any
 
 # Declared here until their writers declare them (bayespipe.jobs, bayespipe.provenance,
-# bayespipe.engines.stan.engine, bayespipe.analyses.zillow.fit and .sinusoid.network are being
-# reworked): move each tuple beside its writer and import it below, as the others are.
+# bayespipe.engines.stan.engine, bayespipe.analyses.zillow.fit, .sinusoid.network and
+# .calibration are being reworked): move each tuple beside its writer and import it below, as
+# the others are.
 
 # bayespipe.jobs.job(): the record's frame, and the per-run values scripts add under "extra".
 JOB_RECORD_FIELDS = (
@@ -56,6 +57,9 @@ COMPILE_STAMP_FIELDS = (
 ZILLOW_HELDOUT_FIELDS = ("sampling_seconds", "prior_sampling_seconds")
 # bayespipe.analyses.sinusoid.network: each variant's metrics.json and the summary CSV.
 SINUSOID_FIELDS = ("train_seconds",)
+# bayespipe.analyses.calibration: each batch of fits, and calibration.json (program -> verdict).
+CALIBRATION_BATCH_FIELDS = ("seconds", "replications.*.seconds")
+CALIBRATION_SUMMARY_FIELDS = ("*.seconds", "*.fit_seconds")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ def registry() -> tuple[FileKind, ...]:
         FileKind("LeNet metrics", ("mnist/train/metrics.json",), lenet.VOLATILE_FIELDS["metrics"]),
         FileKind("LeNet evaluations", ("mnist/train/evaluations.csv",),
                  lenet.VOLATILE_FIELDS["evaluations"]),
+        FileKind("calibration batch", ("calibration/batches/*/*.json",), CALIBRATION_BATCH_FIELDS),
+        FileKind("calibration summary", ("calibration/calibration.json",),
+                 CALIBRATION_SUMMARY_FIELDS),
     )
 
 
