@@ -6,6 +6,27 @@
 // (y'y, X'y, X'X and the sums), so each evaluation costs O(K^2) whatever the number of rows.
 // sigma is estimated by default; estimate_sigma = 0 fixes it at sigma_fixed (the tutorial
 // used sigma = 1, config key zillow.fixed_sigma).
+//
+// Correlated predictors: NUTS samples theta = R* beta (QR reparameterisation, computed from X'X in
+// transformed data); beta = R*^-1 theta is a transformed parameter. The map is linear, so its
+// Jacobian is constant and the priors stay on beta: same generative model, same posterior.
+functions {
+  // R* of the QR reparameterisation (Stan User's Guide, "QR reparameterization") from X'X alone:
+  // with X = Q R (thin), X'X = R'R, so R is the transposed Cholesky factor of X'X and
+  // R* = R / sqrt(N - 1), as qr_thin_R(X) / sqrt(N - 1) up to the signs of its rows.
+  matrix qr_r_ast(matrix xx, int n) {
+    int k = rows(xx);
+    if (k == 0) {
+      return xx;
+    }
+    vector[k] eigen = eigenvalues_sym(xx);
+    if (eigen[1] <= 1e-10 * eigen[k]) {
+      reject("X'X is singular (smallest eigenvalue ", eigen[1], "): two predictors are (nearly) ",
+             "the same column; see zillow.max_predictor_correlation");
+    }
+    return cholesky_decompose(xx)' / sqrt(max(n - 1, 1));
+  }
+}
 data {
   int<lower=1> N;                       // training rows
   int<lower=0> K;                       // predictors (standardized)
@@ -22,12 +43,19 @@ data {
   matrix[N_rep, K] X_rep;
   int<lower=0, upper=1> prior_only;     // 1: sample the prior (no likelihood)
 }
+transformed data {
+  // theta = R* beta is sampled: the likelihood is nearly spherical in theta whatever the
+  // correlation of the predictors, so NUTS needs short trajectories.
+  matrix[K, K] R_ast = qr_r_ast(xx, N);
+  matrix[K, K] R_ast_inverse = inverse(R_ast);
+}
 parameters {
   real alpha;
-  vector[K] beta;
+  vector[K] theta;                      // R* beta
   vector<lower=0>[estimate_sigma] sigma_free;  // empty when sigma is fixed
 }
 transformed parameters {
+  vector[K] beta = R_ast_inverse * theta;  // coefficients on the standardized predictors
   real<lower=0> sigma = estimate_sigma ? sigma_free[1] : sigma_fixed;
 }
 model {

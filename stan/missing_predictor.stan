@@ -16,7 +16,27 @@
 // (mean alpha + beta[m] nu + ...), so a zip's rows are jointly normal with covariance
 // D + sigma_zip^2 11' (D diagonal, two distinct values), whose inverse and determinant have
 // closed forms from per-group sums.
+//
+// Correlated predictors: NUTS samples theta = R* beta (QR reparameterisation from the complete
+// rows' X'X, in transformed data); beta = R*^-1 theta is a transformed parameter. The map is
+// linear, so its Jacobian is constant and the priors stay on beta: same model, same posterior.
 functions {
+  // R* of the QR reparameterisation (Stan User's Guide, "QR reparameterization") from X'X alone:
+  // with X = Q R (thin), X'X = R'R, so R is the transposed Cholesky factor of X'X and
+  // R* = R / sqrt(N - 1), as qr_thin_R(X) / sqrt(N - 1) up to the signs of its rows.
+  matrix qr_r_ast(matrix xx, int n) {
+    int k = rows(xx);
+    if (k == 0) {
+      return xx;
+    }
+    vector[k] eigen = eigenvalues_sym(xx);
+    if (eigen[1] <= 1e-10 * eigen[k]) {
+      reject("X'X is singular (smallest eigenvalue ", eigen[1], "): two predictors are (nearly) ",
+             "the same column; see zillow.max_predictor_correlation");
+    }
+    return cholesky_decompose(xx)' / sqrt(max(n - 1, 1));
+  }
+
   // sum_i (y_i - intercept - x_i beta)^2 from the sufficient statistics of a set of rows
   real residual_ss(real yy, real y_sum, vector xy, vector x_sum, matrix xx, int n,
                    real intercept, vector beta) {
@@ -71,13 +91,22 @@ data {
   array[N_rep] int<lower=1, upper=G> g_rep;
   int<lower=0, upper=1> prior_only;     // 1: sample the prior (no likelihood)
 }
+transformed data {
+  // theta = R* beta is sampled: the likelihood is nearly spherical in theta whatever the
+  // correlation of the predictors, so NUTS needs short trajectories.
+  matrix[K, K] R_ast = qr_r_ast(xx, N);
+  matrix[K, K] R_ast_inverse = inverse(R_ast);
+}
 parameters {
   real alpha;
-  vector[K] beta;
+  vector[K] theta;                      // R* beta
   real<lower=0> sigma;
   real<lower=0> sigma_zip;
   real nu;                              // mean of the imputable predictor
   real<lower=0> sigma_N;                // its scale
+}
+transformed parameters {
+  vector[K] beta = R_ast_inverse * theta;  // coefficients on the standardized predictors
 }
 model {
   // Priors as in random_intercepts.stan. The imputable predictor is standardized on its observed

@@ -163,6 +163,42 @@ def test_heldout_metrics_match_a_direct_computation_including_unseen_zips():
     np.testing.assert_allclose(small[1], lpd)
 
 
+def _normal_fit_draws(rng, S=200, n=20_000):
+    """Posterior draws of a Normal random-intercepts fit with sd 0.16, and training-like rows."""
+    draws = heldout.LinearDraws(intercept=rng.normal(0.01, 0.001, S), beta=rng.normal(0.03, 0.001, (S, 1)),
+                                sigma=rng.normal(0.16, 0.001, S), a_zip=rng.normal(0, 0.001, (S, 5)),
+                                sigma_zip=np.full(S, 0.04))
+    X = rng.normal(size=(n, 1))
+    zips = rng.integers(1, 6, n)
+    return draws, X, zips, 0.01 + 0.03 * X[:, 0]
+
+
+def test_tail_quantiles_flag_heavy_tails_and_pass_normal_data(tmp_path):
+    """Observed Student-t data (sd 0.16) lie outside the Normal replicates' 0.1% / 99.9% intervals
+    (and inside at the quartiles they are too narrow); data from the model itself stay inside."""
+    from bayespipe.analyses.zillow import model_figures
+
+    rng = np.random.default_rng(8)
+    draws, X, zips, mean = _normal_fit_draws(rng)
+    heavy = mean + 0.16 / np.sqrt(3) * rng.standard_t(3, len(X))
+    tails = heldout.tail_quantiles(draws, X, zips, heavy, n_replicates=60, seed=1)
+    by_p = {q["probability"]: q for q in tails["quantiles"]}
+    assert tails["n_rows"] == len(X) and tails["n_replicates"] == 60
+    assert {0.001, 0.999} <= set(tails["outside_replicated_90"])
+    assert by_p[0.999]["observed"] > by_p[0.999]["replicated_q95"] and by_p[0.999]["p_replicated_ge_observed"] < 0.05
+    assert by_p[0.001]["observed"] < by_p[0.001]["replicated_q05"]
+    assert by_p[0.75]["observed"] < by_p[0.75]["replicated_q05"]  # peaked centre: quartiles too narrow
+    assert tails["observed_max"] > 2 * tails["replicated_max_median"]
+    normal = mean + rng.normal(0, 0.16, len(X)) + draws.a_zip[0, zips - 1]
+    assert len(heldout.tail_quantiles(draws, X, zips, normal, n_replicates=60, seed=1)["outside_replicated_90"]) <= 1
+    # same seed, same table
+    assert heldout.tail_quantiles(draws, X, zips, heavy, n_replicates=60, seed=1) == tails
+    path = tmp_path / "ppc.png"
+    model_figures.plot_predictive_check(heavy[:200], rng.normal(0, 0.16, (50, 200)), path, title="t",
+                                        label="posterior predictive", tails=tails)
+    assert path.stat().st_size > 10_000
+
+
 def test_comparison_table_sorts_by_mae_and_rejects_incomplete_metrics(tmp_path):
     from bayespipe.io import write_json
 

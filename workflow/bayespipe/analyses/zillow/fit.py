@@ -139,11 +139,34 @@ def missing_values_table(posterior, missing_rows: pd.DataFrame, imputable: str, 
     return table
 
 
-def _predictive_figures(model: str, data: ModelData, idata, prior_idata, outputs: dict) -> None:
+def tail_table(model: str, data: ModelData, idata, inputs: ModelInputs, path) -> dict:
+    """Tail quantiles of the training logerror against full-size replicates of the training rows
+    (tail_quantiles.json beside the posterior predictive figure)."""
+    info = models.read_predictors(inputs.predictors)
+    train = models.read_table(inputs.train, ["logerror", *data.predictors, "zip_index"])
+    models.check_groups(train, int(info["n_groups"]), inputs.train)
+    X = train[data.predictors].to_numpy(dtype=float).reshape(len(train), len(data.predictors))
+    draws = heldout.linear_draws(idata.posterior, len(data.predictors))
+    tails = heldout.tail_quantiles(draws, X, train["zip_index"].to_numpy(dtype=np.int64),
+                                   train["logerror"].to_numpy(dtype=float))
+    tails = {"model": model, "observed": f"logerror of the training rows ({inputs.train})",
+             "replicated": "one data set of the training rows per posterior draw, from the model's "
+                           "Normal likelihood", **tails}
+    write_json(path, tails)
+    if tails["outside_replicated_90"]:
+        logger.warning("%s: observed logerror quantiles %s fall outside the replicates' 90%% intervals "
+                       "(the Normal likelihood misses the tails)", model, tails["outside_replicated_90"])
+    return tails
+
+
+def _predictive_figures(model: str, data: ModelData, idata, prior_idata, inputs: ModelInputs,
+                        outputs: dict) -> dict:
     observed = np.asarray(data.stan["y_obs"], dtype=float)
     posterior_rep = heldout.flat(idata.posterior_predictive, "y_rep")
+    tails = tail_table(model, data, idata, inputs, outputs["tail_quantiles"])
     model_figures.plot_predictive_check(observed, posterior_rep, outputs["posterior_predictive"],
-                                        title=f"{model}: posterior predictive check", label="posterior predictive")
+                                        title=f"{model}: posterior predictive check", label="posterior predictive",
+                                        tails=tails)
     if prior_idata is None:
         prior_rep = np.empty((0, len(observed)))
     else:
@@ -152,6 +175,7 @@ def _predictive_figures(model: str, data: ModelData, idata, prior_idata, outputs
     model_figures.plot_predictive_check(observed, prior_rep, outputs["prior_predictive"],
                                         title=f"{model}: prior predictive check (fit given priors){skipped}",
                                         label="prior predictive")
+    return tails
 
 
 def fit_model(model: str, inputs: ModelInputs, outputs: dict, *, sampler: dict, engine: str, thresholds: dict,
@@ -174,7 +198,7 @@ def fit_model(model: str, inputs: ModelInputs, outputs: dict, *, sampler: dict, 
     fit_paths = {name: outputs[name] for name in ("posterior", "summary", "diagnostics", "trace", "densities")}
     diagnostics = save_fit(fit_paths, idata, info, prior_idata=prior_idata, thresholds=thresholds,
                            plot_vars=PLOT_VARS[model], label=f"zillow {model}")
-    _predictive_figures(model, data, idata, prior_idata, outputs)
+    tails = _predictive_figures(model, data, idata, prior_idata, inputs, outputs)
     metrics = _heldout(model, data, idata, inputs, outputs)
     if data.missing_rows is not None:
         info_json = models.read_predictors(inputs.predictors)
@@ -190,6 +214,7 @@ def fit_model(model: str, inputs: ModelInputs, outputs: dict, *, sampler: dict, 
         "diagnostics_passed": diagnostics.get("passed"),
         "failed_gates": diagnostics.get("failed"),
         "heldout": metrics,
+        "tail_quantiles_outside_replicated_90": tails["outside_replicated_90"],
     }
 
 
@@ -208,7 +233,7 @@ def _heldout(model: str, data: ModelData, idata, inputs: ModelInputs, outputs: d
 def output_names(model: str) -> list[str]:
     """Output keys of a fit rule (the scripts' and the rule file's shared vocabulary)."""
     names = ["posterior", "summary", "diagnostics", "trace", "densities", "prior_predictive",
-             "posterior_predictive", "residuals", "heldout_metrics"]
+             "posterior_predictive", "tail_quantiles", "residuals", "heldout_metrics"]
     return names + (["missing_values"] if model == "missing_predictor" else [])
 
 
@@ -217,7 +242,8 @@ def output_files(model: str) -> dict[str, str]:
     files = {
         "posterior": "posterior.nc", "summary": "summary.csv", "diagnostics": "diagnostics.json",
         "trace": "trace.png", "densities": "densities.png", "prior_predictive": "prior_predictive.png",
-        "posterior_predictive": "posterior_predictive.png", "residuals": "residuals.png",
+        "posterior_predictive": "posterior_predictive.png", "tail_quantiles": "tail_quantiles.json",
+        "residuals": "residuals.png",
         "heldout_metrics": "heldout_metrics.json", "missing_values": "missing_values.csv",
     }
     return {name: files[name] for name in output_names(model)}
