@@ -138,12 +138,20 @@ def markdown(card: dict) -> str:
     if card["truth"]:
         truth = card["truth"]
         lines += ["## Truth (synthetic source)", "", truth["model"], ""]
-        lines += _table(["parameter", "value"],
-                        [["intercept", f"{truth['intercept']:.5f}"]]
-                        + [[f"beta[{k}]", f"{v:.5f}"] for k, v in truth["betas"].items()]
-                        + [[f"quadratic[{truth['nonlinear_predictor']}]", f"{truth['nonlinear_quadratic']:.5f}"],
-                           ["sigma (sd of the noise)", truth["sigma"]], ["sigma_zip", truth["sigma_zip"]],
-                           ["intercept + mean zip effect", f"{truth['intercept_plus_mean_zip_effect']:.5f}"]])
+        lines += _table(
+            ["parameter", "value"],
+            [["intercept", f"{truth['intercept']:.5f}"]]
+            + [[f"beta[{k}]", f"{v:.5f}"] for k, v in truth["betas"].items()]
+            + [
+                [
+                    f"quadratic[{truth['nonlinear_predictor']}]",
+                    f"{truth['nonlinear_quadratic']:.5f}",
+                ],
+                ["sigma (sd of the noise)", truth["sigma"]],
+                ["sigma_zip", truth["sigma_zip"]],
+                ["intercept + mean zip effect", f"{truth['intercept_plus_mean_zip_effect']:.5f}"],
+            ],
+        )
         lines += ["", _noise_line(truth)] + _generating_lines(truth)
         lines.append("")
     return "\n".join(lines)
@@ -153,19 +161,25 @@ def _noise_line(truth: dict) -> str:
     noise = truth.get("noise") or {"family": "normal"}
     if noise["family"] == "normal":
         return "Noise: Normal."
-    return (f"Noise: {noise['family'].replace('_', ' ')}, {noise['df']:g} degrees of freedom, scale "
-            f"{noise['scale']:.5f}, bound +-{noise['bound']:g} (sd {noise['sd']:g}): heavier tails than the "
-            "models' Normal likelihood, whose sigma estimates this sd.")
+    return (
+        f"Noise: {noise['family'].replace('_', ' ')}, {noise['df']:g} degrees of freedom, scale "
+        f"{noise['scale']:.5f}, bound +-{noise['bound']:g} (sd {noise['sd']:g}): heavier tails than the "
+        "models' Normal likelihood, whose sigma estimates this sd."
+    )
 
 
 def _generating_lines(truth: dict) -> list[str]:
     """Model columns that carry a generating predictor under another name (identical columns)."""
     renamed = {c: g for c, g in truth.get("generating_columns", {}).items() if c != g}
     omitted = truth.get("predictors_omitted_from_model") or []
-    lines = [f"`{c}` carries the generating predictor `{g}` (identical wherever both are present)."
-             for c, g in renamed.items()]
+    lines = [
+        f"`{c}` carries the generating predictor `{g}` (identical wherever both are present)."
+        for c, g in renamed.items()
+    ]
     if omitted:
-        lines.append(f"Generating predictor(s) not chosen: {', '.join(omitted)} (their effect joins the noise).")
+        lines.append(
+            f"Generating predictor(s) not chosen: {', '.join(omitted)} (their effect joins the noise)."
+        )
     return lines
 
 
@@ -173,12 +187,18 @@ def _skipped_lines(selection: dict | None) -> list[str]:
     if not selection or selection.get("max_predictor_correlation") is None:
         return []
     skipped = selection["skipped_correlated"]
-    lines = ["", f"### Candidates skipped as near-duplicates (|correlation| > "
-                 f"{selection['max_predictor_correlation']} with a chosen predictor)", ""]
+    lines = [
+        "",
+        f"### Candidates skipped as near-duplicates (|correlation| > "
+        f"{selection['max_predictor_correlation']} with a chosen predictor)",
+        "",
+    ]
     if not skipped:
         return lines + ["None."]
-    lines += _table(["skipped column", "duplicates chosen column", "correlation"],
-                    [[s["column"], s["duplicates"], f"{s['correlation']:+.4f}"] for s in skipped])
+    lines += _table(
+        ["skipped column", "duplicates chosen column", "correlation"],
+        [[s["column"], s["duplicates"], f"{s['correlation']:+.4f}"] for s in skipped],
+    )
     return lines + ["", selection["note"]]
 
 
@@ -187,14 +207,27 @@ def _logerror_lines(summary: dict | None, repeats: dict | None) -> list[str]:
         return []
     quantiles = summary["quantiles"]
     lines = ["## logerror (all transactions)", ""]
-    lines += _table(["n", "mean", "sd", "min", "max", "excess kurtosis"] + [f"q{p}" for p in quantiles],
-                    [[f"{summary['n']:,}", f"{summary['mean']:+.4f}", f"{summary['sd']:.4f}",
-                      f"{summary['min']:+.4f}", f"{summary['max']:+.4f}", f"{summary['excess_kurtosis']:.1f}"]
-                     + [f"{v:+.4f}" for v in quantiles.values()]])
+    lines += _table(
+        ["n", "mean", "sd", "min", "max", "excess kurtosis"] + [f"q{p}" for p in quantiles],
+        [
+            [
+                f"{summary['n']:,}",
+                f"{summary['mean']:+.4f}",
+                f"{summary['sd']:.4f}",
+                f"{summary['min']:+.4f}",
+                f"{summary['max']:+.4f}",
+                f"{summary['excess_kurtosis']:.1f}",
+            ]
+            + [f"{v:+.4f}" for v in quantiles.values()]
+        ],
+    )
     lines += ["", TAILS_NOTE, ""]
     if repeats and repeats.get("parcels_sold_more_than_once") is not None:
-        lines += [f"Repeat sales: {repeats['parcels_sold_more_than_once']} parcels sold more than once "
-                  f"({repeats['transactions_of_a_parcel_sold_before']} extra transactions). {repeats['note']}", ""]
+        lines += [
+            f"Repeat sales: {repeats['parcels_sold_more_than_once']} parcels sold more than once "
+            f"({repeats['transactions_of_a_parcel_sold_before']} extra transactions). {repeats['note']}",
+            "",
+        ]
     return lines
 
 
@@ -215,7 +248,9 @@ def figure(card: dict, groups_path, path) -> None:
     colours = ["tab:red" if name in card["dropped_columns"] else "tab:blue" for name in names]
     left.barh(range(len(names)), list(fractions.values()), color=colours)
     left.set_yticks(range(len(names)), names, fontsize=5)
-    left.axvline(card["max_null_fraction"], color="black", linestyle="--", label="max_null_fraction")
+    left.axvline(
+        card["max_null_fraction"], color="black", linestyle="--", label="max_null_fraction"
+    )
     left.set_xlabel("null fraction in the merged transactions (red: dropped)")
     left.legend(loc="lower right", fontsize=7)
     sizes = groups["n_train"].to_numpy()

@@ -154,57 +154,106 @@ def tail_table(model: str, data: ModelData, idata, inputs: ModelInputs, path) ->
                            "Normal likelihood", **tails}
     write_json(path, tails)
     if tails["outside_replicated_90"]:
-        logger.warning("%s: observed logerror quantiles %s fall outside the replicates' 90%% intervals "
-                       "(the Normal likelihood misses the tails)", model, tails["outside_replicated_90"])
+        logger.warning(
+            "%s: observed logerror quantiles %s fall outside the replicates' 90%% intervals "
+            "(the Normal likelihood misses the tails)",
+            model,
+            tails["outside_replicated_90"],
+        )
     return tails
 
 
-def _predictive_figures(model: str, data: ModelData, idata, prior_idata, inputs: ModelInputs,
-                        outputs: dict) -> dict:
+def _predictive_figures(
+    model: str, data: ModelData, idata, prior_idata, inputs: ModelInputs, outputs: dict
+) -> dict:
     observed = np.asarray(data.stan["y_obs"], dtype=float)
     posterior_rep = heldout.flat(idata.posterior_predictive, "y_rep")
     tails = tail_table(model, data, idata, inputs, outputs["tail_quantiles"])
-    model_figures.plot_predictive_check(observed, posterior_rep, outputs["posterior_predictive"],
-                                        title=f"{model}: posterior predictive check", label="posterior predictive",
-                                        tails=tails)
+    model_figures.plot_predictive_check(
+        observed,
+        posterior_rep,
+        outputs["posterior_predictive"],
+        title=f"{model}: posterior predictive check",
+        label="posterior predictive",
+        tails=tails,
+    )
     if prior_idata is None:
         prior_rep = np.empty((0, len(observed)))
     else:
         prior_rep = heldout.flat(prior_idata.prior_predictive, "y_rep")
     skipped = " - skipped (prior_draws: 0)" if prior_idata is None else ""
-    model_figures.plot_predictive_check(observed, prior_rep, outputs["prior_predictive"],
-                                        title=f"{model}: prior predictive check (fit given priors){skipped}",
-                                        label="prior predictive")
+    model_figures.plot_predictive_check(
+        observed,
+        prior_rep,
+        outputs["prior_predictive"],
+        title=f"{model}: prior predictive check (fit given priors){skipped}",
+        label="prior predictive",
+    )
     return tails
 
 
-def fit_model(model: str, inputs: ModelInputs, outputs: dict, *, sampler: dict, engine: str, thresholds: dict,
-              fixed_sigma: float | None = None, n_rep: int = 200) -> dict:
+def fit_model(
+    model: str,
+    inputs: ModelInputs,
+    outputs: dict,
+    *,
+    sampler: dict,
+    engine: str,
+    thresholds: dict,
+    fixed_sigma: float | None = None,
+    n_rep: int = 200,
+) -> dict:
     """Run the prior-only and posterior fits and write every output; returns the job record."""
     data = load_model_data(model, inputs, n_rep=n_rep, fixed_sigma=fixed_sigma)
     stan_engine = get_engine(engine)
-    idata_kwargs = {"posterior_predictive": "y_rep", "observed_data": "y_obs", "coords": data.coords,
-                    "dims": data.dims}
+    idata_kwargs = {
+        "posterior_predictive": "y_rep",
+        "observed_data": "y_obs",
+        "coords": data.coords,
+        "dims": data.dims,
+    }
     prior_idata, prior_info = None, None
     if sampler.get("prior_draws", 1) > 0:
-        prior_idata, prior_info = stan_engine.fit(inputs.stan_file, data.stan, sampler, stamp_path=inputs.stamp,
-                                                  prior_only=True, idata_kwargs=idata_kwargs)
+        prior_idata, prior_info = stan_engine.fit(
+            inputs.stan_file,
+            data.stan,
+            sampler,
+            stamp_path=inputs.stamp,
+            prior_only=True,
+            idata_kwargs=idata_kwargs,
+        )
         # Prior draws of the missing values are just Normal(nu, sigma_N) draws: not worth
         # thousands of columns in posterior.nc.
         if "x_mis" in prior_idata.prior:
             del prior_idata.prior["x_mis"]
-    idata, info = stan_engine.fit(inputs.stan_file, data.stan, sampler, stamp_path=inputs.stamp,
-                                  idata_kwargs=idata_kwargs)
-    fit_paths = {name: outputs[name] for name in ("posterior", "summary", "diagnostics", "trace", "densities")}
-    diagnostics = save_fit(fit_paths, idata, info, prior_idata=prior_idata, thresholds=thresholds,
-                           plot_vars=PLOT_VARS[model], label=f"zillow {model}")
+    idata, info = stan_engine.fit(
+        inputs.stan_file, data.stan, sampler, stamp_path=inputs.stamp, idata_kwargs=idata_kwargs
+    )
+    fit_paths = {
+        name: outputs[name]
+        for name in ("posterior", "summary", "diagnostics", "trace", "densities")
+    }
+    diagnostics = save_fit(
+        fit_paths,
+        idata,
+        info,
+        prior_idata=prior_idata,
+        thresholds=thresholds,
+        plot_vars=PLOT_VARS[model],
+        label=f"zillow {model}",
+    )
     tails = _predictive_figures(model, data, idata, prior_idata, inputs, outputs)
     metrics = _heldout(model, data, idata, inputs, outputs)
     if data.missing_rows is not None:
         info_json = models.read_predictors(inputs.predictors)
         name = info_json["imputable_predictor"]
-        table = missing_values_table(idata.posterior, data.missing_rows, name, info_json["means"][name],
-                                     info_json["sds"][name])
+        table = missing_values_table(
+            idata.posterior,
+            data.missing_rows,
+            name,
+            info_json["means"][name],
+            info_json["sds"][name],
+        )
         with atomic_path(outputs["missing_values"]) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
     return {
@@ -225,25 +274,43 @@ def _heldout(model: str, data: ModelData, idata, inputs: ModelInputs, outputs: d
     draws = heldout.linear_draws(idata.posterior, len(data.predictors))
     metrics, residual = heldout.heldout_metrics(model, draws, validation, data.predictors)
     write_json(outputs["heldout_metrics"], metrics)
-    model_figures.plot_residuals(residual, outputs["residuals"], title=f"{model}: validation residuals")
+    model_figures.plot_residuals(
+        residual, outputs["residuals"], title=f"{model}: validation residuals"
+    )
     logger.info("held-out metrics of %s: %s", model, metrics)
     return metrics
 
 
 def output_names(model: str) -> list[str]:
     """Output keys of a fit rule (the scripts' and the rule file's shared vocabulary)."""
-    names = ["posterior", "summary", "diagnostics", "trace", "densities", "prior_predictive",
-             "posterior_predictive", "tail_quantiles", "residuals", "heldout_metrics"]
+    names = [
+        "posterior",
+        "summary",
+        "diagnostics",
+        "trace",
+        "densities",
+        "prior_predictive",
+        "posterior_predictive",
+        "tail_quantiles",
+        "residuals",
+        "heldout_metrics",
+    ]
     return names + (["missing_values"] if model == "missing_predictor" else [])
 
 
 def output_files(model: str) -> dict[str, str]:
     """Output key -> file name inside the model's folder."""
     files = {
-        "posterior": "posterior.nc", "summary": "summary.csv", "diagnostics": "diagnostics.json",
-        "trace": "trace.png", "densities": "densities.png", "prior_predictive": "prior_predictive.png",
-        "posterior_predictive": "posterior_predictive.png", "tail_quantiles": "tail_quantiles.json",
+        "posterior": "posterior.nc",
+        "summary": "summary.csv",
+        "diagnostics": "diagnostics.json",
+        "trace": "trace.png",
+        "densities": "densities.png",
+        "prior_predictive": "prior_predictive.png",
+        "posterior_predictive": "posterior_predictive.png",
+        "tail_quantiles": "tail_quantiles.json",
         "residuals": "residuals.png",
-        "heldout_metrics": "heldout_metrics.json", "missing_values": "missing_values.csv",
+        "heldout_metrics": "heldout_metrics.json",
+        "missing_values": "missing_values.csv",
     }
     return {name: files[name] for name in output_names(model)}

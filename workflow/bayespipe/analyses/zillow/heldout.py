@@ -91,12 +91,22 @@ TAIL_PROBABILITIES = (0.001, 0.01, 0.25, 0.75, 0.99, 0.999)
 
 def subset(draws: LinearDraws, index: np.ndarray) -> LinearDraws:
     pick = (lambda a: None if a is None else a[index])
-    return LinearDraws(draws.intercept[index], draws.beta[index], draws.sigma[index], pick(draws.a_zip),
-                       pick(draws.sigma_zip))
+    return LinearDraws(
+        draws.intercept[index],
+        draws.beta[index],
+        draws.sigma[index],
+        pick(draws.a_zip),
+        pick(draws.sigma_zip),
+    )
 
 
-def replicate(draws: LinearDraws, X: np.ndarray, zips: np.ndarray, rng: np.random.Generator,
-              chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+def replicate(
+    draws: LinearDraws,
+    X: np.ndarray,
+    zips: np.ndarray,
+    rng: np.random.Generator,
+    chunk_rows: int = CHUNK_ROWS,
+) -> np.ndarray:
     """One replicated data set of the given rows per draw, (rows, S): the model's own Normal."""
     replicated = np.empty((len(X), len(draws.sigma)))
     for start in range(0, len(X), chunk_rows):
@@ -106,26 +116,42 @@ def replicate(draws: LinearDraws, X: np.ndarray, zips: np.ndarray, rng: np.rando
     return replicated
 
 
-def tail_quantiles(draws: LinearDraws, X: np.ndarray, zips: np.ndarray, y: np.ndarray, *,
-                   n_replicates: int = 100, seed: int = 0,
-                   probabilities: tuple[float, ...] = TAIL_PROBABILITIES) -> dict:
+def tail_quantiles(
+    draws: LinearDraws,
+    X: np.ndarray,
+    zips: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_replicates: int = 100,
+    seed: int = 0,
+    probabilities: tuple[float, ...] = TAIL_PROBABILITIES,
+) -> dict:
     """Quantiles of the observed y against the same quantiles of full-size replicated data sets
     (one per posterior draw, ``n_replicates`` draws): a Normal likelihood fitted to heavy-tailed
     data replicates too narrow extremes, and the observed 0.1% / 99.9% quantiles fall outside the
     replicates' 90% interval."""
     rng = np.random.default_rng(seed)
-    index = np.sort(rng.choice(len(draws.sigma), size=min(n_replicates, len(draws.sigma)), replace=False))
+    index = np.sort(
+        rng.choice(len(draws.sigma), size=min(n_replicates, len(draws.sigma)), replace=False)
+    )
     replicated = replicate(subset(draws, index), X, zips, rng)
     rep_q = np.quantile(replicated, probabilities, axis=0)  # (P, R)
     obs_q = np.quantile(y, probabilities)
     rows = []
     for p, observed, reps in zip(probabilities, obs_q, rep_q):
         low, median, high = np.quantile(reps, [0.05, 0.5, 0.95])
-        rows.append({"probability": p, "observed": float(observed), "replicated_median": float(median),
-                     "replicated_q05": float(low), "replicated_q95": float(high),
-                     # posterior predictive p-value of this quantile: replicates at least as high
-                     "p_replicated_ge_observed": float(np.mean(reps >= observed)),
-                     "outside_replicated_90": bool(observed < low or observed > high)})
+        rows.append(
+            {
+                "probability": p,
+                "observed": float(observed),
+                "replicated_median": float(median),
+                "replicated_q05": float(low),
+                "replicated_q95": float(high),
+                # posterior predictive p-value of this quantile: replicates at least as high
+                "p_replicated_ge_observed": float(np.mean(reps >= observed)),
+                "outside_replicated_90": bool(observed < low or observed > high),
+            }
+        )
     return {
         "n_rows": int(len(y)),
         "n_replicates": int(len(index)),
@@ -139,7 +165,9 @@ def tail_quantiles(draws: LinearDraws, X: np.ndarray, zips: np.ndarray, y: np.nd
     }
 
 
-def heldout_metrics(model: str, draws: LinearDraws, validation: pd.DataFrame, predictors: list[str]) -> tuple[dict, np.ndarray]:
+def heldout_metrics(
+    model: str, draws: LinearDraws, validation: pd.DataFrame, predictors: list[str]
+) -> tuple[dict, np.ndarray]:
     """MAE and RMSE of the posterior-mean prediction and the mean log predictive density."""
     y = validation["logerror"].to_numpy(dtype=float)
     X = validation[predictors].to_numpy(dtype=float).reshape(len(validation), len(predictors))

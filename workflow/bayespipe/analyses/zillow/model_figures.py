@@ -61,23 +61,48 @@ def _extreme(tails: dict) -> list[dict]:
 def _mark_tails(axis, tails: dict) -> None:
     """Observed (black dashed) and replicated (blue dotted) 0.1% / 99.9% quantiles."""
     for i, q in enumerate(_extreme(tails)):
-        axis.axvline(q["observed"], color="black", ls="--", lw=1,
-                     label="observed 0.1% / 99.9% quantiles (all training rows)" if i == 0 else None)
-        axis.axvline(q["replicated_median"], color="tab:blue", ls=":", lw=1.5,
-                     label="replicated 0.1% / 99.9% quantiles" if i == 0 else None)
+        axis.axvline(
+            q["observed"],
+            color="black",
+            ls="--",
+            lw=1,
+            label="observed 0.1% / 99.9% quantiles (all training rows)" if i == 0 else None,
+        )
+        axis.axvline(
+            q["replicated_median"],
+            color="tab:blue",
+            ls=":",
+            lw=1.5,
+            label="replicated 0.1% / 99.9% quantiles" if i == 0 else None,
+        )
 
 
 def _plot_tail_quantiles(axis, tails: dict) -> None:
     quantiles = tails["quantiles"]
     positions = np.arange(len(quantiles))
     median = np.array([q["replicated_median"] for q in quantiles])
-    errors = np.array([[m - q["replicated_q05"], q["replicated_q95"] - m] for m, q in zip(median, quantiles)]).T
-    axis.errorbar(positions, median, yerr=errors, fmt="s", color="tab:blue", capsize=4,
-                  label=f"replicated: median, 90% interval ({tails['n_replicates']} data sets)")
+    errors = np.array(
+        [[m - q["replicated_q05"], q["replicated_q95"] - m] for m, q in zip(median, quantiles)]
+    ).T
+    axis.errorbar(
+        positions,
+        median,
+        yerr=errors,
+        fmt="s",
+        color="tab:blue",
+        capsize=4,
+        label=f"replicated: median, 90% interval ({tails['n_replicates']} data sets)",
+    )
     observed = [q["observed"] for q in quantiles]
     colours = ["tab:red" if q["outside_replicated_90"] else "black" for q in quantiles]
-    axis.scatter(positions, observed, color=colours, marker="o", zorder=3,
-                 label=f"observed ({tails['n_rows']:,} training rows; red: outside)")
+    axis.scatter(
+        positions,
+        observed,
+        color=colours,
+        marker="o",
+        zorder=3,
+        label=f"observed ({tails['n_rows']:,} training rows; red: outside)",
+    )
     axis.set_xticks(positions, [f"{100 * q['probability']:g}%" for q in quantiles])
     axis.set_yscale("symlog", linthresh=0.1)
     axis.axhline(0, color="grey", lw=0.5)
@@ -94,8 +119,13 @@ def plot_residuals(residual: np.ndarray, path: str | Path, *, title: str) -> Non
     figure, axis = plt.subplots(figsize=(7, 4.2), layout="constrained")
     axis.hist(residual, bins=np.linspace(low, high, 80), color="tab:blue", alpha=0.8)
     axis.axvline(0, color="black", lw=1, label="0")
-    axis.axvline(float(np.mean(residual)), color="tab:red", lw=1.5, ls="--",
-                 label=f"mean {np.mean(residual):.4f}")
+    axis.axvline(
+        float(np.mean(residual)),
+        color="tab:red",
+        lw=1.5,
+        ls="--",
+        label=f"mean {np.mean(residual):.4f}",
+    )
     axis.set_xlabel("validation residual (logerror - posterior-mean prediction)")
     axis.set_ylabel("rows")
     axis.set_title(title)

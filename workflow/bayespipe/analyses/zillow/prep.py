@@ -141,8 +141,9 @@ def pairwise_correlation(table: pd.DataFrame, a: str, b: str) -> float:
     return float(np.corrcoef(x[both], y[both])[0, 1])
 
 
-def select_distinct(table: pd.DataFrame, order: list[str], n_predictors: int,
-                    max_correlation: float) -> tuple[list[str], list[dict]]:
+def select_distinct(
+    table: pd.DataFrame, order: list[str], n_predictors: int, max_correlation: float
+) -> tuple[list[str], list[dict]]:
     """Walk the ranking, skipping a candidate whose |correlation| with an already chosen predictor
     exceeds ``max_correlation``: two near-copies of one measurement leave their coefficients
     unidentified (only their sum is), whatever the sampler."""
@@ -151,7 +152,9 @@ def select_distinct(table: pd.DataFrame, order: list[str], n_predictors: int,
         if len(chosen) == n_predictors:
             break
         pairs = {c: pairwise_correlation(table, candidate, c) for c in chosen}
-        worst = max(pairs, key=lambda c: abs(pairs[c]) if np.isfinite(pairs[c]) else -1.0, default=None)
+        worst = max(
+            pairs, key=lambda c: abs(pairs[c]) if np.isfinite(pairs[c]) else -1.0, default=None
+        )
         if worst is not None and abs(pairs[worst]) > max_correlation:
             skipped.append({"column": candidate, "duplicates": worst, "correlation": pairs[worst]})
         else:
@@ -161,36 +164,62 @@ def select_distinct(table: pd.DataFrame, order: list[str], n_predictors: int,
 
 def _check_distinct(table: pd.DataFrame, names: list[str], max_correlation: float, path) -> None:
     for i, first in enumerate(names):
-        for second in names[i + 1:]:
+        for second in names[i + 1 :]:
             r = pairwise_correlation(table, first, second)
             if abs(r) > max_correlation:
-                raise InputError(path, f"zillow.predictors names '{first}' and '{second}', whose correlation "
-                                       f"{r:+.3f} exceeds zillow.max_predictor_correlation {max_correlation} "
-                                       "(their effects cannot be told apart; drop one or raise the threshold)",
-                                 column=second)
+                raise InputError(
+                    path,
+                    f"zillow.predictors names '{first}' and '{second}', whose correlation "
+                    f"{r:+.3f} exceeds zillow.max_predictor_correlation {max_correlation} "
+                    "(their effects cannot be told apart; drop one or raise the threshold)",
+                    column=second,
+                )
 
 
 def _check_configured(table: pd.DataFrame, names: list[str], path, null_report: dict) -> None:
     for name in names:
         where = "zillow.predictors"
         if name not in kaggle.PROPERTY_NAMES:
-            raise InputError(path, f"{where} names '{name}', which is not a Kaggle property column "
-                                   "(expected one of the numeric columns of properties_2016.csv)", column=name)
+            raise InputError(
+                path,
+                f"{where} names '{name}', which is not a Kaggle property column "
+                "(expected one of the numeric columns of properties_2016.csv)",
+                column=name,
+            )
         if name in kaggle.NON_PREDICTORS or name not in kaggle.NUMERIC_PROPERTIES:
-            raise InputError(path, f"{where} names '{name}', an id, code, date or text column "
-                                   "(expected a numeric property column)", column=name)
+            raise InputError(
+                path,
+                f"{where} names '{name}', an id, code, date or text column "
+                "(expected a numeric property column)",
+                column=name,
+            )
         fraction = null_report["null_fractions"].get(name, 1.0)
         if fraction >= 1.0:
-            raise InputError(path, f"{where} names '{name}', which is null in every merged transaction "
-                                   "(expected some values)", column=name)
+            raise InputError(
+                path,
+                f"{where} names '{name}', which is null in every merged transaction "
+                "(expected some values)",
+                column=name,
+            )
         if name not in table.columns:
-            raise InputError(path, f"{where} names '{name}', dropped for its null fraction {fraction:.3f} > "
-                                   f"zillow.max_null_fraction {null_report['max_null_fraction']} "
-                                   "(raise the threshold or choose another column)", column=name)
+            raise InputError(
+                path,
+                f"{where} names '{name}', dropped for its null fraction {fraction:.3f} > "
+                f"zillow.max_null_fraction {null_report['max_null_fraction']} "
+                "(raise the threshold or choose another column)",
+                column=name,
+            )
 
 
-def choose_predictors(table_path, null_report_path, n_predictors: int, predictors: list[str] | None,
-                      imputable: str | None, choice_path, max_correlation: float = 0.9) -> dict:
+def choose_predictors(
+    table_path,
+    null_report_path,
+    n_predictors: int,
+    predictors: list[str] | None,
+    imputable: str | None,
+    choice_path,
+    max_correlation: float = 0.9,
+) -> dict:
     """The fixed-effect predictors (configured, or the most correlated with logerror among
     mutually distinct candidates) and the imputable one."""
     table = pd.read_parquet(table_path)
@@ -201,7 +230,9 @@ def choose_predictors(table_path, null_report_path, n_predictors: int, predictor
     if predictors:
         _check_configured(table, list(predictors), table_path, null_report)
         if len(set(predictors)) != len(predictors):
-            raise InputError(table_path, f"zillow.predictors lists a column twice: {list(predictors)}")
+            raise InputError(
+                table_path, f"zillow.predictors lists a column twice: {list(predictors)}"
+            )
         _check_distinct(table, list(predictors), max_correlation, table_path)
         chosen = list(predictors)
         for name in chosen:
@@ -210,28 +241,40 @@ def choose_predictors(table_path, null_report_path, n_predictors: int, predictor
         order = sorted(ranked, key=lambda c: (-abs(ranked[c]), c))
         chosen, skipped = select_distinct(table, order, n_predictors, max_correlation)
         if len(chosen) < n_predictors:
-            raise InputError(table_path, f"only {len(chosen)} usable numeric column(s) {chosen} for "
-                                         f"zillow.n_predictors = {n_predictors} ({len(skipped)} more skipped: "
-                                         f"correlation with a chosen one above "
-                                         f"zillow.max_predictor_correlation {max_correlation})")
+            raise InputError(
+                table_path,
+                f"only {len(chosen)} usable numeric column(s) {chosen} for "
+                f"zillow.n_predictors = {n_predictors} ({len(skipped)} more skipped: "
+                f"correlation with a chosen one above "
+                f"zillow.max_predictor_correlation {max_correlation})",
+            )
     fractions = {c: float(table[c].isna().mean()) for c in chosen}
     if imputable is None:
         imputable = max(chosen, key=lambda c: (fractions[c], -chosen.index(c)))
     elif imputable not in chosen:
-        raise InputError(table_path, f"zillow.imputable_predictor '{imputable}' is not one of the chosen "
-                                     f"predictors {chosen}", column=imputable)
+        raise InputError(
+            table_path,
+            f"zillow.imputable_predictor '{imputable}' is not one of the chosen "
+            f"predictors {chosen}",
+            column=imputable,
+        )
     choice = {
         "predictors": chosen,
-        "method": "configured" if predictors else (
+        "method": "configured"
+        if predictors
+        else (
             f"top {n_predictors} by absolute correlation with logerror, skipping any candidate whose "
-            f"absolute correlation with an already chosen predictor exceeds {max_correlation}"),
+            f"absolute correlation with an already chosen predictor exceeds {max_correlation}"
+        ),
         "correlations": {c: ranked[c] for c in chosen},
         "max_predictor_correlation": max_correlation,
         # in ranking order: the candidate, the chosen predictor it duplicates, their correlation
         "skipped_correlated": skipped,
         # a list: JSON objects are written with sorted keys, and the ranking is the point here
-        "candidate_ranking": [{"column": c, "correlation": r}
-                              for c, r in sorted(ranked.items(), key=lambda kv: (-abs(kv[1]), kv[0]))],
+        "candidate_ranking": [
+            {"column": c, "correlation": r}
+            for c, r in sorted(ranked.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+        ],
         "null_fractions": fractions,
         "imputable_predictor": imputable,
     }
@@ -240,6 +283,7 @@ def choose_predictors(table_path, null_report_path, n_predictors: int, predictor
 
 
 # --- drop incomplete rows -------------------------------------------------------------------------
+
 
 def drop_incomplete_rows(table_path, choice_path, rows_path, report_path) -> dict:
     """Keep rows with logerror, a zip and every predictor; rows missing only the imputable predictor
@@ -255,8 +299,11 @@ def drop_incomplete_rows(table_path, choice_path, rows_path, report_path) -> dic
     rows[missing_mask_column(imputable)] = rows[imputable].isna()
     complete = int((~rows[missing_mask_column(imputable)]).sum())
     if complete == 0:
-        raise InputError(table_path, f"no row is left after dropping rows with nulls in {', '.join(required + [imputable])}"
-                                     f" (null counts: {null_counts}; expected some complete rows)")
+        raise InputError(
+            table_path,
+            f"no row is left after dropping rows with nulls in {', '.join(required + [imputable])}"
+            f" (null counts: {null_counts}; expected some complete rows)",
+        )
     report = {
         "rows_in": len(table),
         "null_counts": null_counts,
@@ -271,13 +318,16 @@ def drop_incomplete_rows(table_path, choice_path, rows_path, report_path) -> dic
 
 # --- split ----------------------------------------------------------------------------------------
 
+
 def _assign(n: int, validation_fraction: float, rng: np.random.Generator) -> np.ndarray:
     n_validation = int(round(validation_fraction * n))
     labels = np.array(["train"] * (n - n_validation) + ["validation"] * n_validation, dtype=object)
     return labels[rng.permutation(n)]
 
 
-def split(rows_path, choice_path, validation_fraction: float, seed: int, split_path, report_path) -> dict:
+def split(
+    rows_path, choice_path, validation_fraction: float, seed: int, split_path, report_path
+) -> dict:
     """Seeded split of the complete rows; the rows missing the imputable predictor are split the
     same way with their own draw, so the missing-data table gets its training share."""
     rows = pd.read_parquet(rows_path)
@@ -286,9 +336,12 @@ def split(rows_path, choice_path, validation_fraction: float, seed: int, split_p
     n_complete = int((~missing).sum())
     n_validation = int(round(validation_fraction * n_complete))
     if n_complete - n_validation < 2 or n_validation < 2:
-        raise InputError(rows_path, f"{n_complete} complete rows split with zillow.validation_fraction = "
-                                    f"{validation_fraction} leave {n_complete - n_validation} training and "
-                                    f"{n_validation} validation rows (expected at least 2 in each)")
+        raise InputError(
+            rows_path,
+            f"{n_complete} complete rows split with zillow.validation_fraction = "
+            f"{validation_fraction} leave {n_complete - n_validation} training and "
+            f"{n_validation} validation rows (expected at least 2 in each)",
+        )
     complete_rng, missing_rng = (np.random.default_rng([seed, STREAM_SPLIT, k]) for k in (0, 1))
     labels = np.empty(len(rows), dtype=object)
     labels[~missing] = _assign(n_complete, validation_fraction, complete_rng)
@@ -300,7 +353,7 @@ def split(rows_path, choice_path, validation_fraction: float, seed: int, split_p
         "validation_fraction": validation_fraction,
         "train": int(counts.get("train", 0)),
         "validation": int(counts.get("validation", 0)),
-        "missing_table_train": int(((rows[SPLIT] == "train")).sum()),
+        "missing_table_train": int((rows[SPLIT] == "train").sum()),
     }
     write_parquet(rows, split_path)
     write_json(report_path, report)
@@ -308,6 +361,7 @@ def split(rows_path, choice_path, validation_fraction: float, seed: int, split_p
 
 
 # --- zip groups -----------------------------------------------------------------------------------
+
 
 def zip_groups(split_path, choice_path, groups_path) -> pd.DataFrame:
     """Zips seen in complete training rows, numbered 1..G by zip code, with their row counts."""
@@ -317,17 +371,20 @@ def zip_groups(split_path, choice_path, groups_path) -> pd.DataFrame:
     train = rows.loc[rows[SPLIT] == "train", ZIP].value_counts()
     validation = rows.loc[rows[SPLIT] == "validation", ZIP].value_counts()
     codes = np.sort(train.index.to_numpy())
-    groups = pd.DataFrame({
-        ZIP: codes.astype("int64"),
-        "zip_index": np.arange(1, len(codes) + 1, dtype="int64"),
-        "n_train": train.reindex(codes).to_numpy().astype("int64"),
-        "n_validation": validation.reindex(codes, fill_value=0).to_numpy().astype("int64"),
-    })
+    groups = pd.DataFrame(
+        {
+            ZIP: codes.astype("int64"),
+            "zip_index": np.arange(1, len(codes) + 1, dtype="int64"),
+            "n_train": train.reindex(codes).to_numpy().astype("int64"),
+            "n_validation": validation.reindex(codes, fill_value=0).to_numpy().astype("int64"),
+        }
+    )
     write_parquet(groups, groups_path)
     return groups
 
 
 # --- standardize ----------------------------------------------------------------------------------
+
 
 def _with_groups(frame: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     index = frame[ZIP].map(dict(zip(groups[ZIP], groups["zip_index"])))
@@ -336,8 +393,12 @@ def _with_groups(frame: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _standardized(rows: pd.DataFrame, predictors: list[str], means: dict, sds: dict) -> pd.DataFrame:
-    frame = pd.DataFrame({PARCEL: rows[PARCEL].astype("int64"), TARGET: rows[TARGET].astype("float64")})
+def _standardized(
+    rows: pd.DataFrame, predictors: list[str], means: dict, sds: dict
+) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {PARCEL: rows[PARCEL].astype("int64"), TARGET: rows[TARGET].astype("float64")}
+    )
     for name in predictors:
         frame[name] = ((rows[name] - means[name]) / sds[name]).astype("float64")
     frame[ZIP] = rows[ZIP].astype("int64")
@@ -350,12 +411,18 @@ def training_statistics(train: pd.DataFrame, predictors: list[str], path) -> tup
     sds = {p: float(train[p].std(ddof=0)) for p in predictors}
     constant = [p for p, s in sds.items() if not s > 0]
     if constant:
-        raise InputError(path, f"predictor(s) {constant} are constant in the training rows "
-                               "(expected some spread to standardize)", column=constant[0])
+        raise InputError(
+            path,
+            f"predictor(s) {constant} are constant in the training rows "
+            "(expected some spread to standardize)",
+            column=constant[0],
+        )
     return means, sds
 
 
-def standardize(split_path, groups_path, choice_path, train_path, validation_path, predictors_path) -> dict:
+def standardize(
+    split_path, groups_path, choice_path, train_path, validation_path, predictors_path
+) -> dict:
     rows = pd.read_parquet(split_path)
     groups = pd.read_parquet(groups_path)
     choice = read_json(choice_path)
@@ -365,7 +432,8 @@ def standardize(split_path, groups_path, choice_path, train_path, validation_pat
     means, sds = training_statistics(train_rows, predictors, split_path)
     train = _with_groups(_standardized(train_rows, predictors, means, sds), groups)
     validation = _with_groups(
-        _standardized(complete[complete[SPLIT] == "validation"], predictors, means, sds), groups)
+        _standardized(complete[complete[SPLIT] == "validation"], predictors, means, sds), groups
+    )
     summary = {
         "predictors": predictors,
         "means": means,
@@ -396,7 +464,9 @@ def missing_table(split_path, groups_path, predictors_path, missing_path) -> pd.
     summary = read_json(predictors_path)
     predictors, imputable = summary["predictors"], summary["imputable_predictor"]
     train_rows = rows[rows[SPLIT] == "train"]
-    table = _with_groups(_standardized(train_rows, predictors, summary["means"], summary["sds"]), groups)
+    table = _with_groups(
+        _standardized(train_rows, predictors, summary["means"], summary["sds"]), groups
+    )
     mask = missing_mask_column(imputable)
     table[mask] = train_rows[mask].to_numpy().astype(bool)
     table = table[table["zip_seen"]].reset_index(drop=True)
@@ -415,18 +485,41 @@ def prepare_all(transactions_path, properties_path, folder, settings: dict) -> d
     """The whole chain in one process (benchmarks and tests); the workflow runs it rule by rule."""
     folder = Path(folder)
     paths = chain_paths(folder)
-    reports = {"merge": merge(transactions_path, properties_path, paths["merged"], paths["merge_report"])}
-    reports["columns"] = drop_sparse_columns(paths["merged"], settings["max_null_fraction"], paths["columns"],
-                                             paths["columns_report"])
-    choose_predictors(paths["columns"], paths["columns_report"], settings["n_predictors"],
-                      settings.get("predictors"), settings.get("imputable_predictor"), paths["choice"],
-                      settings.get("max_predictor_correlation", 0.9))
-    reports["rows"] = drop_incomplete_rows(paths["columns"], paths["choice"], paths["rows"], paths["rows_report"])
-    reports["split"] = split(paths["rows"], paths["choice"], settings["validation_fraction"], settings["seed"],
-                             paths["split"], paths["split_report"])
+    reports = {
+        "merge": merge(transactions_path, properties_path, paths["merged"], paths["merge_report"])
+    }
+    reports["columns"] = drop_sparse_columns(
+        paths["merged"], settings["max_null_fraction"], paths["columns"], paths["columns_report"]
+    )
+    choose_predictors(
+        paths["columns"],
+        paths["columns_report"],
+        settings["n_predictors"],
+        settings.get("predictors"),
+        settings.get("imputable_predictor"),
+        paths["choice"],
+        settings.get("max_predictor_correlation", 0.9),
+    )
+    reports["rows"] = drop_incomplete_rows(
+        paths["columns"], paths["choice"], paths["rows"], paths["rows_report"]
+    )
+    reports["split"] = split(
+        paths["rows"],
+        paths["choice"],
+        settings["validation_fraction"],
+        settings["seed"],
+        paths["split"],
+        paths["split_report"],
+    )
     zip_groups(paths["split"], paths["choice"], paths["zip_groups"])
-    reports["standardize"] = standardize(paths["split"], paths["zip_groups"], paths["choice"], paths["train"],
-                                         paths["validation"], paths["predictors"])
+    reports["standardize"] = standardize(
+        paths["split"],
+        paths["zip_groups"],
+        paths["choice"],
+        paths["train"],
+        paths["validation"],
+        paths["predictors"],
+    )
     missing_table(paths["split"], paths["zip_groups"], paths["predictors"], paths["missing"])
     return reports
 
@@ -434,13 +527,19 @@ def prepare_all(transactions_path, properties_path, folder, settings: dict) -> d
 def chain_paths(folder: Path) -> dict[str, Path]:
     """File names of the chain inside ``data/`` (the rules use the same names)."""
     names = {
-        "merged": "merged.parquet", "merge_report": "merge_report.json",
-        "columns": "columns.parquet", "columns_report": "columns_report.json",
+        "merged": "merged.parquet",
+        "merge_report": "merge_report.json",
+        "columns": "columns.parquet",
+        "columns_report": "columns_report.json",
         "choice": "predictor_choice.json",
-        "rows": "rows.parquet", "rows_report": "rows_report.json",
-        "split": "split.parquet", "split_report": "split_report.json",
+        "rows": "rows.parquet",
+        "rows_report": "rows_report.json",
+        "split": "split.parquet",
+        "split_report": "split_report.json",
         "zip_groups": "zip_groups.parquet",
-        "train": "train.parquet", "validation": "validation.parquet", "predictors": "predictors.json",
+        "train": "train.parquet",
+        "validation": "validation.parquet",
+        "predictors": "predictors.json",
         "missing": "missing.parquet",
     }
     return {key: Path(folder) / name for key, name in names.items()}

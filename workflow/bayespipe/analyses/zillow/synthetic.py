@@ -118,7 +118,10 @@ MOMENTS = {
     "yearbuilt": (YEAR_MEAN, YEAR_SD),
 }
 # Column -> the column it equals wherever both are present (Kaggle's duplicated measurements).
-IDENTICAL_COLUMNS = {"finishedsquarefeet12": "calculatedfinishedsquarefeet", "calculatedbathnbr": "bathroomcnt"}
+IDENTICAL_COLUMNS = {
+    "finishedsquarefeet12": "calculatedfinishedsquarefeet",
+    "calculatedbathnbr": "bathroomcnt",
+}
 BATH_VALUES = [1, 1.5, 2, 2.5, 3, 3.5, 4, 5]
 BATH_WEIGHTS = [20, 5, 40, 8, 17, 3, 5, 2]
 BATH_SQFT_LATENT_CORRELATION = 0.8  # gives about 0.75 between bathroomcnt and the floor area
@@ -130,8 +133,10 @@ def sizes(settings: dict) -> tuple[int, int]:
         return KAGGLE_PROPERTIES, KAGGLE_TRANSACTIONS
     n_properties, n_transactions = settings["n_properties"], settings["n_transactions"]
     if n_transactions > 0.9 * n_properties:
-        raise ConfigError(f"zillow.n_transactions: {n_transactions} is more than 90% of zillow.n_properties "
-                          f"({n_properties}); synthetic sales need parcels to choose from")
+        raise ConfigError(
+            f"zillow.n_transactions: {n_transactions} is more than 90% of zillow.n_properties "
+            f"({n_properties}); synthetic sales need parcels to choose from"
+        )
     return n_properties, n_transactions
 
 
@@ -146,7 +151,11 @@ class Zips:
     effects: np.ndarray
 
 
-COUNTIES = {6037: (3101, 34.05e6, -118.25e6), 6059: (1286, 33.70e6, -117.80e6), 6111: (2061, 34.30e6, -119.05e6)}
+COUNTIES = {
+    6037: (3101, 34.05e6, -118.25e6),
+    6059: (1286, 33.70e6, -117.80e6),
+    6111: (2061, 34.30e6, -119.05e6),
+}
 
 
 def draw_zips(rng: np.random.Generator, n_zips: int, sigma_zip: float) -> Zips:
@@ -184,7 +193,9 @@ def _year(rng, n, cols):
 
 
 def _tract(rng, n, cols):
-    return np.round(cols["fips"] * 1e4 + rng.integers(1000, 9999, n) + rng.integers(0, 999, n) / 1e3, 3)
+    return np.round(
+        cols["fips"] * 1e4 + rng.integers(1000, 9999, n) + rng.integers(0, 999, n) / 1e3, 3
+    )
 
 
 def _bathrooms(rng, n, cols):
@@ -225,7 +236,10 @@ SPEC: dict[str, tuple[float, Generator | None]] = {
     "decktypeid": (0.994, _const(66.0)),
     "finishedfloor1squarefeet": (0.932, _lognormal(7.2, 0.4)),
     "calculatedfinishedsquarefeet": (0.015, lambda rng, n, cols: SQFT.draw(rng, n)),
-    "finishedsquarefeet12": (0.09, lambda rng, n, cols: cols["calculatedfinishedsquarefeet"].copy()),
+    "finishedsquarefeet12": (
+        0.09,
+        lambda rng, n, cols: cols["calculatedfinishedsquarefeet"].copy(),
+    ),
     "finishedsquarefeet13": (0.997, _lognormal(7.2, 0.3)),
     "finishedsquarefeet15": (0.936, _lognormal(8.0, 0.6)),
     "finishedsquarefeet50": (0.932, _lognormal(7.2, 0.4)),
@@ -236,7 +250,10 @@ SPEC: dict[str, tuple[float, Generator | None]] = {
     "garagecarcnt": (0.70, _pick([0, 1, 2, 3, 4], [5, 15, 70, 7, 3])),
     "garagetotalsqft": (0.70, _lognormal(6.1, 0.4)),
     "hashottuborspa": (0.977, _const("true")),
-    "heatingorsystemtypeid": (0.394, _pick([2, 7, 24, 6, 20, 13, 18, 1], [60, 25, 5, 4, 2, 2, 1, 1])),
+    "heatingorsystemtypeid": (
+        0.394,
+        _pick([2, 7, 24, 6, 20, 13, 18, 1], [60, 25, 5, 4, 2, 2, 1, 1]),
+    ),
     "latitude": (0.0, None),
     "longitude": (0.0, None),
     "lotsizesquarefeet": (0.11, lambda rng, n, cols: LOTSIZE.draw(rng, n)),
@@ -246,12 +263,18 @@ SPEC: dict[str, tuple[float, Generator | None]] = {
     "pooltypeid2": (0.989, _const(1.0)),
     "pooltypeid7": (0.837, _const(1.0)),
     "propertycountylandusecode": (0.0003, _pick(LANDUSE_CODES, [35, 15, 10, 10, 8, 7, 5, 4, 3, 3])),
-    "propertylandusetypeid": (0.0, _pick([261, 266, 246, 269, 248, 247, 263, 31], [67, 24, 3, 2, 2, 1, 0.5, 0.5])),
+    "propertylandusetypeid": (
+        0.0,
+        _pick([261, 266, 246, 269, 248, 247, 263, 31], [67, 24, 3, 2, 2, 1, 0.5, 0.5]),
+    ),
     "propertyzoningdesc": (0.337, _pick(ZONING)),
     "rawcensustractandblock": (0.0, _tract),
     "regionidcity": (0.021, None),
     "regionidcounty": (0.0, None),
-    "regionidneighborhood": (0.613, lambda rng, n, cols: rng.integers(6952, 764167, n).astype(float)),
+    "regionidneighborhood": (
+        0.613,
+        lambda rng, n, cols: rng.integers(6952, 764167, n).astype(float),
+    ),
     "regionidzip": (0.001, None),
     "roomcnt": (0.0, _pick([0, 4, 5, 6, 7, 8], [70, 5, 7, 8, 6, 4])),
     "storytypeid": (0.9995, _const(7.0)),
@@ -270,20 +293,35 @@ SPEC: dict[str, tuple[float, Generator | None]] = {
     "taxamount": (0.0067, _tax_amount),
     "taxdelinquencyflag": (0.981, _const("Y")),
     "taxdelinquencyyear": (0.981, _pick([14, 15, 13, 12, 11, 99], [40, 30, 15, 8, 5, 2])),
-    "censustractandblock": (0.0215, lambda rng, n, cols: np.round(cols["rawcensustractandblock"] * 1e3) * 1e3
-                            + rng.integers(1, 30, n)),
+    "censustractandblock": (
+        0.0215,
+        lambda rng, n, cols: (
+            np.round(cols["rawcensustractandblock"] * 1e3) * 1e3 + rng.integers(1, 30, n)
+        ),
+    ),
 }
 # Generators run in this order so that derived columns find their sources.
-GENERATION_ORDER = ["fips", "calculatedfinishedsquarefeet", "bathroomcnt", "structuretaxvaluedollarcnt",
-                    "landtaxvaluedollarcnt", "taxvaluedollarcnt", "rawcensustractandblock"]
+GENERATION_ORDER = [
+    "fips",
+    "calculatedfinishedsquarefeet",
+    "bathroomcnt",
+    "structuretaxvaluedollarcnt",
+    "landtaxvaluedollarcnt",
+    "taxvaluedollarcnt",
+    "rawcensustractandblock",
+]
 
 
-def _zip_columns(zips: Zips, zip_of_row: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _zip_columns(
+    zips: Zips, zip_of_row: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     n = len(zip_of_row)
     fips = zips.fips[zip_of_row].astype(float)
     return {
         "fips": fips,
-        "regionidcounty": np.array([COUNTIES[int(f)][0] for f in fips], float) if n else np.zeros(0),
+        "regionidcounty": np.array([COUNTIES[int(f)][0] for f in fips], float)
+        if n
+        else np.zeros(0),
         "regionidzip": zips.codes[zip_of_row].astype(float),
         "regionidcity": zips.city[zip_of_row].astype(float),
         "latitude": np.round(zips.latitude[zip_of_row] + rng.normal(0, 2e4, n)),
@@ -291,7 +329,9 @@ def _zip_columns(zips: Zips, zip_of_row: np.ndarray, rng: np.random.Generator) -
     }
 
 
-def _chunk_values(rng: np.random.Generator, zips: Zips, zip_of_row: np.ndarray) -> dict[str, np.ndarray]:
+def _chunk_values(
+    rng: np.random.Generator, zips: Zips, zip_of_row: np.ndarray
+) -> dict[str, np.ndarray]:
     """Full (unmasked) values of every property column for one chunk of parcels."""
     n = len(zip_of_row)
     cols = _zip_columns(zips, zip_of_row, rng)
@@ -306,7 +346,11 @@ def _chunk_values(rng: np.random.Generator, zips: Zips, zip_of_row: np.ndarray) 
 def _to_arrow(name: str, values: np.ndarray, null: np.ndarray) -> pa.Array:
     column = next(c for c in kaggle.PROPERTY_COLUMNS if c.name == name)
     if column.kind == "text":
-        return pa.array([str(v) for v in values], pa.string(), mask=null) if len(values) else pa.array([], pa.string())
+        return (
+            pa.array([str(v) for v in values], pa.string(), mask=null)
+            if len(values)
+            else pa.array([], pa.string())
+        )
     return pa.array(values.astype(float), pa.float64(), mask=null)
 
 
@@ -360,9 +404,16 @@ def _linear_predictor(truth: Truth, values: dict[str, np.ndarray]) -> np.ndarray
     return eta
 
 
-def generate(seed: int, n_properties: int, n_transactions: int, n_zips: int,
-             transactions_path: str | Path, properties_path: str | Path, truth_path: str | Path,
-             truth: Truth = Truth()) -> dict:
+def generate(
+    seed: int,
+    n_properties: int,
+    n_transactions: int,
+    n_zips: int,
+    transactions_path: str | Path,
+    properties_path: str | Path,
+    truth_path: str | Path,
+    truth: Truth = Truth(),
+) -> dict:
     """Write the two Kaggle-format CSV files and the raw-scale truth; returns a summary."""
     p = plan(seed, n_properties, n_transactions, n_zips, truth)
     sold_order = np.argsort(p.sold, kind="stable")
@@ -389,27 +440,35 @@ def generate(seed: int, n_properties: int, n_transactions: int, n_zips: int,
     zip_effect = p.zips.effects[p.zip_of_parcel[p.sold]]
     logerror = np.round(_linear_predictor(truth, sold_values) + zip_effect + p.noise, 4)
     order = np.argsort(p.dates, kind="stable")  # Kaggle's file is sorted by date
-    transactions = pa.table({
-        kaggle.PARCEL: pa.array(p.parcel_ids[p.sold][order], pa.int64()),
-        kaggle.TARGET: pa.array(logerror[order], pa.float64()),
-        kaggle.DATE: pa.array(np.datetime_as_string(p.dates[order], unit="D"), pa.string()),
-    })
+    transactions = pa.table(
+        {
+            kaggle.PARCEL: pa.array(p.parcel_ids[p.sold][order], pa.int64()),
+            kaggle.TARGET: pa.array(logerror[order], pa.float64()),
+            kaggle.DATE: pa.array(np.datetime_as_string(p.dates[order], unit="D"), pa.string()),
+        }
+    )
     with atomic_path(transactions_path) as tmp, open(tmp, "wb") as handle:
         _write_header(handle, transactions.column_names)
         _write_rows(handle, transactions)
     raw = raw_truth(truth, p, seed, n_properties, n_transactions)
     raw["null_fractions_properties"] = {k: round(v / n_properties, 6) for k, v in nulls.items()}
     write_json(truth_path, raw)
-    return {"properties": n_properties, "transactions": len(p.sold), "zips": n_zips,
-            "empty_parcels": int(p.empty.sum()), "repeat_sales": int(len(p.sold) - len(np.unique(p.sold))),
-            "logerror_min": float(logerror.min()), "logerror_max": float(logerror.max())}
+    return {
+        "properties": n_properties,
+        "transactions": len(p.sold),
+        "zips": n_zips,
+        "empty_parcels": int(p.empty.sum()),
+        "repeat_sales": int(len(p.sold) - len(np.unique(p.sold))),
+        "logerror_min": float(logerror.min()),
+        "logerror_max": float(logerror.max()),
+    }
 
 
 def raw_truth(truth: Truth, p: Plan, seed: int, n_properties: int, n_transactions: int) -> dict:
     return {
         "scale": "raw",
         "model": "logerror = intercept + sum_k betas[k] * (x_k - mu_k) / sd_k + quadratic * (z_nl^2 - 1)"
-                 " + a_zip + e, e with mean 0 and sd sigma (see noise); logerror rounded to 4 decimals",
+        " + a_zip + e, e with mean 0 and sd sigma (see noise); logerror rounded to 4 decimals",
         "seed": seed,
         "n_properties": n_properties,
         "n_transactions": n_transactions,
@@ -431,16 +490,25 @@ def raw_truth(truth: Truth, p: Plan, seed: int, n_properties: int, n_transaction
 def noise_description(truth: Truth) -> dict:
     if truth.noise_df is None:
         return {"family": "normal", "sd": truth.sigma}
-    return {"family": "truncated_student_t", "df": truth.noise_df, "scale": truth.noise_scale,
-            "bound": truth.noise_bound, "sd": truth.sigma,
-            "note": "e = scale * StudentT(df) truncated to [-bound, bound]; sd(e) = sigma"}
+    return {
+        "family": "truncated_student_t",
+        "df": truth.noise_df,
+        "scale": truth.noise_scale,
+        "bound": truth.noise_bound,
+        "sd": truth.sigma,
+        "note": "e = scale * StudentT(df) truncated to [-bound, bound]; sd(e) = sigma",
+    }
 
 
 def _model_column(name: str, raw: dict, chosen) -> str | None:
     """The chosen column carrying generating predictor ``name``: itself or an identical column."""
     if name in chosen:
         return name
-    twins = [c for c, source in raw.get("identical_columns", {}).items() if source == name and c in chosen]
+    twins = [
+        c
+        for c, source in raw.get("identical_columns", {}).items()
+        if source == name and c in chosen
+    ]
     return twins[0] if twins else None
 
 
@@ -460,7 +528,9 @@ def prepared_truth(raw: dict, predictors: dict, zip_groups) -> dict:
             continue  # a generating predictor left out of the model: its effect joins the noise
         # an identical column has the generating column's values wherever the model sees a row
         carried[name] = column
-        a = (predictors["means"][column] - raw["moments"][name]["mean"]) / raw["moments"][name]["sd"]
+        a = (predictors["means"][column] - raw["moments"][name]["mean"]) / raw["moments"][name][
+            "sd"
+        ]
         b = predictors["sds"][column] / raw["moments"][name]["sd"]
         betas[column] = beta * b
         intercept += beta * a
@@ -478,7 +548,7 @@ def prepared_truth(raw: dict, predictors: dict, zip_groups) -> dict:
     return {
         "scale": "standardized predictors as prepared (training means and sds in predictors.json)",
         "model": "logerror = intercept + sum_k betas[k] * z_k + nonlinear_quadratic * (z_nl^2 - 1)"
-                 " + zip_effects[zip] + e, e with mean 0 and sd sigma (see noise)",
+        " + zip_effects[zip] + e, e with mean 0 and sd sigma (see noise)",
         "intercept": intercept,
         "betas": betas,
         "sigma": raw["sigma"],
