@@ -57,13 +57,19 @@ def bench_path(analysis, job):
 FINAL_TARGETS = {}  # analysis -> list of files; each rule file registers its own
 
 
-def final_targets():
-    """Everything the run must produce; nothing when its version folder is already complete."""
-    if versioning.is_complete(RESULTS, VERSION.id):
-        return []
+def run_targets():
+    """Every file the enabled analyses and the report must produce."""
     return [f for name in ENABLED for f in FINAL_TARGETS.get(name, [])] + FINAL_TARGETS.get(
         REPORT_DIR, []
     )
+
+
+def final_targets():
+    """What `rule all` asks for: the run's targets, or, when this version is complete already,
+    only its manifest, which exists (so nothing runs and the folder is never touched again)."""
+    if versioning.is_complete(RESULTS, VERSION.id):
+        return [f"{VERSION_DIR}/manifest.json"]
+    return run_targets()
 
 
 def rule_scripts():
@@ -184,7 +190,7 @@ def write_version_manifest():
     """Called on success: link the run's files from the work tree into its version folder,
     write the manifest (then the RO-Crate, which describes the whole run) and point
     results/latest at it."""
-    count = versioning.snapshot(WORK_DIR, VERSION_DIR, final_targets())
+    count = versioning.snapshot(WORK_DIR, VERSION_DIR, run_targets())
     write_manifest(
         VERSION_DIR, workdir=ROOT, rule_scripts=rule_scripts(), run_info=run_info()
     )
