@@ -77,3 +77,13 @@ def test_config_readme_is_current():
     assert (REPO / "config" / "README.md").read_text() == render(), (
         "config/README.md is stale: python -m bayespipe.config_docs > config/README.md"
     )
+
+
+def test_validated_config_is_ordered_by_key():
+    """Snakemake compares dict params as written: key order in a file must not matter."""
+    from bayespipe.config import validate_config
+
+    a = validate_config({"tadpoles": {"sampler": {"seed": 3, "chains": 2}}})
+    b = validate_config({"tadpoles": {"sampler": {"chains": 2, "seed": 3}}})
+    assert list(a["tadpoles"]["sampler"]) == sorted(a["tadpoles"]["sampler"])
+    assert repr(a) == repr(b)

@@ -73,7 +73,20 @@ def validate_config(config: dict, schema_path: Path = SCHEMA) -> dict:
     from snakemake.utils import validate
 
     validate(config, str(schema_path), set_default=False)
+    _sort_keys(config)
     return config
+
+
+def _sort_keys(node):
+    """Order every mapping by key, in place: Snakemake compares dict params as written, so the
+    same settings listed in another order in a config file must not look like a change."""
+    if isinstance(node, dict):
+        items = sorted(node.items())
+        node.clear()
+        node.update((key, _sort_keys(value)) for key, value in items)
+    elif isinstance(node, list):
+        node[:] = [_sort_keys(value) for value in node]
+    return node
 
 
 def load_config(path: str | Path, schema_path: Path = SCHEMA) -> dict:
