@@ -1,7 +1,6 @@
 """The CmdStanPy engine: argument mapping against a stand-in CmdStanModel (runs everywhere), and the
 real thing plus the engine-equality check wherever CmdStan is installed."""
 
-import os
 import types
 from pathlib import Path
 
@@ -266,7 +265,10 @@ def real_stamp(real_engine, tmp_path_factory):
     return path
 
 
-def test_real_cmdstan_fit(real_engine, real_stamp):
+def test_real_cmdstan_fit(real_engine, real_stamp, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's own temporary folder
     sampler = {"chains": 2, "warmup": 200, "draws": 100, "prior_draws": 50, "seed": 3}
     idata, info = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp,
                                   idata_kwargs=KWARGS)
@@ -275,7 +277,7 @@ def test_real_cmdstan_fit(real_engine, real_stamp):
     prior, _ = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp, prior_only=True,
                                idata_kwargs=KWARGS)
     assert prior.prior["a_bar"].shape == (2, 50)
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("bayespipe-cmdstan-*/*.csv"))
+    assert not list(tmp_path.glob("bayespipe-cmdstan-*"))  # CmdStan's CSV files are gone
 
 
 def test_real_compile_happens_once_per_machine(real_engine, real_stamp, tmp_path):
