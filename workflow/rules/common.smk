@@ -104,8 +104,8 @@ def job_code_keys():
     scripts = rule_scripts()
     used = {}
     for each in workflow.rules:
-        if each.name == "all":
-            continue
+        if rule_analysis(each) not in (*ENABLED, REPORT_DIR):
+            continue  # rules of disabled analyses never run (and their code need not exist)
         script = scripts.get(each.name)
         code = codedeps.job_code(
             ROOT,
@@ -119,8 +119,7 @@ def job_code_keys():
         if any(path.startswith("workflow/bayespipe/engines/stan/") for path in code):
             key["stan_engine"] = engine
         each.set_params(job_code=key)
-        if rule_analysis(each) in (*ENABLED, REPORT_DIR):
-            used.update({k: v for k, v in code.items() if not k.startswith("rule ")})
+        used.update({k: v for k, v in code.items() if not k.startswith("rule ")})
     return used
 
 
