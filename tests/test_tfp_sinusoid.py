@@ -14,8 +14,10 @@ from bayespipe.engines.tfp.common import setup
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 SMALL = {
     "n_points": 32, "noise_sd": 1.0, "hidden_units": 20, "epochs": 300, "learning_rate": 0.03,
-    "prior_sigma_1": 1.0, "prior_sigma_2": 0.1, "prior_pi": 0.2, "posterior_initial_scale": 0.3,
-    "posterior_initial_loc_sd": 1.5, "predictive_draws": 100, "n_grid": 200, "aleatoric": True, "seed": 1,
+    "learning_rate_final": 0.003, "kl_warmup_fraction": 0.2, "standardize_input": True,
+    "prior_sigma_1": 1.0, "prior_sigma_2": 0.1, "prior_pi": 0.2, "posterior_initial_scale": 0.05,
+    "posterior_initial_loc_sd": 1.5, "predictive_draws": 100, "n_grid": 200, "aleatoric": True,
+    "seed": 1,
 }
 FIT_FILES = {"metrics": "metrics.json", "history": "history.csv", "predictions": "predictions.parquet"}
 
@@ -47,6 +49,51 @@ def test_band_ratio_compares_outside_with_inside():
     assert sinusoid.band_ratio(x, sd) == pytest.approx(3.0)
 
 
+def test_in_range_rmse_uses_only_the_training_range_and_the_noise_sd():
+    x = np.linspace(-1.5, 1.5, 301)
+    inside = (x >= -0.5) & (x <= 0.5)
+    mean = sinusoid.truth(x) + np.where(inside, np.where(np.arange(301) % 2, 0.6, -0.6), 50.0)
+    sd = np.where(inside, 0.5, 2.0)
+    metrics = sinusoid.fit_metrics(x, {"mean": mean, "epistemic_sd": sd, "aleatoric_sd": sd}, 2.0)
+    assert metrics["rmse_to_truth_inside"] == pytest.approx(0.6)  # the 50s outside do not count
+    assert metrics["rmse_inside_over_noise_sd"] == pytest.approx(0.3)
+    assert metrics["band_ratio"] == pytest.approx(4.0)
+    assert sinusoid.rmse_inside(x, sinusoid.truth(x)) == 0.0
+
+
+def test_kl_weight_rises_linearly_over_the_warmup():
+    session = setup(device="cpu", seed=0)
+    epochs = session.tf.constant([1.0, 50.0, 100.0, 400.0])
+    assert sinusoid.kl_annealing(session, epochs, 100).numpy() == pytest.approx([0.01, 0.5, 1, 1])
+    assert sinusoid.kl_annealing(session, epochs, 0).numpy() == pytest.approx([1, 1, 1, 1])
+
+
+def test_network_sees_z_scores_of_x():
+    session = setup(device="cpu", seed=0)
+    x = np.linspace(-0.5, 0.5, 32).reshape(-1, 1).astype("float32")
+    scaling = sinusoid.input_scaling(x)
+    assert scaling["x_sd"] == pytest.approx(x.std())
+    model = sinusoid.build_model(session, SMALL, "epistemic", n_train=32, scaling=scaling)
+    z = model.layers[0](x).numpy()
+    assert z.mean() == pytest.approx(0.0, abs=1e-6) and z.std() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_short_training_brings_the_mean_to_the_data(train_file):
+    """At test size and a fixed seed, training cuts the in-range RMSE of the untrained network."""
+    x, y = sinusoid.read_points(train_file)
+    grid = np.linspace(*sinusoid.PREDICT_RANGE, SMALL["n_grid"])
+    session = setup(device="cpu", seed=SMALL["seed"])
+    model = sinusoid.build_model(session, SMALL, "epistemic", n_train=len(x),
+                                 scaling=sinusoid.input_scaling(x))
+    before = sinusoid.rmse_inside(grid, sinusoid.predict(session, model, grid, 50)["mean"])
+    progress = sinusoid.ProgressLogger("test", SMALL["epochs"])
+    sinusoid.train(session, model, x, y, cfg=SMALL, progress=progress)
+    after = sinusoid.rmse_inside(grid, sinusoid.predict(session, model, grid, 50)["mean"])
+    assert after < 0.3 * before and after < 2.0 * SMALL["noise_sd"], (before, after)
+    kl_factor = [row["kl_factor"] for row in progress.rows]
+    assert kl_factor[0] == pytest.approx(1 / 60) and kl_factor[59:] == [1.0] * 241
+
+
 def test_scale_mixture_prior_starts_at_the_configured_mixture():
     session = setup(device="cpu", seed=0)
     prior = sinusoid.scale_mixture_prior(session, 1.0, 0.1, 0.2)(3, 0)
@@ -56,11 +103,21 @@ def test_scale_mixture_prior_starts_at_the_configured_mixture():
     assert len(prior.trainable_weights) == 1  # pi and both scales are learned
 
 
+def prediction_x(outputs):
+    return pd.read_parquet(outputs["predictions"])["x"].to_numpy()
+
+
+def prediction_mean(outputs):
+    return pd.read_parquet(outputs["predictions"])["mean"].to_numpy()
+
+
 @pytest.mark.parametrize("variant", ["epistemic", "aleatoric"])
 def test_fit_widens_the_band_away_from_the_data(train_file, tmp_path, variant):
     outputs = {key: tmp_path / name for key, name in FIT_FILES.items()}
     metrics, device = sinusoid.fit(SMALL, TFP_CPU, variant, train_file, outputs)
     assert metrics["band_ratio"] > 1.0 and device["device"] == "cpu"
+    assert metrics["rmse_inside_over_noise_sd"] == pytest.approx(
+        sinusoid.rmse_inside(prediction_x(outputs), prediction_mean(outputs)) / SMALL["noise_sd"])
     assert len(metrics["learned_priors"]) == 3
     prediction = pd.read_parquet(outputs["predictions"])
     assert len(prediction) == SMALL["n_grid"] and prediction["x"].min() == -1.5
