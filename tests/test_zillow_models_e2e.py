@@ -66,6 +66,7 @@ def test_kaggle_files_with_duplicate_columns_and_heavy_tails_pass_every_gate(rep
     (repo_copy / "config" / "kaggle-traits.yaml").write_text(yaml.safe_dump(config))
     targets = ["zillow_data_card", *(f"zillow_fit_{m}" for m in MODELS)]
     run_snakemake(repo_copy, *targets, "--configfile", "config/kaggle-traits.yaml")
+    assert (folder / kaggle.PROPERTIES_FILE).is_file()  # the user's files are read, never moved
     zillow = max((repo_copy / "results").glob("test-*"), key=lambda p: p.stat().st_mtime) / "zillow"
     card = read_json(zillow / "data" / "data_card.json")
     skipped = {s["column"]: s for s in card["predictor_selection"]["skipped_correlated"]}
