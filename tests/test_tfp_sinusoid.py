@@ -129,7 +129,11 @@ def test_fit_widens_the_band_away_from_the_data(train_file, tmp_path, variant):
     figure = tmp_path / "band.png"
     sinusoid.plot(train_file, outputs["predictions"], variant, figure)
     assert figure.stat().st_size > 5000
-    if variant == "epistemic":  # same seed, same numbers on the CPU
-        again, _ = sinusoid.fit(SMALL, TFP_CPU, variant, train_file,
-                                {k: tmp_path / f"again-{v}" for k, v in FIT_FILES.items()})
-        assert again["band_ratio"] == metrics["band_ratio"] and again["final_loss"] == metrics["final_loss"]
+    if variant == "epistemic":  # same seed, same network and predictions on the CPU
+        again_files = {k: tmp_path / f"again-{v}" for k, v in FIT_FILES.items()}
+        again, _ = sinusoid.fit(SMALL, TFP_CPU, variant, train_file, again_files)
+        pd.testing.assert_frame_equal(pd.read_parquet(again_files["predictions"]), prediction)
+        assert again["band_ratio"] == metrics["band_ratio"]
+        # The logged scalar loss can differ in its last bit after other graphs ran in this
+        # process (a fresh process, as each Snakemake job is, repeats it bit for bit).
+        assert again["final_loss"] == pytest.approx(metrics["final_loss"], rel=1e-6)
