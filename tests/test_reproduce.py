@@ -203,3 +203,22 @@ def test_hdf5_compared_by_datasets(tmp_path):
     )
     changed = rp.compare_file("m/w.h5", tmp_path / "a.h5", tmp_path / "c.h5", None, [])
     assert changed.status == rp.UNEXPECTED and "0.5" in changed.detail
+
+
+def test_scratch_checkout_gets_every_code_file_and_the_recorded_config(tmp_path):
+    """The manifest's code lists what the version id covers; the run needs the rest too."""
+    from bayespipe.audit.staging import stage_checkout
+    from bayespipe.io import sha256_file
+
+    source = tmp_path / "snapshot"
+    for rel in ("Snakefile", "workflow/rules/a.smk", "workflow/envs/bayespipe.yaml"):
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_text(f"# {rel}\n")
+    code = {rel: sha256_file(source / rel) for rel in ("Snakefile", "workflow/rules/a.smk")}
+    manifest = {"code": code, "config": {"results_dir": "/abs/results", "seed": 3}, "jobs": []}
+    checkout = tmp_path / "work" / "repo"
+    assert stage_checkout(source, manifest, tmp_path, checkout) == []
+    environment = checkout / "workflow/envs/bayespipe.yaml"
+    assert environment.read_text() == "# workflow/envs/bayespipe.yaml\n"
+    config = (checkout / "config/config.yaml").read_text()
+    assert "results_dir: results" in config and "seed: 3" in config  # never the original folder

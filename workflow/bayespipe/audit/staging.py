@@ -1,8 +1,10 @@
 """The scratch checkout ``reproduce`` runs in: the recorded code and config, the raw inputs.
 
-The code files are copied from wherever ``recorded_code.locate_code`` found them; the recorded
-(complete) config becomes ``config/config.yaml``; raw inputs are symlinked from the original
-workflow folder and their sha256 checked against the job records.
+Every code file is copied from wherever ``recorded_code.locate_code`` found it: the manifest's
+``code`` lists only the files the version id covers, and the run also needs the rest (the conda
+environment, report captions). The recorded (complete) config becomes ``config/config.yaml``;
+raw inputs are symlinked from the original workflow folder and their sha256 checked against the
+job records.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import yaml
 from bayespipe.audit.compare import flatten
 from bayespipe.catalog import ANALYSES
 from bayespipe.io import sha256_file
+from bayespipe.versioning import code_files
 
 
 def stage_checkout(code_dir: Path, manifest: dict, source: Path, checkout: Path) -> list[str]:
@@ -26,7 +29,7 @@ def stage_checkout(code_dir: Path, manifest: dict, source: Path, checkout: Path)
 
 
 def copy_code(source: Path, code: dict[str, str], target: Path) -> None:
-    for rel in code:
+    for rel in sorted(set(code) | set(code_files(source))):
         destination = target / rel
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / rel, destination)
