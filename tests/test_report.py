@@ -118,7 +118,7 @@ def test_results_table_leads_with_the_tutorial_column(fake_version):
     row = next(r for r in table.split("<tr>") if "posterior mean of a_bar" in r)
     assert "1.35" in row and "0.9 to 1.8" in row and "reproduced" in row
     row = next(r for r in table.split("<tr>") if "posterior mean of sigma" in r)
-    assert "2.5" in row and "differs" in row and "other inference method" in row
+    assert "2.5" in row and "differs" in row and "other inference method: NUTS" in row
 
 
 def test_headlines_are_judged_from_the_declared_files(fake_version):
@@ -295,6 +295,7 @@ def complete(version: Path, config: dict) -> None:
 def test_what_changed_diffs_against_the_previous_complete_version(tmp_path):
     results = tmp_path / "results"
     older = make_version(results, "v0", a_bar=3.0)
+    write_text(older / "report" / "index.html", "<!DOCTYPE html>")
     complete(older, {"tadpoles": {"seed": 1}})
     incomplete = make_version(results, "v0b", a_bar=9.0)  # no manifest: never compared with
     assert incomplete.is_dir()
@@ -310,6 +311,7 @@ def test_what_changed_diffs_against_the_previous_complete_version(tmp_path):
     assert re.search(r'<td class="num">3</td><td class="num">1.35</td><td class="num">-1.65', row)
     assert "differs → reproduced" in row
     assert "tadpoles/fit/metrics.json" in changes  # a changed output
+    assert "2 changed, 0 added, 0 removed" in changes  # the page being written is no removal
 
 
 def test_first_version_says_there_is_nothing_to_compare(fake_version):

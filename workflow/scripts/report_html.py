@@ -8,7 +8,8 @@ from bayespipe.versioning import run_files
 with job(snakemake) as record:
     info = RunInfo(**snakemake.params.run, git=git_state(snakemake.params.root), host=host_info())
     work = Path(snakemake.output.html).parents[1]  # <work tree>/report/index.html
-    files = set(run_files(work, snakemake.input.targets))  # this run's files, not the tree's
+    # This run's files (not all the tree's): the analyses' and the code snapshot's.
+    files = set(run_files(work, [*snakemake.input.targets, snakemake.input.snapshot]))
     written = write_report(work, snakemake.output.html, info, files=files,
                            results_dir=snakemake.params.results)
     record["generated"] = info.generated

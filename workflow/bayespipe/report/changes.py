@@ -20,6 +20,7 @@ from bayespipe.report.headline import Headline, headlines
 from bayespipe.versioning import complete_versions
 
 SKIPPED_PARTS = {"logs", "benchmarks"}
+PAGE = "report/index.html"
 
 
 @dataclass
@@ -54,15 +55,19 @@ def previous_version(results_dir: str | Path, current: str) -> tuple[Path, dict]
     return None
 
 
-def staged_manifest(version_dir: Path, run: dict, files: list[str]) -> dict:
-    """The parts of a manifest that ``diff_versions`` compares, for a version still running."""
+def staged_manifest(version_dir: Path, run: dict, files: list[str],
+                    pending: tuple[str, ...] = (PAGE,)) -> dict:
+    """The parts of a manifest that ``diff_versions`` compares, for a version still running.
+    ``pending`` outputs are being written (this page): listed, with no hash yet."""
     outputs = [f for f in files if not set(Path(f).parts) & SKIPPED_PARTS
-               and not f.endswith(".job.json")]
+               and not f.endswith(".job.json") and (version_dir / f).is_file()]
+    entries = [{"path": rel, "sha256": sha256_file(version_dir / rel), "kind": "output"}
+               for rel in outputs if rel not in pending]
+    entries += [{"path": rel, "sha256": None, "kind": "output"} for rel in pending]
     return {
         "version": run["version"],
         **{key: run.get(key, {}) for key in ("config", "code", "data", "software", "stan_engine")},
-        "files": [{"path": rel, "sha256": sha256_file(version_dir / rel), "kind": "output"}
-                  for rel in outputs if (version_dir / rel).is_file()],
+        "files": entries,
     }
 
 
