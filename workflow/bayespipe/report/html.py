@@ -21,7 +21,7 @@ import jinja2
 from bayespipe.io import atomic_path
 from bayespipe.provenance import MANIFEST, ROCRATE
 from bayespipe.report import collect, headline, present, sections
-from bayespipe.report.changes import changes_since_previous
+from bayespipe.report.changes import Changes, changes_since_previous
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -110,25 +110,33 @@ def _run_rows(info: RunInfo, device_list: list[str]) -> list[tuple[str, str]]:
     return rows
 
 
+def _changes(version_dir: Path, info: RunInfo, results_dir: str | Path | None,
+             files: set[str] | None, analyses: list, rows: list) -> Changes | None:
+    if results_dir is None:
+        return None
+    run = {"version": info.version, "config": info.config, "code": info.code,
+           "data": info.data, "software": info.software, "stan_engine": info.stan_engine}
+    listed = sorted(files) if files is not None else [rel for a in analyses for rel, _ in a.files]
+    return changes_since_previous(version_dir, results_dir, run, listed, rows)
+
+
 def context(version_dir: Path, report_html: Path, info: RunInfo, *,
             files: set[str] | None = None, results_dir: str | Path | None = None) -> dict:
-    """Everything the templates show, computed from the version folder and the run."""
+    """Everything the templates show, computed from the version folder and the run.
+
+    ``files`` (version-relative) restricts the page to this run's files, since a work tree
+    also holds other runs'; ``results_dir`` enables the What changed section."""
     report_dir = report_html.parent
+
+    def ours(rel: str) -> bool:
+        return files is None or rel in files
+
     analyses = [collect.collect_analysis(version_dir, name, files)
                 for name in collect.present_analyses(version_dir, files)]
     rows = headline.headlines(version_dir, info.config)
     views = [sections.build(version_dir, report_dir, a, rows) for a in analyses]
-    def ours(rel: str) -> bool:  # the work tree also holds other runs' jobs
-        return files is None or rel in files
-
     records = [r for r in collect.load_job_records(version_dir) if ours(r["_record"])]
-    changes = None
-    if results_dir is not None:
-        run = {"version": info.version, "config": info.config, "code": info.code,
-               "data": info.data, "software": info.software, "stan_engine": info.stan_engine}
-        listed = sorted(files) if files is not None else [
-            rel for a in analyses for rel, _ in a.files]
-        changes = changes_since_previous(version_dir, results_dir, run, listed, rows)
+    changes = _changes(version_dir, info, results_dir, files, analyses, rows)
     gates = [g for a in analyses for g in a.gates]
     return {
         "info": info,
