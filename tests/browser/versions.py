@@ -1,4 +1,5 @@
-"""Version folders for the report, lineage, diff, reproduce and RO-Crate tests, built once per session.
+"""Version folders for the report, lineage, diff, reproduce and RO-Crate tests, built once
+per session.
 
 They derive from conftest's ``test_run`` (one run of config/test.yaml) without touching it:
 ``workspace`` is a copy of that checkout with a second version whose config differs in exactly
@@ -49,7 +50,8 @@ def tamper(version_dir: Path, rel: str = TAMPERED_FILE) -> None:
     table = pd.read_parquet(path)
     column = table.select_dtypes("number").columns[0]
     table.loc[0, column] = table.loc[0, column] + 1
-    path.unlink()  # the copy may share an inode with other versions (hard links): never write through it
+    # The copy may share an inode with other versions (hard links): never write through it.
+    path.unlink()
     table.to_parquet(path, index=False)
 
 
