@@ -165,9 +165,13 @@ def test_heldout_metrics_match_a_direct_computation_including_unseen_zips():
 
 def _normal_fit_draws(rng, S=200, n=20_000):
     """Posterior draws of a Normal random-intercepts fit with sd 0.16, and training-like rows."""
-    draws = heldout.LinearDraws(intercept=rng.normal(0.01, 0.001, S), beta=rng.normal(0.03, 0.001, (S, 1)),
-                                sigma=rng.normal(0.16, 0.001, S), a_zip=rng.normal(0, 0.001, (S, 5)),
-                                sigma_zip=np.full(S, 0.04))
+    draws = heldout.LinearDraws(
+        intercept=rng.normal(0.01, 0.001, S),
+        beta=rng.normal(0.03, 0.001, (S, 1)),
+        sigma=rng.normal(0.16, 0.001, S),
+        a_zip=rng.normal(0, 0.001, (S, 5)),
+        sigma_zip=np.full(S, 0.04),
+    )
     X = rng.normal(size=(n, 1))
     zips = rng.integers(1, 6, n)
     return draws, X, zips, 0.01 + 0.03 * X[:, 0]
@@ -185,17 +189,35 @@ def test_tail_quantiles_flag_heavy_tails_and_pass_normal_data(tmp_path):
     by_p = {q["probability"]: q for q in tails["quantiles"]}
     assert tails["n_rows"] == len(X) and tails["n_replicates"] == 60
     assert {0.001, 0.999} <= set(tails["outside_replicated_90"])
-    assert by_p[0.999]["observed"] > by_p[0.999]["replicated_q95"] and by_p[0.999]["p_replicated_ge_observed"] < 0.05
+    assert (
+        by_p[0.999]["observed"] > by_p[0.999]["replicated_q95"]
+        and by_p[0.999]["p_replicated_ge_observed"] < 0.05
+    )
     assert by_p[0.001]["observed"] < by_p[0.001]["replicated_q05"]
-    assert by_p[0.75]["observed"] < by_p[0.75]["replicated_q05"]  # peaked centre: quartiles too narrow
+    assert (
+        by_p[0.75]["observed"] < by_p[0.75]["replicated_q05"]
+    )  # peaked centre: quartiles too narrow
     assert tails["observed_max"] > 2 * tails["replicated_max_median"]
     normal = mean + rng.normal(0, 0.16, len(X)) + draws.a_zip[0, zips - 1]
-    assert len(heldout.tail_quantiles(draws, X, zips, normal, n_replicates=60, seed=1)["outside_replicated_90"]) <= 1
+    assert (
+        len(
+            heldout.tail_quantiles(draws, X, zips, normal, n_replicates=60, seed=1)[
+                "outside_replicated_90"
+            ]
+        )
+        <= 1
+    )
     # same seed, same table
     assert heldout.tail_quantiles(draws, X, zips, heavy, n_replicates=60, seed=1) == tails
     path = tmp_path / "ppc.png"
-    model_figures.plot_predictive_check(heavy[:200], rng.normal(0, 0.16, (50, 200)), path, title="t",
-                                        label="posterior predictive", tails=tails)
+    model_figures.plot_predictive_check(
+        heavy[:200],
+        rng.normal(0, 0.16, (50, 200)),
+        path,
+        title="t",
+        label="posterior predictive",
+        tails=tails,
+    )
     assert path.stat().st_size > 10_000
 
 
@@ -203,9 +225,15 @@ def test_comparison_table_sorts_by_mae_and_rejects_incomplete_metrics(tmp_path):
     from bayespipe.io import write_json
 
     files = []
-    for name, mae in (("linear_regression", 0.09), ("random_intercepts", 0.085), ("network", 0.082)):
+    for name, mae in (
+        ("linear_regression", 0.09),
+        ("random_intercepts", 0.085),
+        ("network", 0.082),
+    ):
         path = tmp_path / f"{name}.json"
-        write_json(path, {"model": name, "mae": mae, "rmse": mae * 1.5, "mlpd": 0.5, "n_validation": 10})
+        write_json(
+            path, {"model": name, "mae": mae, "rmse": mae * 1.5, "mlpd": 0.5, "n_validation": 10}
+        )
         files.append(path)
     table = heldout.write_comparison(files, tmp_path / "zillow_comparison.csv")
     assert table["model"].tolist() == ["network", "random_intercepts", "linear_regression"]
@@ -217,6 +245,7 @@ def test_comparison_table_sorts_by_mae_and_rejects_incomplete_metrics(tmp_path):
 
 # --- shrinkage -----------------------------------------------------------------------------------
 
+
 def test_shrinkage_table_classes_and_the_closed_form_pooling(tmp_path):
     frame, _ = simulated_rows(n=900, n_groups=24, sigma_zip=0.03)
     n_groups = 24
@@ -226,16 +255,26 @@ def test_shrinkage_table_classes_and_the_closed_form_pooling(tmp_path):
     n = nopool["n_train"].to_numpy()
     weight = n * tau**2 / (n * tau**2 + sigma**2)
     partial = mu + weight * (nopool["no_pooling"].fillna(mu).to_numpy() - mu)
-    draws = np.repeat(partial[None, :], 10, axis=0) + np.random.default_rng(1).normal(0, 1e-6, (10, n_groups))
+    draws = np.repeat(partial[None, :], 10, axis=0) + np.random.default_rng(1).normal(
+        0, 1e-6, (10, n_groups)
+    )
     posterior = _posterior({"mu": np.full(10, mu), "zip_mean": draws})
     table, global_mean = shrinkage.shrinkage_table(frame, posterior, n_groups)
     assert global_mean == pytest.approx(mu)
     counts = table["size_class"].value_counts()
-    assert len(table) == (n > 0).sum() and counts.max() - counts.min() <= 1  # thirds of the non-empty zips
-    assert table.groupby("size_class")["n_train"].max()["small"] <= table.groupby("size_class")["n_train"].min()["large"]
+    assert (
+        len(table) == (n > 0).sum() and counts.max() - counts.min() <= 1
+    )  # thirds of the non-empty zips
+    assert (
+        table.groupby("size_class")["n_train"].max()["small"]
+        <= table.groupby("size_class")["n_train"].min()["large"]
+    )
     by_class = shrinkage.shrinkage_by_class(table).set_index("size_class")
-    assert by_class.loc["small", "median_shrinkage"] > by_class.loc["medium", "median_shrinkage"] > \
-        by_class.loc["large", "median_shrinkage"]
+    assert (
+        by_class.loc["small", "median_shrinkage"]
+        > by_class.loc["medium", "median_shrinkage"]
+        > by_class.loc["large", "median_shrinkage"]
+    )
     np.testing.assert_allclose(table["shrinkage"], 1 - weight[n > 0], atol=1e-3)
     shrinkage.plot_shrinkage(table, global_mean, tmp_path / "shrinkage.png")
     assert (tmp_path / "shrinkage.png").stat().st_size > 10_000

@@ -53,7 +53,9 @@ def test_kaggle_files_with_duplicate_columns_and_heavy_tails_pass_every_gate(rep
     folder = tmp_path / "kaggle"
     folder.mkdir()
     transactions = folder / kaggle.TRANSACTIONS_FILE
-    synthetic.generate(2016, 3000, 1500, 40, transactions, folder / kaggle.PROPERTIES_FILE, tmp_path / "truth.json")
+    synthetic.generate(
+        2016, 3000, 1500, 40, transactions, folder / kaggle.PROPERTIES_FILE, tmp_path / "truth.json"
+    )
     table = pd.read_csv(transactions, dtype={"logerror": float})
     table.loc[[100, 700, 1200], "logerror"] = [-4.605, 4.737, 3.9]  # Kaggle's extremes
     table.to_csv(transactions, index=False)
@@ -71,9 +73,16 @@ def test_kaggle_files_with_duplicate_columns_and_heavy_tails_pass_every_gate(rep
     card = read_json(zillow / "data" / "data_card.json")
     skipped = {s["column"]: s for s in card["predictor_selection"]["skipped_correlated"]}
     square_feet = {"finishedsquarefeet12", "calculatedfinishedsquarefeet"}
-    assert square_feet & set(skipped) and skipped[(square_feet & set(skipped)).pop()]["correlation"] > 0.999
-    assert "finishedsquarefeet12 | calculatedfinishedsquarefeet" in (zillow / "data" / "data_card.md").read_text() \
-        or "calculatedfinishedsquarefeet | finishedsquarefeet12" in (zillow / "data" / "data_card.md").read_text()
+    assert (
+        square_feet & set(skipped)
+        and skipped[(square_feet & set(skipped)).pop()]["correlation"] > 0.999
+    )
+    assert (
+        "finishedsquarefeet12 | calculatedfinishedsquarefeet"
+        in (zillow / "data" / "data_card.md").read_text()
+        or "calculatedfinishedsquarefeet | finishedsquarefeet12"
+        in (zillow / "data" / "data_card.md").read_text()
+    )
     assert card["logerror"]["max"] == 4.737 and card["logerror"]["excess_kurtosis"] > 10
     for model in MODELS:
         diagnostics = read_json(zillow / model / "diagnostics.json")

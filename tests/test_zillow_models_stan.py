@@ -63,7 +63,9 @@ def test_marginal_log_density_equals_the_grouped_multivariate_normal(engine, sta
     stamps(STAN / "random_intercepts.stan")
     frame, names = simulated_rows(n=120, n_groups=6)
     data = models.random_intercepts_data(frame, names, 6, n_rep=5)
-    model = stan.build((STAN / "random_intercepts.stan").read_text(), data=as_lists({**data, "prior_only": 0}))
+    model = stan.build(
+        (STAN / "random_intercepts.stan").read_text(), data=as_lists({**data, "prior_only": 0})
+    )
     y, X, g = frame["logerror"].to_numpy(), frame[names].to_numpy(), frame["zip_index"].to_numpy()
 
     def reference(alpha, beta, sigma, tau):
@@ -74,11 +76,18 @@ def test_marginal_log_density_equals_the_grouped_multivariate_normal(engine, sta
             total += multivariate_normal.logpdf(y[rows], alpha + X[rows] @ beta, cov)
         return total
 
-    points = [(0.01, np.array([0.03, -0.02, 0.01]), 0.15, 0.05), (-0.05, np.array([0.1, 0.0, -0.04]), 0.2, 0.01)]
-    stan_values = [model.log_prob([a, *theta(b, data), np.log(s), np.log(t)], adjust_transform=False)
-                   for a, b, s, t in points]
+    points = [
+        (0.01, np.array([0.03, -0.02, 0.01]), 0.15, 0.05),
+        (-0.05, np.array([0.1, 0.0, -0.04]), 0.2, 0.01),
+    ]
+    stan_values = [
+        model.log_prob([a, *theta(b, data), np.log(s), np.log(t)], adjust_transform=False)
+        for a, b, s, t in points
+    ]
     expected = [reference(*p) for p in points]
-    assert stan_values[0] - stan_values[1] == pytest.approx(expected[0] - expected[1], rel=1e-9, abs=1e-8)
+    assert stan_values[0] - stan_values[1] == pytest.approx(
+        expected[0] - expected[1], rel=1e-9, abs=1e-8
+    )
 
 
 def missing_rows(n=160, n_groups=6, seed=4):
@@ -99,7 +108,11 @@ def test_missing_predictor_marginal_log_density_is_exact(engine, stamps):
     frame, names = missing_rows()
     data, _ = models.missing_predictor_data(frame, names, "x1", 6, n_rep=5)
     model = stan.build(program.read_text(), data=as_lists({**data, "prior_only": 0}))
-    y, g, missing = frame["logerror"].to_numpy(), frame["zip_index"].to_numpy(), frame["x1_missing"].to_numpy()
+    y, g, missing = (
+        frame["logerror"].to_numpy(),
+        frame["zip_index"].to_numpy(),
+        frame["x1_missing"].to_numpy(),
+    )
     X = frame[names].fillna(0.0).to_numpy()
 
     def reference(alpha, beta, sigma, tau, nu, sigma_n):
@@ -110,17 +123,31 @@ def test_missing_predictor_marginal_log_density_is_exact(engine, stamps):
             rows = g == group
             total += multivariate_normal.logpdf(y[rows], mean[rows], np.diag(var[rows]) + tau**2)
         observed = frame.loc[~missing, "x1"].to_numpy()
-        return total - len(observed) * np.log(sigma_n) - 0.5 * np.sum((observed - nu) ** 2) / sigma_n**2
+        return (
+            total
+            - len(observed) * np.log(sigma_n)
+            - 0.5 * np.sum((observed - nu) ** 2) / sigma_n**2
+        )
 
-    points = [(0.01, np.array([0.03, 0.2, 0.01]), 0.15, 0.05, 0.1, 0.9),
-              (-0.05, np.array([0.1, -0.3, -0.04]), 0.2, 0.02, -0.2, 1.3)]
-    stan_values = [model.log_prob([a, *theta(b, data), np.log(s), np.log(t), n, np.log(sn)], adjust_transform=False)
-                   for a, b, s, t, n, sn in points]
-    assert stan_values[0] - stan_values[1] == pytest.approx(reference(*points[0]) - reference(*points[1]), rel=1e-9)
+    points = [
+        (0.01, np.array([0.03, 0.2, 0.01]), 0.15, 0.05, 0.1, 0.9),
+        (-0.05, np.array([0.1, -0.3, -0.04]), 0.2, 0.02, -0.2, 1.3),
+    ]
+    stan_values = [
+        model.log_prob(
+            [a, *theta(b, data), np.log(s), np.log(t), n, np.log(sn)], adjust_transform=False
+        )
+        for a, b, s, t, n, sn in points
+    ]
+    assert stan_values[0] - stan_values[1] == pytest.approx(
+        reference(*points[0]) - reference(*points[1]), rel=1e-9
+    )
 
 
 @pytest.mark.slow
-def test_missing_values_integrated_out_give_the_posterior_of_missing_values_as_parameters(engine, stamps):
+def test_missing_values_integrated_out_give_the_posterior_of_missing_values_as_parameters(
+    engine, stamps
+):
     """stan/missing_predictor.stan against the NUTS-parameter reference: same posterior means
     and sds (within Monte Carlo error) for the parameters, the zip intercepts and the imputed values."""
     frame, names = missing_rows(n=400, n_groups=12, seed=6)
@@ -137,7 +164,9 @@ def test_missing_values_integrated_out_give_the_posterior_of_missing_values_as_p
     assert list(a.index) == list(b.index)
     mean_z = (a["mean"] - b["mean"]).abs() / np.sqrt(a["mcse_mean"] ** 2 + b["mcse_mean"] ** 2)
     sd_z = (a["sd"] - b["sd"]).abs() / np.sqrt(a["mcse_sd"] ** 2 + b["mcse_sd"] ** 2)
-    print(f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), sd {sd_z.max():.2f} ({sd_z.idxmax()})")
+    print(
+        f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), sd {sd_z.max():.2f} ({sd_z.idxmax()})"
+    )
     assert mean_z.max() < 4.5 and sd_z.max() < 4.5
 
 
@@ -153,21 +182,36 @@ def test_linear_regression_is_exact_and_fixed_sigma_reproduces_the_tutorial(engi
     model = stan.build(program.read_text(), data=as_lists({**data, "prior_only": 0}))
 
     def reference(alpha, beta, sigma):
-        return -0.5 * (alpha**2 + beta @ beta + sigma**2) + norm.logpdf(y, alpha + X @ beta, sigma).sum()
+        return (
+            -0.5 * (alpha**2 + beta @ beta + sigma**2)
+            + norm.logpdf(y, alpha + X @ beta, sigma).sum()
+        )
 
-    points = [(0.01, np.array([0.03, -0.02, 0.01]), 0.15), (-0.05, np.array([0.1, 0.0, -0.04]), 0.3)]
-    stan_values = [model.log_prob([a, *theta(b, data), np.log(s)], adjust_transform=False) for a, b, s in points]
-    assert stan_values[0] - stan_values[1] == pytest.approx(reference(*points[0]) - reference(*points[1]), rel=1e-9)
+    points = [
+        (0.01, np.array([0.03, -0.02, 0.01]), 0.15),
+        (-0.05, np.array([0.1, 0.0, -0.04]), 0.3),
+    ]
+    stan_values = [
+        model.log_prob([a, *theta(b, data), np.log(s)], adjust_transform=False)
+        for a, b, s in points
+    ]
+    assert stan_values[0] - stan_values[1] == pytest.approx(
+        reference(*points[0]) - reference(*points[1]), rel=1e-9
+    )
 
     fixed = models.linear_regression_data(frame, names, n_rep=5, fixed_sigma=1.0)
-    idata, _ = engine.fit(program, fixed, {"chains": 2, "warmup": 200, "draws": 200}, stamp_path=stamp)
+    idata, _ = engine.fit(
+        program, fixed, {"chains": 2, "warmup": 200, "draws": 200}, stamp_path=stamp
+    )
     assert np.all(idata.posterior["sigma"].values == 1.0) and "sigma_free" not in idata.posterior
 
 
 def _summary(engine, program, data, stamp, seed=11):
     sampler = {"chains": 4, "warmup": 1000, "draws": 1000, "seed": seed, "parallel_chains": 2}
     idata, info = engine.fit(program, data, sampler, stamp_path=stamp)
-    return az.summary(idata, var_names=["alpha", "beta", "sigma", "sigma_zip", "a_zip"], round_to="none"), info
+    return az.summary(
+        idata, var_names=["alpha", "beta", "sigma", "sigma_zip", "a_zip"], round_to="none"
+    ), info
 
 
 def test_fast_program_gives_the_pointwise_posterior(engine, stamps):
@@ -175,16 +219,19 @@ def test_fast_program_gives_the_pointwise_posterior(engine, stamps):
     frame, names = simulated_rows(n=600, n_groups=30)
     fast_data = models.random_intercepts_data(frame, names, 30, n_rep=10)
     naive_data = models.pointwise_data(frame, names, 30)
-    fast, fast_info = _summary(engine, STAN / "random_intercepts.stan", fast_data,
-                               stamps(STAN / "random_intercepts.stan"))
+    fast, fast_info = _summary(
+        engine, STAN / "random_intercepts.stan", fast_data, stamps(STAN / "random_intercepts.stan")
+    )
     naive, naive_info = _summary(engine, POINTWISE, naive_data, stamps(POINTWISE), seed=12)
     assert list(fast.index) == list(naive.index) and len(fast) == 1 + 3 + 2 + 30
     mean_error = np.sqrt(fast["mcse_mean"] ** 2 + naive["mcse_mean"] ** 2)
     sd_error = np.sqrt(fast["mcse_sd"] ** 2 + naive["mcse_sd"] ** 2)
     mean_z = (fast["mean"] - naive["mean"]).abs() / mean_error
     sd_z = (fast["sd"] - naive["sd"]).abs() / sd_error
-    print(f"fast {fast_info['sampling_seconds']:.2f} s, pointwise {naive_info['sampling_seconds']:.2f} s; "
-          f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), sd {sd_z.max():.2f} ({sd_z.idxmax()})")
+    print(
+        f"fast {fast_info['sampling_seconds']:.2f} s, pointwise {naive_info['sampling_seconds']:.2f} s; "
+        f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), sd {sd_z.max():.2f} ({sd_z.idxmax()})"
+    )
     assert mean_z.max() < 4.5, mean_z.sort_values().tail()
     assert sd_z.max() < 4.5, sd_z.sort_values().tail()
     assert fast["r_hat"].max() <= 1.01
@@ -192,8 +239,13 @@ def test_fast_program_gives_the_pointwise_posterior(engine, stamps):
 
 # --- recovery on the data stage's synthetic truth -----------------------------------------------
 
-SETTINGS = {"max_null_fraction": 0.5, "n_predictors": 3, "imputable_predictor": None,
-            "validation_fraction": 0.5, "seed": 2016}
+SETTINGS = {
+    "max_null_fraction": 0.5,
+    "n_predictors": 3,
+    "imputable_predictor": None,
+    "validation_fraction": 0.5,
+    "seed": 2016,
+}
 
 
 @pytest.fixture(scope="module")
@@ -202,15 +254,33 @@ def synthetic_data(tmp_path_factory):
     correct and must cover the truth) through the preparation chain."""
     folder = tmp_path_factory.mktemp("zillow")
     truth = synthetic.Truth(quadratic=0.0, noise_df=None)
-    raw = {name: folder / "raw" / name for name in ("train_2016_v2.csv", "properties_2016.csv", "truth.json")}
+    raw = {
+        name: folder / "raw" / name
+        for name in ("train_2016_v2.csv", "properties_2016.csv", "truth.json")
+    }
     raw["truth.json"].parent.mkdir()
-    synthetic.generate(2016, 30_000, 10_000, 80, raw["train_2016_v2.csv"], raw["properties_2016.csv"],
-                       raw["truth.json"], truth=truth)
-    prep.prepare_all(raw["train_2016_v2.csv"], raw["properties_2016.csv"], folder / "data",
-                     {**SETTINGS, "predictors": list(truth.betas)})
+    synthetic.generate(
+        2016,
+        30_000,
+        10_000,
+        80,
+        raw["train_2016_v2.csv"],
+        raw["properties_2016.csv"],
+        raw["truth.json"],
+        truth=truth,
+    )
+    prep.prepare_all(
+        raw["train_2016_v2.csv"],
+        raw["properties_2016.csv"],
+        folder / "data",
+        {**SETTINGS, "predictors": list(truth.betas)},
+    )
     paths = prep.chain_paths(folder / "data")
-    prepared = synthetic.prepared_truth(read_json(raw["truth.json"]), read_json(paths["predictors"]),
-                                        pd.read_parquet(paths["zip_groups"]))
+    prepared = synthetic.prepared_truth(
+        read_json(raw["truth.json"]),
+        read_json(paths["predictors"]),
+        pd.read_parquet(paths["zip_groups"]),
+    )
     return folder, paths, prepared
 
 
@@ -230,26 +300,48 @@ def fitted(engine, stamps, synthetic_data):
 def _fit(model, engine, stamps, synthetic_data, folder_name):
     folder, paths, _ = synthetic_data
     inputs = fit.ModelInputs(
-        stan_file=str(STAN / f"{model}.stan"), stamp=stamps(STAN / f"{model}.stan"), train=str(paths["train"]),
-        validation=str(paths["validation"]), predictors=str(paths["predictors"]),
-        zip_groups=str(paths["zip_groups"]), missing=str(paths["missing"]),
+        stan_file=str(STAN / f"{model}.stan"),
+        stamp=stamps(STAN / f"{model}.stan"),
+        train=str(paths["train"]),
+        validation=str(paths["validation"]),
+        predictors=str(paths["predictors"]),
+        zip_groups=str(paths["zip_groups"]),
+        missing=str(paths["missing"]),
     )
-    outputs = {key: str(folder / folder_name / name) for key, name in fit.output_files(model).items()}
-    sampler = {"chains": 4, "warmup": 500, "draws": 500, "prior_draws": 100, "parallel_chains": 2, "seed": 5}
-    record = fit.fit_model(model, inputs, outputs, sampler=sampler, engine="pystan", thresholds={}, n_rep=200)
+    outputs = {
+        key: str(folder / folder_name / name) for key, name in fit.output_files(model).items()
+    }
+    sampler = {
+        "chains": 4,
+        "warmup": 500,
+        "draws": 500,
+        "prior_draws": 100,
+        "parallel_chains": 2,
+        "seed": 5,
+    }
+    record = fit.fit_model(
+        model, inputs, outputs, sampler=sampler, engine="pystan", thresholds={}, n_rep=200
+    )
     return outputs, record
 
 
 def _assert_covers(posterior, truth: dict, predictors: list[str]):
     """90% central intervals contain the true alpha, betas, sigma and sigma_zip."""
-    checks = {"alpha": (posterior["alpha"].values.ravel(), truth["intercept"]),
-              "sigma": (posterior["sigma"].values.ravel(), truth["sigma"]),
-              "sigma_zip": (posterior["sigma_zip"].values.ravel(), truth["sigma_zip"])}
+    checks = {
+        "alpha": (posterior["alpha"].values.ravel(), truth["intercept"]),
+        "sigma": (posterior["sigma"].values.ravel(), truth["sigma"]),
+        "sigma_zip": (posterior["sigma_zip"].values.ravel(), truth["sigma_zip"]),
+    }
     for name in predictors:
-        checks[f"beta[{name}]"] = (posterior["beta"].sel(predictor=name).values.ravel(), truth["betas"][name])
+        checks[f"beta[{name}]"] = (
+            posterior["beta"].sel(predictor=name).values.ravel(),
+            truth["betas"][name],
+        )
     for name, (draws, value) in checks.items():
         low, high = np.percentile(draws, [5, 95])
-        assert low <= value <= high, f"{name}: true {value:.5f} outside 90% interval [{low:.5f}, {high:.5f}]"
+        assert low <= value <= high, (
+            f"{name}: true {value:.5f} outside 90% interval [{low:.5f}, {high:.5f}]"
+        )
 
 
 def test_random_intercepts_fit_recovers_the_truth_and_writes_every_output(fitted, synthetic_data):
@@ -258,8 +350,14 @@ def test_random_intercepts_fit_recovers_the_truth_and_writes_every_output(fitted
     for key, path in outputs.items():
         assert Path(path).stat().st_size > 0, key
     idata = az.from_netcdf(outputs["posterior"])
-    assert {"posterior", "sample_stats", "observed_data", "posterior_predictive", "prior",
-            "prior_predictive"} <= set(idata.groups())
+    assert {
+        "posterior",
+        "sample_stats",
+        "observed_data",
+        "posterior_predictive",
+        "prior",
+        "prior_predictive",
+    } <= set(idata.groups())
     assert idata.posterior.sizes["chain"] == 4 and idata.posterior.sizes["draw"] == 500
     assert idata.posterior["a_zip"].sizes["zip"] == read_json(paths["predictors"])["n_groups"]
     diagnostics = read_json(outputs["diagnostics"])
@@ -267,20 +365,39 @@ def test_random_intercepts_fit_recovers_the_truth_and_writes_every_output(fitted
     assert diagnostics["divergences"] == 0 and diagnostics["max_rhat"]["value"] <= 1.01
     _assert_covers(idata.posterior, truth, read_json(paths["predictors"])["predictors"])
     metrics = read_json(outputs["heldout_metrics"])
-    assert metrics == record["heldout"] and metrics["n_validation"] == len(pd.read_parquet(paths["validation"]))
+    assert metrics == record["heldout"] and metrics["n_validation"] == len(
+        pd.read_parquet(paths["validation"])
+    )
     assert 0 < metrics["mae"] < metrics["rmse"] and np.isfinite(metrics["mlpd"])
 
 
 def test_90_percent_intervals_are_calibrated_over_replicated_data_sets(engine, stamps):
     """One data set's check above passes or misses by chance (each 90% interval misses 1 time in
     10); over replicated data sets the intervals must cover the truth about 90% of the time."""
-    truth = {"alpha": 0.01, "beta": np.array([0.03, -0.02, 0.015]), "sigma": 0.15, "sigma_zip": 0.05}
+    truth = {
+        "alpha": 0.01,
+        "beta": np.array([0.03, -0.02, 0.015]),
+        "sigma": 0.15,
+        "sigma_zip": 0.05,
+    }
     stamp = stamps(STAN / "random_intercepts.stan")
-    sampler = {"chains": 2, "warmup": 300, "draws": 500, "prior_draws": 0, "parallel_chains": 2, "seed": 3}
+    sampler = {
+        "chains": 2,
+        "warmup": 300,
+        "draws": 500,
+        "prior_draws": 0,
+        "parallel_chains": 2,
+        "seed": 3,
+    }
     covered, checks = 0, 0
     for replicate in range(12):
-        frame, names = simulated_rows(n=1500, n_groups=40, seed=100 + replicate, sigma=truth["sigma"],
-                                      sigma_zip=truth["sigma_zip"])
+        frame, names = simulated_rows(
+            n=1500,
+            n_groups=40,
+            seed=100 + replicate,
+            sigma=truth["sigma"],
+            sigma_zip=truth["sigma_zip"],
+        )
         data = models.random_intercepts_data(frame, names, 40, n_rep=5)
         idata, _ = engine.fit(STAN / "random_intercepts.stan", data, sampler, stamp_path=stamp)
         for name in ("alpha", "sigma", "sigma_zip", "beta"):
@@ -293,7 +410,9 @@ def test_90_percent_intervals_are_calibrated_over_replicated_data_sets(engine, s
     assert 57 <= covered <= checks
 
 
-def test_missing_predictor_fit_recovers_the_truth_and_saves_each_imputed_value(fitted, synthetic_data):
+def test_missing_predictor_fit_recovers_the_truth_and_saves_each_imputed_value(
+    fitted, synthetic_data
+):
     _, paths, truth = synthetic_data
     outputs, _ = fitted("missing_predictor")
     idata = az.from_netcdf(outputs["posterior"])
@@ -320,6 +439,7 @@ def test_random_intercepts_beat_the_linear_model_on_validation_mae(fitted):
 
 # --- correlated predictors: the QR reparameterisation --------------------------------------------
 
+
 def correlated_rows(r: float, n=3000, n_groups=40, seed=21, missing_fraction=0.0):
     """Prepared-layout rows whose first two predictors have correlation ``r`` (distinct columns)."""
     rng = np.random.default_rng(seed)
@@ -327,24 +447,49 @@ def correlated_rows(r: float, n=3000, n_groups=40, seed=21, missing_fraction=0.0
     x0 = rng.normal(size=n)
     X = np.column_stack([x0, r * x0 + np.sqrt(1 - r**2) * rng.normal(size=n), rng.normal(size=n)])
     X = (X - X.mean(axis=0)) / X.std(axis=0)
-    y = 0.01 + X @ np.array([0.03, -0.02, 0.015]) + rng.normal(0, 0.05, n_groups)[groups - 1] \
+    y = (
+        0.01
+        + X @ np.array([0.03, -0.02, 0.015])
+        + rng.normal(0, 0.05, n_groups)[groups - 1]
         + rng.normal(0, 0.15, n)
-    frame = pd.DataFrame({"parcelid": np.arange(n, dtype=np.int64), "logerror": y,
-                          "x0": X[:, 0], "x1": X[:, 1], "x2": X[:, 2], "zip_index": groups.astype(np.int64)})
+    )
+    frame = pd.DataFrame(
+        {
+            "parcelid": np.arange(n, dtype=np.int64),
+            "logerror": y,
+            "x0": X[:, 0],
+            "x1": X[:, 1],
+            "x2": X[:, 2],
+            "zip_index": groups.astype(np.int64),
+        }
+    )
     frame["x1_missing"] = rng.random(n) < missing_fraction
     frame.loc[frame["x1_missing"], "x1"] = np.nan
     return frame, ["x0", "x1", "x2"]
 
 
 CORRELATED_CASES = {
-    "linear_regression": lambda frame, names: models.linear_regression_data(frame, names, n_rep=5, fixed_sigma=None),
-    "random_intercepts": lambda frame, names: models.random_intercepts_data(frame, names, 40, n_rep=5),
-    "missing_predictor": lambda frame, names: models.missing_predictor_data(frame, names, "x1", 40, n_rep=5)[0],
+    "linear_regression": lambda frame, names: models.linear_regression_data(
+        frame, names, n_rep=5, fixed_sigma=None
+    ),
+    "random_intercepts": lambda frame, names: models.random_intercepts_data(
+        frame, names, 40, n_rep=5
+    ),
+    "missing_predictor": lambda frame, names: models.missing_predictor_data(
+        frame, names, "x1", 40, n_rep=5
+    )[0],
 }
 
 
-@pytest.mark.parametrize("model,r", [("linear_regression", 0.8), ("random_intercepts", 0.8),
-                                     ("missing_predictor", 0.8), ("random_intercepts", 0.99)])
+@pytest.mark.parametrize(
+    "model,r",
+    [
+        ("linear_regression", 0.8),
+        ("random_intercepts", 0.8),
+        ("missing_predictor", 0.8),
+        ("random_intercepts", 0.99),
+    ],
+)
 def test_correlated_predictors_pass_every_gate_with_short_trajectories(engine, stamps, model, r):
     """Predictors correlated at r (about 0.8 as bathrooms and floor area, and 0.99) pass every
     convergence gate at the pipeline's default thresholds, with almost no transition at the
@@ -358,12 +503,16 @@ def test_correlated_predictors_pass_every_gate_with_short_trajectories(engine, s
     program = STAN / f"{model}.stan"
     sampler = {"chains": 4, "warmup": 500, "draws": 500, "seed": 13, "parallel_chains": 2}
     idata, _ = engine.fit(program, data, sampler, stamp_path=stamps(program))
-    var_names = ["alpha", "theta", "beta", "sigma"] + ([] if model == "linear_regression" else ["sigma_zip"])
+    var_names = ["alpha", "theta", "beta", "sigma"] + (
+        [] if model == "linear_regression" else ["sigma_zip"]
+    )
     diagnostics = compute_diagnostics(idata, var_names=var_names)
     depth = idata.sample_stats["tree_depth"].values
-    print(f"{model} r={r}: treedepth fraction {diagnostics['treedepth']['fraction']:.4f}, mean depth "
-          f"{depth.mean():.2f}, max R-hat {diagnostics['max_rhat']['value']:.4f}, "
-          f"min bulk ESS {diagnostics['min_ess_bulk']['value']:.0f}")
+    print(
+        f"{model} r={r}: treedepth fraction {diagnostics['treedepth']['fraction']:.4f}, mean depth "
+        f"{depth.mean():.2f}, max R-hat {diagnostics['max_rhat']['value']:.4f}, "
+        f"min bulk ESS {diagnostics['min_ess_bulk']['value']:.0f}"
+    )
     assert diagnostics["passed"], diagnostics["failed"]
     assert diagnostics["treedepth"]["fraction"] <= 0.01 and depth.mean() < 5
     beta = idata.posterior["beta"].values.reshape(-1, 3)
