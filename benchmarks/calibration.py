@@ -9,7 +9,8 @@ end (the tadpoles and Zillow data jobs its designs need run first and are report
         [--replications N]
 
 Prints a table (program, verdict, replications, failed fits, batch-job seconds) and writes
-benchmarks/results/calibration.json. Targets (this 2-core machine, default config, 100
+benchmarks/results/calibration.json (and the run's calibration folder, without the batches, to
+benchmarks/results/calibration/). Targets (this 2-core machine, default config, 100
 replications per program): every program passes; the calibration jobs finish within 900 s.
 """
 
@@ -19,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,12 +65,16 @@ def measure(version: Path) -> dict:
     return {
         "calibration_wall_s": round((end - start).total_seconds(), 1),
         "job_seconds_total": round(sum(r["wall_seconds"] for r in records), 1),
+        "batch_cpu_seconds_total": round(sum(v.get("cpu_seconds", 0)
+                                             for v in programs.values()), 1),
         "jobs": len(records),
         "engine": next(iter(programs.values()))["engine"],
         "programs": {name: {"verdict": v["verdict"], "reasons": v["reasons"],
                             "replications": v["replications"], "failed_fits": v["failed_fits"],
                             "fits_with_divergences": v["fits_with_divergences"],
-                            "batch_seconds": v["seconds"], "job_seconds": round(jobs[name], 1),
+                            "batch_seconds": v["seconds"],
+                            "batch_cpu_seconds": v.get("cpu_seconds"),
+                            "job_seconds": round(jobs[name], 1),
                             "design": v.get("design")}
                      for name, v in programs.items()},
         "summary_job_seconds": round(jobs.get("calibration_summary", 0.0), 1),
@@ -83,18 +89,26 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bayespipe-calibration-") as tmp:
         total = run_workflow(args.config, args.cores, Path(tmp), args.replications)
-        result = measure((Path(tmp) / "latest").resolve())
+        version = (Path(tmp) / "latest").resolve()
+        result = measure(version)
+        kept = ROOT / "benchmarks" / "results" / "calibration"
+        shutil.rmtree(kept, ignore_errors=True)  # the verdicts and figures, for inspection
+        shutil.copytree(version / "calibration", kept, ignore=shutil.ignore_patterns("batches"))
     result.update(config=args.config, cores=args.cores, snakemake_wall_s=round(total, 1),
                   load_average=[round(x, 2) for x in os.getloadavg()], targets=TARGETS)
     result["passed"] = (result["calibration_wall_s"] <= TARGETS["calibration_wall_s_max"]
                         and all(p["verdict"] == "pass" for p in result["programs"].values()))
     print(f"engine {result['engine']}, {args.cores} cores, calibration wall "
           f"{result['calibration_wall_s']} s ({result['jobs']} jobs, "
-          f"{result['job_seconds_total']} job-seconds), whole run {result['snakemake_wall_s']} s")
-    print(f"{'program':<20}{'verdict':>8}{'reps':>6}{'failed':>8}{'diverg.':>8}{'batch s':>9}")
+          f"{result['job_seconds_total']} job-seconds; batches used "
+          f"{result['batch_cpu_seconds_total']} CPU seconds), whole run "
+          f"{result['snakemake_wall_s']} s, load {result['load_average']}")
+    print(f"{'program':<20}{'verdict':>8}{'reps':>6}{'failed':>8}{'diverg.':>8}{'batch s':>9}"
+          f"{'CPU s':>8}")
     for name, p in result["programs"].items():
         print(f"{name:<20}{p['verdict']:>8}{p['replications']:>6}{p['failed_fits']:>8}"
-              f"{p['fits_with_divergences']:>8}{p['batch_seconds']:>9}")
+              f"{p['fits_with_divergences']:>8}{p['batch_seconds']:>9}"
+              f"{p['batch_cpu_seconds']:>8}")
     out = ROOT / "benchmarks" / "results" / "calibration.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import resource
 import time
 from pathlib import Path
 
@@ -40,6 +41,14 @@ def batch_replications(batch: int, replications: int, batch_size: int) -> range:
 
 def replication_rng(seed: int, program: str, replication: int) -> np.random.Generator:
     return np.random.default_rng([seed, PROGRAMS.index(program), replication])
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (CmdStan runs as a child): the cost of
+    a batch apart from the machine's load."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _divergences(idata) -> int:
@@ -79,14 +88,15 @@ def run_batch(program: str, batch: int, *, stan_file, stamp, design_path, settin
     design = read_design(design_path)
     numbers = batch_replications(batch, settings["replications"], settings["batch_size"])
     stan_engine = get_engine(engine)
-    clock = time.perf_counter()
+    clock, cpu = time.perf_counter(), _cpu_seconds()
     records = [run_replication(stan_engine, program, stan_file, stamp, design, settings, r)
                for r in numbers]
     result = {
         "format": BATCH_FORMAT, "program": program_name or program, "simulator": program,
         "stan_file": str(stan_file), "engine": stan_engine.name, "batch": batch,
         "thin": settings["thin"], "sampler": settings["sampler"],
-        "seconds": round(time.perf_counter() - clock, 3), "replications": records,
+        "seconds": round(time.perf_counter() - clock, 3),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 3), "replications": records,
     }
     failed = sum(r["status"] == "failed" for r in records)
     logger.info("%s batch %d: %d replications, %d failed fits, %.1f s", program, batch,

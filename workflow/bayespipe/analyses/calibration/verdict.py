@@ -32,7 +32,7 @@ BAND_METHOD = "optimized"  # ArviZ's algorithm for simultaneous bands (Säilynoj
 # --- reading batches -------------------------------------------------------------------------
 def load_batches(paths, replications: int) -> tuple[dict[str, list[dict]], dict[str, dict]]:
     """Program -> its replication records in order (checked complete and without duplicates),
-    and program -> engine, Stan file and the batches' summed wall seconds."""
+    and program -> engine, Stan file and the batches' summed wall and CPU seconds."""
     by_program: dict[str, dict[int, dict]] = {}
     meta: dict[str, dict] = {}
     for path in paths:
@@ -40,9 +40,11 @@ def load_batches(paths, replications: int) -> tuple[dict[str, list[dict]], dict[
         if batch.get("format") != "bayespipe-calibration-batch/1":
             raise InputError(path, "not a calibration batch (format bayespipe-calibration-batch/1)")
         records = by_program.setdefault(batch["program"], {})
-        meta.setdefault(batch["program"], {"seconds": 0.0, "engine": batch["engine"],
-                                           "stan_file": batch["stan_file"]})
-        meta[batch["program"]]["seconds"] += batch["seconds"]
+        totals = meta.setdefault(batch["program"], {"seconds": 0.0, "cpu_seconds": 0.0,
+                                                    "engine": batch["engine"],
+                                                    "stan_file": batch["stan_file"]})
+        totals["seconds"] += batch["seconds"]
+        totals["cpu_seconds"] += batch.get("cpu_seconds", 0.0)
         for record in batch["replications"]:
             if record["replication"] in records:
                 raise InputError(path, f"replication {record['replication']} appears twice")
@@ -193,8 +195,9 @@ def summarize(batch_paths, settings: dict, json_path, figures: dict,
     for program, records in by_program.items():
         verdict = program_verdict(records, ci_prob=settings["ci_prob"],
                                   max_failed_fraction=settings["max_failed_fraction"])
-        verdict.update(seconds=round(meta[program]["seconds"], 2), engine=meta[program]["engine"],
-                       stan_file=meta[program]["stan_file"])
+        verdict.update(seconds=round(meta[program]["seconds"], 2),
+                       cpu_seconds=round(meta[program]["cpu_seconds"], 2),
+                       engine=meta[program]["engine"], stan_file=meta[program]["stan_file"])
         if designs and program in designs:
             verdict["design"] = designs[program]
         programs[program] = verdict
