@@ -23,7 +23,8 @@ from conftest import SNAKEMAKE, TEST_CONFIG, executed_jobs, run_snakemake, snake
 
 pytestmark = pytest.mark.e2e
 
-REPORT_JOBS = {"report_html", "report_code_snapshot"}
+# Jobs of every new version: its report, its code snapshot and the target rule `all`.
+REPORT_JOBS = {"report_html", "report_code_snapshot", "all"}
 
 
 @pytest.fixture
