@@ -228,6 +228,8 @@ def test_what_changed_diffs_against_the_previous_complete_version(tmp_path):
     complete(older, {"tadpoles": {"seed": 1}})
     incomplete = make_version(results, "v0b", a_bar=9.0)  # no manifest: never compared with
     assert incomplete.is_dir()
+    other_label = make_version(results, "test-v0c", a_bar=5.0)  # another line of runs
+    complete(other_label, {"run_label": "test"}, end_time="2026-02-01T00:00:00")  # newer
     current = make_version(results, "v1", a_bar=1.35)
     info = run_info(config={"tadpoles": {"seed": 2}, "report": True}, code={"a.py": "2"})
     written = write_report(current, current / "report" / "index.html", info,

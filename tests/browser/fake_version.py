@@ -83,10 +83,11 @@ def run_info(**overrides) -> RunInfo:
     return RunInfo(**base)
 
 
-def complete(version: Path, config: dict) -> None:
+def complete(version: Path, config: dict, end_time: str = "2026-01-01T00:00:00") -> None:
+    """Mark a version complete: a manifest listing its files as outputs."""
     files = [{"path": str(p.relative_to(version)), "sha256": sha256_file(p), "kind": "output"}
              for p in version.rglob("*") if p.is_file() and "logs" not in p.parts]
     write_json(version / "manifest.json", {
         "version": version.name, "config": config, "code": {"a.py": "1"}, "data": {},
         "software": {"numpy": "2.4.6"}, "stan_engine": {}, "files": files,
-        "end_time": "2026-01-01T00:00:00"})
+        "end_time": end_time})

@@ -47,10 +47,13 @@ class Changes:
     movements: list[Movement] = field(default_factory=list)
 
 
-def previous_version(results_dir: str | Path, current: str) -> tuple[Path, dict] | None:
-    """The newest complete version other than ``current`` (folder, manifest), or None."""
+def previous_version(results_dir: str | Path, current: str,
+                     label: str = "") -> tuple[Path, dict] | None:
+    """The newest complete version other than ``current`` with the same run label (a label is
+    one line of runs, with its own work tree; another label's runs are other experiments)."""
     for folder, manifest in complete_versions(results_dir):
-        if folder.name != current and manifest.get("version") != current:
+        same_label = (manifest.get("config", {}).get("run_label") or "") == label
+        if same_label and current not in (folder.name, manifest.get("version")):
             return folder, manifest
     return None
 
@@ -101,7 +104,7 @@ def changes_since_previous(version_dir: str | Path, results_dir: str | Path, run
     itself complete, its own manifest is used instead.
     """
     version_dir = Path(version_dir)
-    found = previous_version(results_dir, run["version"])
+    found = previous_version(results_dir, run["version"], run["config"].get("run_label") or "")
     if found is None:
         return None
     previous_dir, previous = found
