@@ -14,7 +14,7 @@ import pytest
 from bayespipe.catalog import ANALYSES
 from bayespipe.io import sha256_file
 from bayespipe.report import collect, headline, present
-from bayespipe.report.html import TEMPLATES, render, write_report
+from bayespipe.report.html import TEMPLATES, page_files, render, write_report
 
 sys.path.insert(0, str(Path(__file__).parent))
 from browser.fake_version import (  # noqa: E402
@@ -159,6 +159,16 @@ def test_values_are_escaped_once(fake_version):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     assert "&amp;lt;" not in html  # not escaped twice
     assert all(p.suffix == ".j2" or p.name == "style.css" for p in TEMPLATES.iterdir())
+
+
+def test_every_page_file_is_a_rule_input():
+    names = {p.name for p in page_files()}
+    assert {"references.yaml", "layout.yaml", "style.css"} <= names
+    used = set()
+    for template in TEMPLATES.glob("*.j2"):
+        used |= set(re.findall(r'(?:include|import) "([^"]+)"', template.read_text()))
+    assert used and used <= names, used - names
+    assert "report_page_files()" in (REPO / "workflow" / "rules" / "report.smk").read_text()
 
 
 def test_page_is_valid_html5_and_self_contained(fake_version):

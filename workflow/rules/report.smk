@@ -2,6 +2,7 @@
 # write_version_manifest in common.smk). Included last, so every analysis has registered its targets.
 
 from bayespipe.report import snapshot as code_snapshot
+from bayespipe.report.html import page_files as report_page_files
 
 ALL_CODE = {f: HashCache(None).sha256(ROOT / f) for f in versioning.code_files(ROOT)}
 
@@ -39,6 +40,8 @@ if config["report"]:
                 f for name in ENABLED for f in FINAL_TARGETS.get(name, [])
             ],
             snapshot=rules.report_code_snapshot.output.snakefile,
+            # Templates, tutorial references and layout of the page (not Python: not in job_code).
+            page=[os.path.relpath(f, ROOT) for f in report_page_files()],
         output:
             html=report(
                 out("report", "index.html"),

@@ -47,6 +47,12 @@ class RunInfo:
     data: dict = field(default_factory=dict)  # raw input fingerprints, as the manifest will record
 
 
+def page_files() -> list[Path]:
+    """The data files the page is made from besides code (templates, references, layout): the
+    report rule takes them as inputs, so editing one reruns it and its record hashes them."""
+    return sorted([headline.REFERENCES, sections.LAYOUT, *TEMPLATES.iterdir()])
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """Templates loaded by path (they ship beside this module); autoescaping for every one."""
