@@ -55,6 +55,8 @@ def test_results_table_leads_with_the_tutorial_column(fake_version):
     assert "<th>Tutorial reported</th>" in table and "<th>Verdict</th>" in table
     row = next(r for r in table.split("<tr>") if "posterior mean of a_bar" in r)
     assert "1.35" in row and "0.9 to 1.8" in row and "reproduced" in row
+    verdicts = re.findall(r'class="verdict-([a-z-]+)"', table)
+    assert verdicts.index("not-run") > max(i for i, v in enumerate(verdicts) if v != "not-run")
     row = next(r for r in table.split("<tr>") if "posterior mean of sigma" in r)
     assert "2.5" in row and "differs" in row and "other inference method: NUTS" in row
 

@@ -146,7 +146,8 @@ def context(version_dir: Path, report_html: Path, info: RunInfo, *,
     gates = [g for a in analyses for g in a.gates]
     return {
         "info": info,
-        "headlines": rows,
+        # Results this version has first; those of analyses it did not run at the end.
+        "headlines": sorted(rows, key=lambda h: h.verdict == headline.NOT_RUN),
         "headline_links": {h.id: sections.href(report_dir, h.file) for h in rows
                            if h.file and h.verdict != headline.NOT_RUN},
         "verdicts": {v: sum(r.verdict == v for r in rows) for v in
