@@ -115,6 +115,22 @@ def test_snapshot_takes_what_the_targets_were_made_from(tmp_path):
     assert (version / "a/benchmarks/fit.tsv").stat().st_ino != (work / "a/benchmarks/fit.tsv").stat().st_ino
 
 
+def test_snapshot_never_touches_raw_inputs_outside_the_work_tree(tmp_path):
+    raw = tmp_path / "kaggle" / "properties_2016.csv"
+    raw.parent.mkdir()
+    raw.write_text("parcelid\n1\n")
+    work = tmp_path / "results" / ".work" / "default"
+    _job(work, "z", "merge", [], ["z/merged.parquet"])
+    record = work / "z" / "logs" / "merge.job.json"
+    data = __import__("json").loads(record.read_text())
+    data["inputs"] = {str(raw): "x", "data/relative.csv": "y"}  # absolute and relative raw inputs
+    write_json(record, data)
+    version = tmp_path / "results" / "v1"
+    versioning.snapshot(work, version, [str(work / "z/merged.parquet")])
+    assert raw.read_text() == "parcelid\n1\n"
+    assert not list(version.rglob("properties_2016.csv"))
+
+
 def test_work_dir_is_per_run_label():
     assert versioning.work_dir("results", {"run_label": "test"}) == "results/.work/test"
     assert versioning.work_dir("results", {"run_label": ""}) == "results/.work/default"

@@ -146,6 +146,8 @@ def complete_versions(results_dir: str | Path) -> list[tuple[Path, dict]]:
 
 
 def _link(source: Path, destination: Path) -> None:
+    if destination.resolve() == source.resolve():
+        raise ValueError(f"refusing to link {source} onto itself")
     destination.parent.mkdir(parents=True, exist_ok=True)
     if destination.exists() or destination.is_symlink():
         destination.unlink()
@@ -169,16 +171,19 @@ def _job_records(work: Path) -> dict[str, dict]:
             continue
         record["_path"] = record_path
         for output in record.get("outputs", []):
-            owners[_relative_to(output, work)] = record
+            inside = _relative_to(output, work)
+            if inside:
+                owners[inside] = record
     return owners
 
 
-def _relative_to(path: str, base: Path) -> str:
-    absolute = Path(path).resolve()
+def _relative_to(path: str, base: Path) -> str | None:
+    """``path`` relative to ``base``, or None when it lies outside (raw inputs, the user's
+    files: they are recorded by sha256 in the manifest, never linked or touched)."""
     try:
-        return str(absolute.relative_to(base.resolve()))
+        return str(Path(path).resolve().relative_to(base.resolve()))
     except ValueError:
-        return path
+        return None
 
 
 def run_files(work: str | Path, targets: Iterable[str]) -> list[str]:
@@ -191,7 +196,7 @@ def run_files(work: str | Path, targets: Iterable[str]) -> list[str]:
     seen_jobs: set[Path] = set()
     while pending:
         rel = pending.pop()
-        if rel in wanted or not (work / rel).exists():
+        if rel is None or rel in wanted or not (work / rel).exists():
             continue
         if (work / rel).is_dir():
             pending += [str(p.relative_to(work)) for p in (work / rel).rglob("*") if p.is_file()]
