@@ -263,3 +263,12 @@ def test_simulate_refuses_another_programs_design():
         simulate.simulate("intercepts_only", {"program": "tadpoles"}, np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown program"):
         simulate.simulate("nope", {}, np.random.default_rng(0))
+
+
+def test_min_ess_is_low_for_autocorrelated_draws():
+    rng = np.random.default_rng(13)
+    independent = rng.normal(size=(1, 400))
+    walk = np.cumsum(rng.normal(size=(1, 400)), axis=1)
+    posterior = _posterior(a=independent, b=walk)
+    assert ranks.min_ess(posterior, ["a"]) > 200
+    assert ranks.min_ess(posterior, ["a", "b"]) < 50

@@ -74,6 +74,7 @@ def run_replication(engine, program: str, stan_file, stamp, design: dict, settin
                 "seconds": round(time.perf_counter() - clock, 3)}
     result, size = rank_module.ranks(idata.posterior, truth, settings["thin"], rng)
     return {**record, "status": "ok", "ranks": result, "draws": size,
+            "min_ess": rank_module.min_ess(idata.posterior, truth),
             "divergences": _divergences(idata), "seconds": round(time.perf_counter() - clock, 3)}
 
 

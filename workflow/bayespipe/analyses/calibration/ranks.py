@@ -25,6 +25,11 @@ def parse_quantity(name: str) -> tuple[str, int | None]:
 
 def thinned_draws(posterior, name: str, thin: int) -> np.ndarray:
     """Draws of one scalar quantity of an ArviZ posterior group, every ``thin``-th per chain."""
+    return _chain_draws(posterior, name)[:, ::thin].reshape(-1)
+
+
+def _chain_draws(posterior, name: str) -> np.ndarray:
+    """(chain, draw) array of one scalar quantity."""
     var, index = parse_quantity(name)
     if var not in posterior:
         raise KeyError(f"the posterior has no variable {var!r} (quantity {name})")
@@ -37,7 +42,7 @@ def thinned_draws(posterior, name: str, thin: int) -> np.ndarray:
         if values.ndim != 3 or not 1 <= index <= values.shape[2]:
             raise ValueError(f"{name}: index outside 1..{values.shape[-1]} of vector {var}")
         chosen = values[:, :, index - 1]
-    return chosen[:, ::thin].reshape(-1)
+    return chosen
 
 
 def rank(draws: np.ndarray, truth: float, rng) -> int:
@@ -56,3 +61,13 @@ def ranks(posterior, truth: dict, thin: int, rng) -> tuple[dict, int]:
         size = len(draws)
         result[name] = rank(draws, value, rng)
     return result, int(size or 0)
+
+
+def min_ess(posterior, names) -> float:
+    """Smallest bulk ESS (ArviZ) of the ranked quantities over the unthinned draws: below the
+    number of thinned draws, the thinned draws are autocorrelated and the ranks not uniform even
+    for a correct program."""
+    import arviz as az
+
+    values = [float(az.ess(_chain_draws(posterior, name), method="bulk")) for name in names]
+    return round(min(values), 1) if values else float("nan")

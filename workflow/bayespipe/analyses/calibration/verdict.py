@@ -143,6 +143,9 @@ def program_verdict(records: list[dict], *, ci_prob: float, max_failed_fraction:
         "failed_fits": len(failed),
         "failed_errors": [r["error"].splitlines()[-1][:300] for r in failed][:5],
         "fits_with_divergences": sum(1 for r in records if r.get("divergences")),
+        # thinned draws more than the ESS: autocorrelated ranks (thin more before blaming Stan)
+        "fits_with_ess_below_draws": sum(
+            1 for r in records if r["status"] == "ok" and r.get("min_ess", draws) < draws),
         "draws_per_rank": draws,
         "ci_prob": ci_prob,
         "quantity_ci_prob": round(prob, 6),
