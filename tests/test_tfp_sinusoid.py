@@ -1,4 +1,7 @@
-"""Analysis D1, sinusoid regression with DenseVariational layers (bayespipe.analyses.sinusoid.network)."""
+"""Analysis D1, sinusoid regression with DenseVariational layers.
+
+Module under test: bayespipe.analyses.sinusoid.network.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +10,35 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayespipe.errors import InputError
 from bayespipe.analyses.sinusoid import network as sinusoid
 from bayespipe.engines.tfp.common import setup
+from bayespipe.errors import InputError
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 SMALL = {
-    "n_points": 32, "noise_sd": 1.0, "hidden_units": 20, "epochs": 300, "learning_rate": 0.03,
-    "learning_rate_final": 0.003, "kl_warmup_fraction": 0.2, "standardize_input": True,
-    "prior_sigma_1": 1.0, "prior_sigma_2": 0.1, "prior_pi": 0.2, "posterior_initial_scale": 0.05,
-    "posterior_initial_loc_sd": 1.5, "predictive_draws": 100, "n_grid": 200, "aleatoric": True,
+    "n_points": 32,
+    "noise_sd": 1.0,
+    "hidden_units": 20,
+    "epochs": 300,
+    "learning_rate": 0.03,
+    "learning_rate_final": 0.003,
+    "kl_warmup_fraction": 0.2,
+    "standardize_input": True,
+    "prior_sigma_1": 1.0,
+    "prior_sigma_2": 0.1,
+    "prior_pi": 0.2,
+    "posterior_initial_scale": 0.05,
+    "posterior_initial_loc_sd": 1.5,
+    "predictive_draws": 100,
+    "n_grid": 200,
+    "aleatoric": True,
     "seed": 1,
 }
-FIT_FILES = {"metrics": "metrics.json", "history": "history.csv", "predictions": "predictions.parquet"}
+FIT_FILES = {
+    "metrics": "metrics.json",
+    "history": "history.csv",
+    "predictions": "predictions.parquet",
+}
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +102,9 @@ def test_short_training_brings_the_mean_to_the_data(train_file):
     x, y = sinusoid.read_points(train_file)
     grid = np.linspace(*sinusoid.PREDICT_RANGE, SMALL["n_grid"])
     session = setup(device="cpu", seed=SMALL["seed"])
-    model = sinusoid.build_model(session, SMALL, "epistemic", n_train=len(x),
-                                 scaling=sinusoid.input_scaling(x))
+    model = sinusoid.build_model(
+        session, SMALL, "epistemic", n_train=len(x), scaling=sinusoid.input_scaling(x)
+    )
     before = sinusoid.rmse_inside(grid, sinusoid.predict(session, model, grid, 50)["mean"])
     progress = sinusoid.ProgressLogger("test", SMALL["epochs"])
     sinusoid.train(session, model, x, y, cfg=SMALL, progress=progress)
@@ -117,7 +137,8 @@ def test_fit_widens_the_band_away_from_the_data(train_file, tmp_path, variant):
     metrics, device = sinusoid.fit(SMALL, TFP_CPU, variant, train_file, outputs)
     assert metrics["band_ratio"] > 1.0 and device["device"] == "cpu"
     assert metrics["rmse_inside_over_noise_sd"] == pytest.approx(
-        sinusoid.rmse_inside(prediction_x(outputs), prediction_mean(outputs)) / SMALL["noise_sd"])
+        sinusoid.rmse_inside(prediction_x(outputs), prediction_mean(outputs)) / SMALL["noise_sd"]
+    )
     assert len(metrics["learned_priors"]) == 3
     prediction = pd.read_parquet(outputs["predictions"])
     assert len(prediction) == SMALL["n_grid"] and prediction["x"].min() == -1.5

@@ -1,5 +1,5 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.sinusoid import network as sinusoid
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     sinusoid.plot(

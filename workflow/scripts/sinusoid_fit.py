@@ -1,5 +1,5 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.sinusoid import network as sinusoid
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     metrics, device = sinusoid.fit(
@@ -11,4 +11,5 @@ with job(snakemake) as record:
     )
     record["device"] = device
     record["band_ratio"] = metrics["band_ratio"]
+    record["rmse_inside_over_noise_sd"] = metrics["rmse_inside_over_noise_sd"]
     record["train_seconds"] = metrics["train_seconds"]

@@ -1,6 +1,7 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.sinusoid import network as sinusoid
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     table = sinusoid.summarize(list(snakemake.input.metrics), snakemake.output.table)
-    record["band_ratio"] = dict(zip(table["variant"], table["band_ratio"]))
+    for key in ("band_ratio", "rmse_inside_over_noise_sd"):
+        record[key] = dict(zip(table["variant"], table[key], strict=True))

@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bayespipe.errors import InputError
-from bayespipe.io import atomic_path, read_json, write_json, write_parquet
 from bayespipe.engines.tfp.common import ProgressLogger, Session, setup_from_config, write_history
+from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
+from bayespipe.io import atomic_path, read_json, write_json, write_parquet
 
 VARIANTS = ("epistemic", "aleatoric")
 TRAIN_RANGE = (-0.5, 0.5)
@@ -103,14 +104,21 @@ def mean_field_posterior(session: Session, initial_scale: float, loc_sd: float):
         loc_init = tf.keras.initializers.RandomNormal(stddev=loc_sd)  # fresh per layer
 
         def initializer(shape, dtype=None, **_):
-            return tf.concat([loc_init([n], dtype=dtype), tf.fill([n], tf.cast(rho0, dtype))], axis=0)
+            return tf.concat(
+                [loc_init([n], dtype=dtype), tf.fill([n], tf.cast(rho0, dtype))], axis=0
+            )
 
-        return tf.keras.Sequential([
-            tfp.layers.VariableLayer(2 * n, dtype=dtype, initializer=initializer),
-            tfp.layers.DistributionLambda(lambda t: tfd.Independent(
-                tfd.Normal(loc=t[..., :n], scale=1e-6 + tf.nn.softplus(t[..., n:])),
-                reinterpreted_batch_ndims=1)),
-        ])
+        return tf.keras.Sequential(
+            [
+                tfp.layers.VariableLayer(2 * n, dtype=dtype, initializer=initializer),
+                tfp.layers.DistributionLambda(
+                    lambda t: tfd.Independent(
+                        tfd.Normal(loc=t[..., :n], scale=1e-6 + tf.nn.softplus(t[..., n:])),
+                        reinterpreted_batch_ndims=1,
+                    )
+                ),
+            ]
+        )
 
     return make
 
@@ -135,10 +143,14 @@ def scale_mixture_prior(session: Session, sigma_1: float, sigma_2: float, pi: fl
                 reinterpreted_batch_ndims=1,
             )
 
-        return tf.keras.Sequential([
-            tfp.layers.VariableLayer(3, dtype=dtype, initializer=tf.keras.initializers.Constant(start)),
-            tfp.layers.DistributionLambda(mixture),
-        ])
+        return tf.keras.Sequential(
+            [
+                tfp.layers.VariableLayer(
+                    3, dtype=dtype, initializer=tf.keras.initializers.Constant(start)
+                ),
+                tfp.layers.DistributionLambda(mixture),
+            ]
+        )
 
     return make
 
@@ -148,8 +160,13 @@ def input_scaling(x) -> dict[str, float]:
     return {"x_mean": float(x.mean()), "x_sd": float(x.std()) or 1.0}
 
 
-def build_model(session: Session, cfg: Mapping[str, Any], variant: str, n_train: int,
-                scaling: Mapping[str, float] | None = None):
+def build_model(
+    session: Session,
+    cfg: Mapping[str, Any],
+    variant: str,
+    n_train: int,
+    scaling: Mapping[str, float] | None = None,
+):
     """x -> Normalization -> 2 x DenseVariational(relu) -> DenseVariational -> Normal likelihood.
 
     ``scaling`` (``input_scaling()``, or None for none) turns x into z-scores before the first
@@ -159,30 +176,41 @@ def build_model(session: Session, cfg: Mapping[str, Any], variant: str, n_train:
     tf, tfp = session.tf, session.tfp
     tfd = tfp.distributions
     s = dict(scaling or {"x_mean": 0.0, "x_sd": 1.0})
-    posterior = mean_field_posterior(session, cfg["posterior_initial_scale"],
-                                     cfg["posterior_initial_loc_sd"])
-    prior = scale_mixture_prior(session, cfg["prior_sigma_1"], cfg["prior_sigma_2"], cfg["prior_pi"])
+    posterior = mean_field_posterior(
+        session, cfg["posterior_initial_scale"], cfg["posterior_initial_loc_sd"]
+    )
+    prior = scale_mixture_prior(
+        session, cfg["prior_sigma_1"], cfg["prior_sigma_2"], cfg["prior_pi"]
+    )
 
     def variational(units, activation=None):
-        return tfp.layers.DenseVariational(units, posterior, prior, kl_weight=1.0 / n_train,
-                                           activation=activation)
+        return tfp.layers.DenseVariational(
+            units, posterior, prior, kl_weight=1.0 / n_train, activation=activation
+        )
 
     if variant == "aleatoric":
+
         def likelihood(t):  # location and (damped, see NOISE_SCALE_DAMPING) scale
             scale = 1e-3 + tf.nn.softplus(NOISE_SCALE_DAMPING * t[..., 1:])
-            return tfd.Independent(tfd.Normal(loc=t[..., :1], scale=scale),
-                                   reinterpreted_batch_ndims=1)
+            return tfd.Independent(
+                tfd.Normal(loc=t[..., :1], scale=scale), reinterpreted_batch_ndims=1
+            )
     else:
         noise = float(cfg["noise_sd"])
 
         def likelihood(t):
             return tfd.Independent(tfd.Normal(loc=t, scale=noise), reinterpreted_batch_ndims=1)
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(1,)),
-        tf.keras.layers.Normalization(mean=s["x_mean"], variance=s["x_sd"] ** 2),
-        variational(cfg["hidden_units"], "relu"), variational(cfg["hidden_units"], "relu"),
-        variational(2 if variant == "aleatoric" else 1), tfp.layers.DistributionLambda(likelihood),
-    ])
+
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(1,)),
+            tf.keras.layers.Normalization(mean=s["x_mean"], variance=s["x_sd"] ** 2),
+            variational(cfg["hidden_units"], "relu"),
+            variational(cfg["hidden_units"], "relu"),
+            variational(2 if variant == "aleatoric" else 1),
+            tfp.layers.DistributionLambda(likelihood),
+        ]
+    )
 
 
 def kl_annealing(session: Session, epoch, warmup_epochs: int):
@@ -197,11 +225,13 @@ def learning_rate_schedule(session: Session, cfg: Mapping[str, Any]):
     initial = float(cfg["learning_rate"])
     final = float(cfg.get("learning_rate_final", initial))
     return session.tf.keras.optimizers.schedules.CosineDecay(
-        initial, decay_steps=int(cfg["epochs"]), alpha=final / initial)
+        initial, decay_steps=int(cfg["epochs"]), alpha=final / initial
+    )
 
 
-def train(session: Session, model, x, y, *, cfg: Mapping[str, Any],
-          progress: ProgressLogger) -> float:
+def train(
+    session: Session, model, x, y, *, cfg: Mapping[str, Any], progress: ProgressLogger
+) -> float:
     """Full-batch Adam on mean NLL + annealed KL / n; returns the training wall time."""
     tf = session.tf
     optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(session, cfg))
@@ -216,7 +246,7 @@ def train(session: Session, model, x, y, *, cfg: Mapping[str, Any],
             kl = tf.add_n(model.losses)
             loss = nll + beta * kl
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss, nll, kl
 
     started = progress.elapsed()
@@ -243,8 +273,12 @@ def predict(session: Session, model, x_grid, draws: int) -> dict[str, np.ndarray
     scales = np.stack([s.numpy() for _, s in passes])
     epistemic = means.std(axis=0)
     aleatoric = np.sqrt((scales**2).mean(axis=0))
-    return {"mean": means.mean(axis=0), "epistemic_sd": epistemic, "aleatoric_sd": aleatoric,
-            "total_sd": np.sqrt(epistemic**2 + aleatoric**2)}
+    return {
+        "mean": means.mean(axis=0),
+        "epistemic_sd": epistemic,
+        "aleatoric_sd": aleatoric,
+        "total_sd": np.sqrt(epistemic**2 + aleatoric**2),
+    }
 
 
 def _inside(x) -> np.ndarray:
@@ -285,16 +319,27 @@ def learned_priors(model) -> list[dict]:
         if prior is None:
             continue
         t = prior.weights[0].numpy()
-        priors.append({"layer": layer.name, "pi": float(1 / (1 + np.exp(-t[0]))),
-                       "sigma_1": float(np.log1p(np.exp(t[1]))), "sigma_2": float(np.log1p(np.exp(t[2])))})
+        priors.append(
+            {
+                "layer": layer.name,
+                "pi": float(1 / (1 + np.exp(-t[0]))),
+                "sigma_1": float(np.log1p(np.exp(t[1]))),
+                "sigma_2": float(np.log1p(np.exp(t[2]))),
+            }
+        )
     return priors
 
 
 # ---------------------------------------------------------------- the rule's work
 
 
-def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_path,
-        outputs: Mapping[str, Any]) -> tuple[dict, dict]:
+def fit(
+    cfg: Mapping[str, Any],
+    tfp_cfg: Mapping[str, Any],
+    variant: str,
+    train_path,
+    outputs: Mapping[str, Any],
+) -> tuple[dict, dict]:
     if variant not in VARIANTS:
         raise ValueError(f"unknown sinusoid variant {variant!r} (expected one of {VARIANTS})")
     x, y = read_points(train_path)
@@ -316,8 +361,13 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_
         "learned_priors": learned_priors(model),
         "device": session.info,
     }
-    log.info("sinusoid %s: band ratio %.2f, in-range RMSE / noise sd %.2f after %.1f s of training",
-             variant, metrics["band_ratio"], metrics["rmse_inside_over_noise_sd"], seconds)
+    log.info(
+        "sinusoid %s: band ratio %.2f, in-range RMSE / noise sd %.2f after %.1f s of training",
+        variant,
+        metrics["band_ratio"],
+        metrics["rmse_inside_over_noise_sd"],
+        seconds,
+    )
     write_history(outputs["history"], progress.rows)
     write_parquet(pd.DataFrame({"x": grid, **prediction}), outputs["predictions"])
     write_json(outputs["metrics"], metrics)
@@ -342,7 +392,7 @@ def plot(train_path, predictions_path, variant: str, figure_path) -> None:
     fig, axes = plt.subplots(1, len(bands), figsize=(7 * len(bands), 4.2), squeeze=False)
     ratio = band_ratio(x, pred["epistemic_sd"].to_numpy())
     rmse = rmse_inside(x, mean)
-    for ax, (column, color, label) in zip(axes[0], bands):
+    for ax, (column, color, label) in zip(axes[0], bands, strict=True):
         sd = pred[column].to_numpy()
         ax.axvspan(*TRAIN_RANGE, color="0.93", label="training range")
         ax.fill_between(x, mean - 2 * sd, mean + 2 * sd, color=color, alpha=0.35, label=label)
@@ -351,8 +401,10 @@ def plot(train_path, predictions_path, variant: str, figure_path) -> None:
         ax.scatter(data["x"], data["y"], s=12, color="k", zorder=3, label="training data")
         ax.set(xlabel="x", ylabel="y", ylim=(-40, 40))
         ax.legend(fontsize=7, loc="lower left")
-    axes[0][0].set_title(f"Sinusoid, {variant}: band ratio {ratio:.1f} (target >= 3), "
-                         f"in-range RMSE to truth {rmse:.2f}")
+    axes[0][0].set_title(
+        f"Sinusoid, {variant}: band ratio {ratio:.1f} (target >= 3), "
+        f"in-range RMSE to truth {rmse:.2f}"
+    )
     if variant == "aleatoric":
         inside = _inside(x)
         noise = pred["aleatoric_sd"].to_numpy()[inside].mean()
@@ -364,11 +416,23 @@ def summarize(metric_paths, output_csv) -> pd.DataFrame:
     rows = []
     for path in metric_paths:
         m = read_json(path)
-        rows.append({k: m[k] for k in ("variant", "band_ratio", "rmse_inside_over_noise_sd",
-                                        "mean_epistemic_sd_inside",
-                                        "mean_epistemic_sd_outside", "mean_aleatoric_sd_inside",
-                                        "rmse_to_truth_inside", "train_seconds", "epochs")}
-                    | {"device": m["device"]["device"]})
+        rows.append(
+            {
+                k: m[k]
+                for k in (
+                    "variant",
+                    "band_ratio",
+                    "rmse_inside_over_noise_sd",
+                    "mean_epistemic_sd_inside",
+                    "mean_epistemic_sd_outside",
+                    "mean_aleatoric_sd_inside",
+                    "rmse_to_truth_inside",
+                    "train_seconds",
+                    "epochs",
+                )
+            }
+            | {"device": m["device"]["device"]}
+        )
     table = pd.DataFrame(rows)
     with atomic_path(output_csv) as tmp:
         table.to_csv(tmp, index=False)
