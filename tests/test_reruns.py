@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -31,7 +30,8 @@ REPORT_JOBS = {"report_html", "report_code_snapshot", "all"}
 def done(test_run, tmp_path) -> Path:
     """A private copy of the completed test run: checkout, results and Snakemake's metadata."""
     copy = tmp_path / "repo"
-    shutil.copytree(test_run, copy, symlinks=True)
+    # cp -a keeps the hard links between the work tree and the version folder, as they were.
+    subprocess.run(["cp", "-a", str(test_run), str(copy)], check=True)
     return copy
 
 
