@@ -215,7 +215,7 @@ def test_sections_lead_with_key_figures_and_fold_the_rest(fake_version):
 
 def test_gates_are_found_in_any_shape():
     data = {"fits": [{"name": "linear", "passed": True},
-                     {"name": "random", "passed": False, "rhat_ok": False}]}
+                     {"name": "random", "passed": False, "rhat_ok": False, "approximate": False}]}
     gates = collect.find_gates(data, "x.json")
     assert [(g.name, g.passed, g.failed_checks) for g in gates] == [
         ("fits[linear]", True, []), ("fits[random]", False, ["rhat_ok"]),
@@ -227,7 +227,8 @@ def test_job_records_name_devices():
     gpu = {"device_name": "/GPU:0", "gpus": ["H100"]}
     records = [{"rule": "mnist_train", "extra": {"device": gpu}},
                {"rule": "moons_fit", "extra": {"device": cpu}}, {"rule": "x", "extra": {}},
-               {"rule": "sinusoid_fit", "extra": {"device": cpu}}]
+               {"rule": "sinusoid_fit", "extra": {"device": cpu}},
+               {"rule": "sinusoid_fit", "extra": {"device": cpu}}]  # two variants, one rule
     assert collect.devices(records) == ["/GPU:0 (H100) [mnist_train]",
                                         "/CPU:0 [moons_fit, sinusoid_fit]"]
 

@@ -33,6 +33,7 @@ JSON_KINDS = (
         r"metric|accuracy|summary|comparison|recovery|ood|evaluation|calibration", re.I)),
 )
 PASS_KEYS = ("passed", "pass", "ok", "gates_passed", "all_passed")
+NOT_CHECKS = ("approximate",)  # booleans of a diagnostics file that describe it, not a check
 APPROXIMATE_METHODS = ("pathfinder", "advi", "laplace", "variational")
 
 
@@ -141,7 +142,7 @@ def _failed_checks(data: dict, flag: str, prefix: str = "") -> list[str]:
     failed = []
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if key == flag:
+        if key == flag or key in NOT_CHECKS:
             continue
         if value is False:
             failed.append(name)
@@ -265,4 +266,5 @@ def devices(records: list[dict]) -> list[str]:
         else:
             continue
         rules_by_device.setdefault(label, []).append(str(record.get("rule")))
-    return [f"{label} [{', '.join(rules)}]" for label, rules in rules_by_device.items()]
+    return [f"{label} [{', '.join(dict.fromkeys(rules))}]"
+            for label, rules in rules_by_device.items()]
