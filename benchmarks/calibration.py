@@ -6,7 +6,7 @@ records. The calibration analysis's wall time runs from its first job's start to
 end (the tadpoles and Zillow data jobs its designs need run first and are reported apart).
 
     .venv/bin/python benchmarks/calibration.py [--config config/config.yaml] [--cores 2]
-        [--replications N]
+        [--replications N] [--seed S]
 
 Prints a table (program, verdict, replications, failed fits, batch-job seconds) and writes
 benchmarks/results/calibration.json (and the run's calibration folder, without the batches, to
@@ -31,10 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"calibration_wall_s_max": 900.0, "verdict": "pass"}
 
 
-def run_workflow(config: str, cores: int, results: Path, replications: int | None) -> float:
+def run_workflow(config: str, cores: int, results: Path, overrides: dict) -> float:
     settings = ["analyses=[calibration]", f"results_dir={results}", "report=False"]
-    if replications:
-        settings.append(f"calibration={{replications: {replications}}}")
+    if overrides:  # merged over the config's calibration section
+        pairs = ", ".join(f"{k}: {v}" for k, v in overrides.items())
+        settings.append(f"calibration={{{pairs}}}")
     command = [str(Path(sys.executable).parent / "snakemake"), "--cores", str(cores),
                "--configfile", config, "--config", *settings]
     clock = time.perf_counter()
@@ -86,15 +87,18 @@ def main() -> None:
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--replications", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None, help="another set of replications")
     args = parser.parse_args()
+    overrides = {k: v for k, v in (("replications", args.replications), ("seed", args.seed)) if v}
     with tempfile.TemporaryDirectory(prefix="bayespipe-calibration-") as tmp:
-        total = run_workflow(args.config, args.cores, Path(tmp), args.replications)
+        total = run_workflow(args.config, args.cores, Path(tmp), overrides)
         version = (Path(tmp) / "latest").resolve()
         result = measure(version)
         kept = ROOT / "benchmarks" / "results" / "calibration"
         shutil.rmtree(kept, ignore_errors=True)  # the verdicts and figures, for inspection
         shutil.copytree(version / "calibration", kept, ignore=shutil.ignore_patterns("batches"))
-    result.update(config=args.config, cores=args.cores, snakemake_wall_s=round(total, 1),
+    result.update(config=args.config, overrides=overrides, cores=args.cores,
+                  snakemake_wall_s=round(total, 1),
                   load_average=[round(x, 2) for x in os.getloadavg()], targets=TARGETS)
     result["passed"] = (result["calibration_wall_s"] <= TARGETS["calibration_wall_s_max"]
                         and all(p["verdict"] == "pass" for p in result["programs"].values()))
