@@ -343,23 +343,34 @@ def _limit_pystan_processes(parallel_chains: int) -> None:
 
 class _drop_new_cached_fits:
     """httpstan keeps every seeded fit in its cache; remove the ones this run created so a rerun
-    samples again (timings stay honest) and the cache does not grow without bound."""
+    samples again (timings stay honest) and the cache does not grow without bound.
+
+    Fits of one model are serialised across processes (a lock file beside the model): the
+    fits created while the block runs are then this process's own, and deleting them cannot
+    pull a fit from under another job sampling the same program (parallel calibration batches).
+    """
 
     def __init__(self, model_name: str):
         import httpstan.cache
 
-        self.fits_dir = httpstan.cache.model_directory(model_name) / "fits"
+        model_dir = httpstan.cache.model_directory(model_name)
+        self.fits_dir = model_dir / "fits"
+        self.lock = _locked(model_dir / ".bayespipe-sampling.lock")
 
     def _listing(self) -> set[Path]:
         return set(self.fits_dir.glob("*")) if self.fits_dir.is_dir() else set()
 
     def __enter__(self):
+        self.lock.__enter__()
         self.before = self._listing()
         return self
 
     def __exit__(self, *exc):
-        for path in self._listing() - self.before:
-            path.unlink(missing_ok=True)
+        try:
+            for path in self._listing() - self.before:
+                path.unlink(missing_ok=True)
+        finally:
+            self.lock.__exit__(*exc)
         return False
 
 
