@@ -58,8 +58,8 @@ ZILLOW_HELDOUT_FIELDS = ("sampling_seconds", "prior_sampling_seconds")
 # bayespipe.analyses.sinusoid.network: each variant's metrics.json and the summary CSV.
 SINUSOID_FIELDS = ("train_seconds",)
 # bayespipe.analyses.calibration: each batch of fits, and calibration.json (program -> verdict).
-CALIBRATION_BATCH_FIELDS = ("seconds", "replications.*.seconds")
-CALIBRATION_SUMMARY_FIELDS = ("*.seconds", "*.fit_seconds")
+CALIBRATION_BATCH_FIELDS = ("seconds", "cpu_seconds", "replications.*.seconds")
+CALIBRATION_SUMMARY_FIELDS = ("*.seconds", "*.cpu_seconds", "*.fit_seconds")
 
 
 @dataclass(frozen=True)
