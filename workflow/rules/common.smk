@@ -64,10 +64,14 @@ def run_targets():
     )
 
 
+# `snakemake --report` collects the figures of the jobs behind the targets: it needs them all.
+REPORTING = any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv)
+
+
 def final_targets():
     """What `rule all` asks for: the run's targets, or, when this version is complete already,
     only its manifest, which exists (so nothing runs and the folder is never touched again)."""
-    if versioning.is_complete(RESULTS, VERSION.id):
+    if versioning.is_complete(RESULTS, VERSION.id) and not REPORTING:
         return [f"{VERSION_DIR}/manifest.json"]
     return run_targets()
 
@@ -124,18 +128,16 @@ def job_code_keys():
 
 
 def workflow_code(job_code):
-    """The code a run depends on: what its jobs use, the rule files, the schemas, the Stan
-    programs and the package modules loaded while parsing. Other files (the CLI, the audit
-    tools, docs) do not change the version."""
+    """The code a run depends on: the Python modules its jobs import or the Snakefile loads
+    while parsing, and every other code file (rule files, schemas, Stan programs, templates,
+    report data and captions). Python modules nothing imports (the CLI, the audit tools) do
+    not change the version."""
     parse_time = codedeps.loaded_package_modules(ROOT, sys.modules)
     hashes = HashCache(SNAKEMAKE_DIR / "bayespipe-hashes.json")
     files = {
         rel: hashes.sha256(ROOT / rel)
         for rel in versioning.code_files(ROOT)
-        if rel in parse_time
-        or rel == "Snakefile"
-        or rel.endswith(".smk")
-        or rel.startswith(("workflow/schemas/", "stan/"))
+        if rel in parse_time or not rel.endswith(".py")
     }
     return {**files, **job_code}
 
