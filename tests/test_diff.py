@@ -32,7 +32,7 @@ def fake_version(
         "data": {},
         "software": {"numpy": "2.4.6"},
         "stan_engine": {},
-        "analysis_digests": {"m": str(seed)},
+        "jobs": [{"rule": "m_fit", "reused_from": None if seed else "earlier"}],
         "files": [
             {"path": "m/metrics.json", "sha256": str(mae), "kind": "output"},
             {"path": "moons/full_batch/metrics.json", "sha256": str(seconds), "kind": "output"},
@@ -54,6 +54,10 @@ def test_names_the_key_the_outputs_and_the_metric(tmp_path):
         ("m/metrics.json:validation.mae", 0.09, 0.08)
     ]
     assert "m.seed: 1 -> 2" in format_diff(result)
+    assert result.jobs_run == ["m_fit"] and result.jobs_reused == 0
+    reused = diff_versions(b, fake_version(tmp_path, "c", seed=0, mae=0.08, code_sha="x"))
+    assert reused.jobs_run == [] and reused.jobs_reused == 1
+    assert "jobs run for c: none; 1 jobs reused" in format_diff(reused)
 
 
 def test_identical_versions_exit_zero(tmp_path, capsys):

@@ -37,7 +37,8 @@ class VersionDiff:
     data: list[Change] = field(default_factory=list)
     software: list[Change] = field(default_factory=list)
     stan_engine: list[Change] = field(default_factory=list)
-    analysis_digests: list[Change] = field(default_factory=list)
+    jobs_run: list[str] = field(default_factory=list)  # rules whose jobs ran in b's own run
+    jobs_reused: int = 0  # jobs of b whose files b's run took from an earlier run
     outputs_changed: list[str] = field(default_factory=list)
     outputs_per_run: list[str] = field(default_factory=list)  # only per-run fields differ
     outputs_added: list[str] = field(default_factory=list)
@@ -89,8 +90,9 @@ def diff_versions(path_a: str | Path, path_b: str | Path) -> VersionDiff:
     result.data = compare_maps(flatten(a.get("data", {})), flatten(b.get("data", {})))
     result.software = compare_maps(a.get("software", {}), b.get("software", {}))
     result.stan_engine = compare_maps(a.get("stan_engine", {}), b.get("stan_engine", {}))
-    result.analysis_digests = compare_maps(a.get("analysis_digests", {}),
-                                           b.get("analysis_digests", {}))
+    jobs_b = b.get("jobs", [])
+    result.jobs_run = sorted({job["rule"] for job in jobs_b if not job.get("reused_from")})
+    result.jobs_reused = sum(1 for job in jobs_b if job.get("reused_from"))
 
     outputs_a = {f["path"]: f["sha256"] for f in a.get("files", []) if f.get("kind") == "output"}
     outputs_b = {f["path"]: f["sha256"] for f in b.get("files", []) if f.get("kind") == "output"}
@@ -150,8 +152,8 @@ def format_diff(result: VersionDiff) -> str:
     changes("input data", result.data, short_hash=True)
     changes("software", result.software)
     changes("stan engine", result.stan_engine)
-    recomputed = ", ".join(c.key for c in result.analysis_digests) or "none"
-    lines.append(f"\nanalyses recomputed (digest differs): {recomputed}")
+    ran = ", ".join(result.jobs_run) or "none"
+    lines.append(f"\njobs run for {result.b}: {ran}; {result.jobs_reused} jobs reused")
     lines.append(
         f"\noutputs: {len(result.outputs_changed)} changed, {len(result.outputs_added)} added, "
         f"{len(result.outputs_removed)} removed, "
