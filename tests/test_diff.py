@@ -12,7 +12,7 @@ from bayespipe.audit.diff import diff_versions, flatten, format_diff
 from bayespipe.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser.versions import CHANGED_KEY, CHANGED_VALUE, versions  # noqa: E402
+from fixtures.versions import CHANGED_KEY, CHANGED_VALUE, versions  # noqa: E402
 
 
 def fake_version(

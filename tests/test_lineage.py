@@ -14,7 +14,7 @@ from bayespipe.errors import InputError
 from bayespipe.io import sha256_file
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser.versions import versions  # noqa: E402
+from fixtures.versions import versions  # noqa: E402
 
 
 def fake_chain(root: Path) -> Path:

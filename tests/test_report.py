@@ -17,7 +17,7 @@ from bayespipe.report import collect, headline, present
 from bayespipe.report.html import TEMPLATES, page_files, render, write_report
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser.fake_version import (  # noqa: E402
+from fixtures.fake_version import (  # noqa: E402
     complete,
     make_version,
     run_info,
@@ -25,7 +25,7 @@ from browser.fake_version import (  # noqa: E402
     write_png,
     write_text,
 )
-from browser.versions import CHANGED_KEY, run_in, versions  # noqa: E402
+from fixtures.versions import CHANGED_KEY, run_in, versions  # noqa: E402
 from conftest import REPO, TEST_CONFIG, executed_jobs, run_snakemake  # noqa: E402
 
 REFS = re.compile(r'(?:src|href)="([^"]+)"')

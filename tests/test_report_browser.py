@@ -20,8 +20,8 @@ from bayespipe.report.html import write_report
 
 sys.path.insert(0, str(Path(__file__).parent))
 from browser import cdp  # noqa: E402
-from browser.fake_version import make_version, run_info  # noqa: E402
-from browser.versions import versions  # noqa: E402
+from fixtures.fake_version import make_version, run_info  # noqa: E402
+from fixtures.versions import versions  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 GATE_TEXT = re.compile(r"^(FAIL|\d+ of \d+ failed)$")

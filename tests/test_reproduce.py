@@ -13,7 +13,7 @@ from bayespipe.audit import reproduce as rp
 from bayespipe.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser.versions import TAMPERED_FILE, versions  # noqa: E402
+from fixtures.versions import TAMPERED_FILE, versions  # noqa: E402
 
 
 def pair(tmp_path: Path, name: str, a: bytes | str, b: bytes | str) -> tuple[Path, Path]:

@@ -14,7 +14,7 @@ from bayespipe.audit.check import audit
 from bayespipe.audit.rocrate import bundled_contexts, validate_crate, write_crate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser.versions import versions  # noqa: E402
+from fixtures.versions import versions  # noqa: E402
 
 
 @pytest.fixture(scope="session")

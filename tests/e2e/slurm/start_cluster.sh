@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Start a one-node Slurm cluster on this machine for bayespipe's Slurm tests (run as root).
 #
-#   tests/slurm/start_cluster.sh [STATE_DIR]      # default: $BAYESPIPE_SLURM_DIR or /tmp/bayespipe-slurm
+#   tests/e2e/slurm/start_cluster.sh [STATE_DIR]      # default: $BAYESPIPE_SLURM_DIR or /tmp/bayespipe-slurm
 #   source STATE_DIR/env                          # sets SLURM_CONF for sbatch, squeue, snakemake
-#   tests/slurm/stop_cluster.sh [STATE_DIR]
+#   tests/e2e/slurm/stop_cluster.sh [STATE_DIR]
 #
 # Installs Debian's slurm-wlm and munge when missing, writes STATE_DIR/slurm.conf from
 # slurm.conf.in with this host's CPUs and memory (as `slurmd -C` reports them), starts munged

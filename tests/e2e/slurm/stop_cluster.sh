@@ -2,7 +2,7 @@
 # Stop the test cluster that start_cluster.sh started in STATE_DIR: cancel its jobs, then stop
 # the daemons listed in STATE_DIR/pids (and only those), by pid.
 #
-#   tests/slurm/stop_cluster.sh [STATE_DIR]       # default: $BAYESPIPE_SLURM_DIR or /tmp/bayespipe-slurm
+#   tests/e2e/slurm/stop_cluster.sh [STATE_DIR]       # default: $BAYESPIPE_SLURM_DIR or /tmp/bayespipe-slurm
 set -uo pipefail
 
 STATE="$(realpath -m "${1:-${BAYESPIPE_SLURM_DIR:-/tmp/bayespipe-slurm}}")"

@@ -1,9 +1,9 @@
 """The Slurm profile (profiles/slurm): its settings, then real runs on a one-node Slurm cluster.
 
-The cluster tests start Slurm with tests/slurm/start_cluster.sh (root only: it installs
+The cluster tests start Slurm with tests/e2e/slurm/start_cluster.sh (root only: it installs
 slurm-wlm and munge if missing and starts munged, slurmctld and slurmd) and stop the daemons it
 started at the end. They run config/test.yaml through the profile in a copy of the repository,
-cancel one job with scancel and rerun, and run the tiny workflow tests/slurm/Snakefile for memory
+cancel one job with scancel and rerun, and run the tiny workflow tests/e2e/slurm/Snakefile for memory
 retries, cleanup of killed jobs and GPU requests.
 """
 
@@ -26,7 +26,7 @@ import yaml
 from conftest import BIN, REPO, SNAKEMAKE, TEST_CONFIG, snakemake_env, version_dir_of
 
 PROFILE = REPO / "profiles" / "slurm"
-SLURM_TESTS = REPO / "tests" / "slurm"
+SLURM_TESTS = REPO / "tests" / "e2e" / "slurm"
 # The test cluster answers at once; poll it every few seconds instead of the profile's 20 s.
 FAST_STATUS = ("--slurm-init-seconds-before-status-checks", "3", "--seconds-between-status-checks", "3")
 # Outputs that are byte for byte the same on every run with the same config, seed and engine.
@@ -164,7 +164,7 @@ def _free_port() -> int:
 def slurm_cluster(tmp_path_factory):
     """A running test cluster: its state folder (slurm.conf, daemon logs) and client environment."""
     if os.geteuid() != 0:
-        pytest.skip("the Slurm cluster tests need root (tests/slurm/start_cluster.sh installs and starts Slurm)")
+        pytest.skip("the Slurm cluster tests need root (tests/e2e/slurm/start_cluster.sh installs and starts Slurm)")
     state = tmp_path_factory.mktemp("slurm")
     env = dict(os.environ, SLURM_CTLD_PORT=str(_free_port()), SLURMD_PORT=str(_free_port()))
     started = subprocess.run(
