@@ -35,10 +35,24 @@ def run_workflow(config: str, cores: int, results: Path, overrides: dict) -> flo
     """Snakemake on ``config`` with a second config file on top: the calibration analysis
     alone, a private results folder, and ``overrides`` merged over the calibration section."""
     extra = results / "benchmark-config.yaml"
-    extra.write_text(json.dumps({"analyses": ["calibration"], "results_dir": str(results),
-                                 "report": False, "calibration": overrides}))
-    command = [str(Path(sys.executable).parent / "snakemake"), "--cores", str(cores),
-               "--configfile", config, str(extra)]
+    extra.write_text(
+        json.dumps(
+            {
+                "analyses": ["calibration"],
+                "results_dir": str(results),
+                "report": False,
+                "calibration": overrides,
+            }
+        )
+    )
+    command = [
+        str(Path(sys.executable).parent / "snakemake"),
+        "--cores",
+        str(cores),
+        "--configfile",
+        config,
+        str(extra),
+    ]
     clock = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
@@ -67,18 +81,25 @@ def measure(version: Path) -> dict:
     return {
         "calibration_wall_s": round((end - start).total_seconds(), 1),
         "job_seconds_total": round(sum(r["wall_seconds"] for r in records), 1),
-        "batch_cpu_seconds_total": round(sum(v.get("cpu_seconds", 0)
-                                             for v in programs.values()), 1),
+        "batch_cpu_seconds_total": round(
+            sum(v.get("cpu_seconds", 0) for v in programs.values()), 1
+        ),
         "jobs": len(records),
         "engine": next(iter(programs.values()))["engine"],
-        "programs": {name: {"verdict": v["verdict"], "reasons": v["reasons"],
-                            "replications": v["replications"], "failed_fits": v["failed_fits"],
-                            "fits_with_divergences": v["fits_with_divergences"],
-                            "batch_seconds": v["seconds"],
-                            "batch_cpu_seconds": v.get("cpu_seconds"),
-                            "job_seconds": round(jobs[name], 1),
-                            "design": v.get("design")}
-                     for name, v in programs.items()},
+        "programs": {
+            name: {
+                "verdict": v["verdict"],
+                "reasons": v["reasons"],
+                "replications": v["replications"],
+                "failed_fits": v["failed_fits"],
+                "fits_with_divergences": v["fits_with_divergences"],
+                "batch_seconds": v["seconds"],
+                "batch_cpu_seconds": v.get("cpu_seconds"),
+                "job_seconds": round(jobs[name], 1),
+                "design": v.get("design"),
+            }
+            for name, v in programs.items()
+        },
         "summary_job_seconds": round(jobs.get("calibration_summary", 0.0), 1),
     }
 
@@ -98,22 +119,34 @@ def main() -> None:
         kept = ROOT / "benchmarks" / "results" / "calibration"
         shutil.rmtree(kept, ignore_errors=True)  # the verdicts and figures, for inspection
         shutil.copytree(version / "calibration", kept, ignore=shutil.ignore_patterns("batches"))
-    result.update(config=args.config, overrides=overrides, cores=args.cores,
-                  snakemake_wall_s=round(total, 1),
-                  load_average=[round(x, 2) for x in os.getloadavg()], targets=TARGETS)
-    result["passed"] = (result["calibration_wall_s"] <= TARGETS["calibration_wall_s_max"]
-                        and all(p["verdict"] == "pass" for p in result["programs"].values()))
-    print(f"engine {result['engine']}, {args.cores} cores, calibration wall "
-          f"{result['calibration_wall_s']} s ({result['jobs']} jobs, "
-          f"{result['job_seconds_total']} job-seconds; batches used "
-          f"{result['batch_cpu_seconds_total']} CPU seconds), whole run "
-          f"{result['snakemake_wall_s']} s, load {result['load_average']}")
-    print(f"{'program':<20}{'verdict':>8}{'reps':>6}{'failed':>8}{'diverg.':>8}{'batch s':>9}"
-          f"{'CPU s':>8}")
+    result.update(
+        config=args.config,
+        overrides=overrides,
+        cores=args.cores,
+        snakemake_wall_s=round(total, 1),
+        load_average=[round(x, 2) for x in os.getloadavg()],
+        targets=TARGETS,
+    )
+    result["passed"] = result["calibration_wall_s"] <= TARGETS["calibration_wall_s_max"] and all(
+        p["verdict"] == "pass" for p in result["programs"].values()
+    )
+    print(
+        f"engine {result['engine']}, {args.cores} cores, calibration wall "
+        f"{result['calibration_wall_s']} s ({result['jobs']} jobs, "
+        f"{result['job_seconds_total']} job-seconds; batches used "
+        f"{result['batch_cpu_seconds_total']} CPU seconds), whole run "
+        f"{result['snakemake_wall_s']} s, load {result['load_average']}"
+    )
+    print(
+        f"{'program':<20}{'verdict':>8}{'reps':>6}{'failed':>8}{'diverg.':>8}{'batch s':>9}"
+        f"{'CPU s':>8}"
+    )
     for name, p in result["programs"].items():
-        print(f"{name:<20}{p['verdict']:>8}{p['replications']:>6}{p['failed_fits']:>8}"
-              f"{p['fits_with_divergences']:>8}{p['batch_seconds']:>9}"
-              f"{p['batch_cpu_seconds']:>8}")
+        print(
+            f"{name:<20}{p['verdict']:>8}{p['replications']:>6}{p['failed_fits']:>8}"
+            f"{p['fits_with_divergences']:>8}{p['batch_seconds']:>9}"
+            f"{p['batch_cpu_seconds']:>8}"
+        )
     out = ROOT / "benchmarks" / "results" / "calibration.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -30,12 +30,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
+from bayespipe.analyses.mnist import lenet
 from bayespipe.config import load_config  # noqa: E402
 from bayespipe.engines.tfp import mnist  # noqa: E402
-from bayespipe.analyses.mnist import lenet
 from bayespipe.engines.tfp.common import setup_from_config  # noqa: E402
 
-TARGETS = {"time_ratio_max": 2.5, "accuracy_min": 0.96, "auroc_min": 0.98, "train_wall_s_max": 300.0}
+TARGETS = {
+    "time_ratio_max": 2.5,
+    "accuracy_min": 0.96,
+    "auroc_min": 0.98,
+    "train_wall_s_max": 300.0,
+}
 
 
 def load_average() -> list[float]:
@@ -45,32 +50,54 @@ def load_average() -> list[float]:
 def deterministic_run(split, settings, tfp_settings) -> dict:
     session = setup_from_config(tfp_settings, settings["seed"])
     cpu = time.process_time()
-    result = lenet.fit(session, split, steps=settings["steps"], batch_size=settings["batch_size"],
-                       learning_rate=settings["learning_rate"], seed=settings["seed"], kind="deterministic",
-                       padding=settings["padding"],
-                       log_every=settings["steps"])
+    result = lenet.fit(
+        session,
+        split,
+        steps=settings["steps"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        seed=settings["seed"],
+        kind="deterministic",
+        padding=settings["padding"],
+        log_every=settings["steps"],
+    )
     cpu = time.process_time() - cpu
     probs = lenet.predict_draws(session, result.model, split.x_heldout, 1)
-    return {"train_seconds": result.train_seconds, "images_per_second": result.steady_images_per_second,
-            "cpu_seconds": cpu,
-            **lenet.heldout_metrics(probs, split.y_heldout)}
+    return {
+        "train_seconds": result.train_seconds,
+        "images_per_second": result.steady_images_per_second,
+        "cpu_seconds": cpu,
+        **lenet.heldout_metrics(probs, split.y_heldout),
+    }
 
 
-def flipout_run(split_path: Path, settings, tfp_settings, folder: Path) -> tuple[dict, dict, float, float]:
+def flipout_run(
+    split_path: Path, settings, tfp_settings, folder: Path
+) -> tuple[dict, dict, float, float]:
     steps = lenet.evaluation_steps(settings["steps"], settings["viz_steps"])
     started, cpu = time.perf_counter(), time.process_time()
     summary = lenet.train_and_report(
-        split_path, settings, tfp_settings,
-        weights=folder / "lenet.weights.h5", history=folder / "history.csv",
-        evaluations=folder / "evaluations.csv", metrics=folder / "metrics.json",
+        split_path,
+        settings,
+        tfp_settings,
+        weights=folder / "lenet.weights.h5",
+        history=folder / "history.csv",
+        evaluations=folder / "evaluations.csv",
+        metrics=folder / "metrics.json",
         history_figure=folder / "history.png",
         weight_figures=[folder / lenet.figure_name("weights", s) for s in steps],
         heldout_figures=[folder / lenet.figure_name("heldout", s) for s in steps],
     )
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    ood = lenet.ood_and_report(split_path, folder / "lenet.weights.h5", settings, tfp_settings,
-                               metrics=folder / "ood.json", scores=folder / "scores.csv",
-                               noise_figure=folder / "noise.png")
+    ood = lenet.ood_and_report(
+        split_path,
+        folder / "lenet.weights.h5",
+        settings,
+        tfp_settings,
+        metrics=folder / "ood.json",
+        scores=folder / "scores.csv",
+        noise_figure=folder / "noise.png",
+    )
     return summary, ood, wall, cpu
 
 
@@ -80,7 +107,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="override mnist.steps")
     parser.add_argument("--padding", choices=lenet.PADDINGS, help="override mnist.padding")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "lenet.json"))
-    parser.add_argument("--keep", help="copy the Flipout run's outputs (weights, figures, metrics) here")
+    parser.add_argument(
+        "--keep", help="copy the Flipout run's outputs (weights, figures, metrics) here"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     config = load_config(args.config)
@@ -118,7 +147,9 @@ def main() -> None:
         "deterministic_images_per_second": round(det_rate, 1),
         "default_training_wall_seconds": round(wall, 2),
         "default_training_cpu_seconds": round(cpu, 2),
-        "deterministic_train_cpu_seconds": round(sum(d["cpu_seconds"] for d in deterministic) / 2, 2),
+        "deterministic_train_cpu_seconds": round(
+            sum(d["cpu_seconds"] for d in deterministic) / 2, 2
+        ),
         "heldout_accuracy": flipout["heldout_accuracy"],
         "heldout_log_prob": round(flipout["heldout_log_prob"], 4),
         "deterministic_heldout_accuracy": deterministic[-1]["heldout_accuracy"],
@@ -131,7 +162,8 @@ def main() -> None:
         "time_ratio": figures["time_ratio"] <= TARGETS["time_ratio_max"],
         "heldout_accuracy": figures["heldout_accuracy"] >= TARGETS["accuracy_min"],
         "auroc": figures["auroc"] >= TARGETS["auroc_min"],
-        "default_training_wall_seconds": figures["default_training_wall_seconds"] <= TARGETS["train_wall_s_max"],
+        "default_training_wall_seconds": figures["default_training_wall_seconds"]
+        <= TARGETS["train_wall_s_max"],
     }
     result = {
         "benchmark": "lenet",
@@ -149,8 +181,10 @@ def main() -> None:
     for key, value in figures.items():
         verdict = "" if key not in checks else ("  ok" if checks[key] else "  MISSED")
         print(f"{key:34s} {str(value):>12s}{verdict}")
-    print(f"device {flipout['device']['device_name']}; load average before {load_before}, "
-          f"after {result['load_average_after']}")
+    print(
+        f"device {flipout['device']['device_name']}; load average before {load_before}, "
+        f"after {result['load_average_after']}"
+    )
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")

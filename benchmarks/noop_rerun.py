@@ -26,7 +26,11 @@ def timed_run(workdir: Path, configfile: str, cores: str) -> tuple[float, str]:
     start = time.perf_counter()
     result = subprocess.run(
         [SNAKEMAKE, "--cores", cores, "--configfile", configfile],
-        cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=workdir,
+        env=snakemake_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     if result.returncode:
         sys.exit(result.stdout[-4000:])
@@ -48,10 +52,20 @@ def main() -> None:
     reruns = []
     for _ in range(args.repeats):
         seconds, output = timed_run(workdir, args.configfile, args.cores)
-        reruns.append({"seconds": round(seconds, 2), "jobs": sum(executed_jobs(output).values()),
-                       "nothing_to_do": "Nothing to be done" in output})
-    result = {"configfile": args.configfile, "first_run_seconds": first and round(first, 1), "reruns": reruns,
-              "target_seconds": 5.0, "met": all(r["seconds"] < 5 and r["jobs"] == 0 for r in reruns)}
+        reruns.append(
+            {
+                "seconds": round(seconds, 2),
+                "jobs": sum(executed_jobs(output).values()),
+                "nothing_to_do": "Nothing to be done" in output,
+            }
+        )
+    result = {
+        "configfile": args.configfile,
+        "first_run_seconds": first and round(first, 1),
+        "reruns": reruns,
+        "target_seconds": 5.0,
+        "met": all(r["seconds"] < 5 and r["jobs"] == 0 for r in reruns),
+    }
     print(f"{'run':<10}{'seconds':>10}{'jobs':>6}  nothing to do")
     if first is not None:
         print(f"{'first':<10}{first:>10.1f}")

@@ -34,32 +34,52 @@ from bayespipe.report.html import RunInfo, render  # noqa: E402
 def timed(label: str, rows: list, fn, note=lambda value: ""):
     start = time.perf_counter()
     value = fn()
-    rows.append({"step": label, "seconds": round(time.perf_counter() - start, 3),
-                 "note": note(value)})
+    rows.append(
+        {"step": label, "seconds": round(time.perf_counter() - start, 3), "note": note(value)}
+    )
     return value
 
 
 def run_info(manifest: dict) -> RunInfo:
-    return RunInfo(manifest["version"], manifest["config"], manifest["software"],
-                   manifest["stan_engine"], manifest["analyses"], manifest.get("reused", {}),
-                   manifest.get("git"), manifest.get("host", {}), code=manifest.get("code", {}),
-                   data=manifest.get("data", {}))
+    return RunInfo(
+        manifest["version"],
+        manifest["config"],
+        manifest["software"],
+        manifest["stan_engine"],
+        manifest["analyses"],
+        manifest.get("reused", {}),
+        manifest.get("git"),
+        manifest.get("host", {}),
+        code=manifest.get("code", {}),
+        data=manifest.get("data", {}),
+    )
 
 
 def report_steps(version: Path, info: RunInfo, rows: list) -> str:
     target = version / "report" / "index.html"
-    html = timed("render HTML report", rows, lambda: render(version, target, info),
-                 lambda text: f"{len(text) / 1e3:.0f} kB")
-    timed("render HTML report + What changed", rows,
-          lambda: render(version, target, info, results_dir=version.parent),
-          lambda text: "compared" if "Compared with version" in text else "no earlier version")
+    html = timed(
+        "render HTML report",
+        rows,
+        lambda: render(version, target, info),
+        lambda text: f"{len(text) / 1e3:.0f} kB",
+    )
+    timed(
+        "render HTML report + What changed",
+        rows,
+        lambda: render(version, target, info, results_dir=version.parent),
+        lambda text: "compared" if "Compared with version" in text else "no earlier version",
+    )
     try:
         import html5lib
     except ImportError:
         rows.append({"step": "validate HTML", "seconds": None, "note": "html5lib missing"})
     else:
-        timed("validate HTML (html5lib strict)", rows,
-              lambda: html5lib.HTMLParser(strict=True).parse(html), lambda _: "valid")
+        timed(
+            "validate HTML (html5lib strict)",
+            rows,
+            lambda: html5lib.HTMLParser(strict=True).parse(html),
+            lambda _: "valid",
+        )
     return html
 
 
@@ -73,25 +93,45 @@ def main() -> int:
     outputs = [f["path"] for f in manifest["files"] if f["kind"] == "output"]
     rows: list[dict] = []
     html = report_steps(version, run_info(manifest), rows)
-    crate = timed("build RO-Crate", rows, lambda: build_crate(version, manifest),
-                  lambda c: f"{len(c.get_entities())} entities")
+    crate = timed(
+        "build RO-Crate",
+        rows,
+        lambda: build_crate(version, manifest),
+        lambda c: f"{len(c.get_entities())} entities",
+    )
     with tempfile.TemporaryDirectory() as cache:
-        timed("validate RO-Crate offline", rows,
-              lambda: validate_crate(version, Path(cache) / "c"),
-              lambda failures: "valid" if not failures else f"{len(failures)} failures")
-    timed(f"lineage of {len(outputs)} outputs", rows,
-          lambda: [lineage(version / p) for p in outputs],
-          lambda results: f"{max(len(r.steps) for r in results)} steps deepest")
-    timed("diff with itself", rows, lambda: diff_versions(version, version),
-          lambda d: "empty" if d.empty else "differs")
+        timed(
+            "validate RO-Crate offline",
+            rows,
+            lambda: validate_crate(version, Path(cache) / "c"),
+            lambda failures: "valid" if not failures else f"{len(failures)} failures",
+        )
+    timed(
+        f"lineage of {len(outputs)} outputs",
+        rows,
+        lambda: [lineage(version / p) for p in outputs],
+        lambda results: f"{max(len(r.steps) for r in results)} steps deepest",
+    )
+    timed(
+        "diff with itself",
+        rows,
+        lambda: diff_versions(version, version),
+        lambda d: "empty" if d.empty else "differs",
+    )
     timed("audit", rows, lambda: audit(version), lambda problems: f"{len(problems)} problems")
     if args.reproduce:
-        timed("reproduce (full re-run)", rows, lambda: reproduce(version),
-              lambda r: f"{r.counts()}; {'OK' if r.ok else 'NOT reproduced'}")
+        timed(
+            "reproduce (full re-run)",
+            rows,
+            lambda: reproduce(version),
+            lambda r: f"{r.counts()}; {'OK' if r.ok else 'NOT reproduced'}",
+        )
     load = [round(x, 2) for x in os.getloadavg()]
-    print(f"version {manifest['version']}: {len(manifest['files'])} files, "
-          f"{len(manifest['jobs'])} jobs; report {len(html) / 1e3:.0f} kB, "
-          f"crate {len(crate.get_entities())} entities")
+    print(
+        f"version {manifest['version']}: {len(manifest['files'])} files, "
+        f"{len(manifest['jobs'])} jobs; report {len(html) / 1e3:.0f} kB, "
+        f"crate {len(crate.get_entities())} entities"
+    )
     print(f"{'step':36} {'seconds':>8}  note")
     for row in rows:
         seconds = "" if row["seconds"] is None else f"{row['seconds']:8.3f}"
@@ -99,9 +139,19 @@ def main() -> int:
     print(f"load average (1, 5, 15 min): {load}")
     out = ROOT / "benchmarks" / "results" / "report.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"version": manifest["version"], "files": len(manifest["files"]),
-                               "jobs": len(manifest["jobs"]), "rows": rows,
-                               "load_average": load}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "version": manifest["version"],
+                "files": len(manifest["files"]),
+                "jobs": len(manifest["jobs"]),
+                "rows": rows,
+                "load_average": load,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -31,7 +31,10 @@ def run(workdir: Path, configfile: str, cores: str, *extra: str) -> tuple[float,
     start = time.perf_counter()
     result = subprocess.run(
         [SNAKEMAKE, "--cores", cores, "--configfile", configfile, *extra],
-        cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=snakemake_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     if result.returncode:
@@ -57,18 +60,28 @@ def append_comment(workdir: Path, rel: str) -> None:
 
 def changes(configfile: str, settings: dict) -> list[tuple[str, callable]]:
     network = settings.get("zillow", {}).get("network", {}).get("iterations", 3000)
-    draws = settings.get("zillow", {}).get("models", {}).get("random_intercepts", {}).get(
-        "draws", 1000
+    draws = (
+        settings.get("zillow", {}).get("models", {}).get("random_intercepts", {}).get("draws", 1000)
     )
     return [
-        ("zillow.network.iterations changed",
-         lambda w: set_key(w, configfile, "zillow.network.iterations", int(network) + 100)),
-        ("zillow.models.random_intercepts.draws changed",
-         lambda w: set_key(w, configfile, "zillow.models.random_intercepts.draws", int(draws) + 100)),
-        ("tadpoles.sampler.seed changed",
-         lambda w: set_key(w, configfile, "tadpoles.sampler.seed", 4242)),
-        ("comment in the moons network module",
-         lambda w: append_comment(w, "workflow/bayespipe/analyses/moons/network.py")),
+        (
+            "zillow.network.iterations changed",
+            lambda w: set_key(w, configfile, "zillow.network.iterations", int(network) + 100),
+        ),
+        (
+            "zillow.models.random_intercepts.draws changed",
+            lambda w: set_key(
+                w, configfile, "zillow.models.random_intercepts.draws", int(draws) + 100
+            ),
+        ),
+        (
+            "tadpoles.sampler.seed changed",
+            lambda w: set_key(w, configfile, "tadpoles.sampler.seed", 4242),
+        ),
+        (
+            "comment in the moons network module",
+            lambda w: append_comment(w, "workflow/bayespipe/analyses/moons/network.py"),
+        ),
         ("comment in the CLI", lambda w: append_comment(w, "workflow/bayespipe/cli.py")),
     ]
 
@@ -82,24 +95,41 @@ def main() -> None:
     workdir = copy_repo(Path(tempfile.mkdtemp()) / "repo")
     settings = yaml.safe_load((workdir / args.configfile).read_text())
     seconds, jobs = run(workdir, args.configfile, args.cores)
-    rows = [{"change": "first run (nothing done before)", "seconds": round(seconds, 1),
-             "jobs": sum(jobs.values()), "rules": jobs, "dry_run_matches": None}]
+    rows = [
+        {
+            "change": "first run (nothing done before)",
+            "seconds": round(seconds, 1),
+            "jobs": sum(jobs.values()),
+            "rules": jobs,
+            "dry_run_matches": None,
+        }
+    ]
     for label, apply in changes(args.configfile, settings):
         apply(workdir)
         _, planned = run(workdir, args.configfile, args.cores, "--dry-run")
         seconds, jobs = run(workdir, args.configfile, args.cores)
-        rows.append({"change": label, "seconds": round(seconds, 1), "jobs": sum(jobs.values()),
-                     "rules": jobs, "dry_run_matches": planned == jobs})
+        rows.append(
+            {
+                "change": label,
+                "seconds": round(seconds, 1),
+                "jobs": sum(jobs.values()),
+                "rules": jobs,
+                "dry_run_matches": planned == jobs,
+            }
+        )
 
     print(f"{'change':<48}{'jobs':>6}{'wall s':>9}  dry run = run  rules run")
     for row in rows:
         match = "" if row["dry_run_matches"] is None else str(row["dry_run_matches"])
-        rules = ", ".join(sorted(row["rules"])) if row["jobs"] < 10 else f"{len(row['rules'])} rules"
+        rules = (
+            ", ".join(sorted(row["rules"])) if row["jobs"] < 10 else f"{len(row['rules'])} rules"
+        )
         print(f"{row['change']:<48}{row['jobs']:>6}{row['seconds']:>9.1f}  {match:<13}  {rules}")
     out = REPO / "benchmarks" / "results" / "rerun.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"configfile": args.configfile, "cores": args.cores, "runs": rows},
-                              indent=2))
+    out.write_text(
+        json.dumps({"configfile": args.configfile, "cores": args.cores, "runs": rows}, indent=2)
+    )
     print(f"wrote {out}")
 
 

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from bayespipe import software
-from bayespipe.engines.stan.engine import get_engine
 from bayespipe.analyses.zillow import models
+from bayespipe.engines.stan.engine import get_engine
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRAMS = {
@@ -54,7 +54,12 @@ def simulate(rows: int, zips: int, seed: int = 2016) -> tuple[pd.DataFrame, list
     weights = rng.lognormal(0, 1.3, zips)
     groups = rng.choice(np.arange(1, zips + 1), size=rows, p=weights / weights.sum())
     X = rng.normal(size=(rows, 3))
-    y = 0.011 + X @ np.array([0.035, 0.025, -0.025]) + rng.normal(0, 0.04, zips)[groups - 1] + rng.normal(0, 0.16, rows)
+    y = (
+        0.011
+        + X @ np.array([0.035, 0.025, -0.025])
+        + rng.normal(0, 0.04, zips)[groups - 1]
+        + rng.normal(0, 0.16, rows)
+    )
     names = ["calculatedfinishedsquarefeet", "lotsizesquarefeet", "yearbuilt"]
     frame = pd.DataFrame(X, columns=names)
     frame.insert(0, "logerror", y)
@@ -88,9 +93,15 @@ def run_one(engine, formulation: str, data: dict, stamp: Path, sampler: dict) ->
         "min_ess_tail": round(float(summary["ess_tail"].min()), 0),
         "max_rhat": round(float(summary["r_hat"].max()), 4),
         "divergences": int(idata.sample_stats["diverging"].sum()),
-        "ess_bulk_per_second": round(float(summary["ess_bulk"].min()) / info["sampling_seconds"], 1),
-        "means": {k: round(float(v), 5) for k, v in summary["mean"].items() if not k.startswith("a_zip")},
-        "sds": {k: round(float(v), 5) for k, v in summary["sd"].items() if not k.startswith("a_zip")},
+        "ess_bulk_per_second": round(
+            float(summary["ess_bulk"].min()) / info["sampling_seconds"], 1
+        ),
+        "means": {
+            k: round(float(v), 5) for k, v in summary["mean"].items() if not k.startswith("a_zip")
+        },
+        "sds": {
+            k: round(float(v), 5) for k, v in summary["sd"].items() if not k.startswith("a_zip")
+        },
     }
 
 
@@ -101,8 +112,9 @@ def available_engines(requested: str | None) -> list[str]:
     names = requested.split(",")
     missing = [n for n in names if n not in found]
     if missing:
-        raise SystemExit(f"--engines: {', '.join(missing)} not available here "
-                         f"(available: {', '.join(found)})")
+        raise SystemExit(
+            f"--engines: {', '.join(missing)} not available here (available: {', '.join(found)})"
+        )
     return names
 
 
@@ -110,18 +122,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=36_986)
     parser.add_argument("--zips", type=int, default=400)
-    parser.add_argument("--naive-rows", type=int, default=3_699, help="rows of the pointwise run (0 skips it)")
+    parser.add_argument(
+        "--naive-rows", type=int, default=3_699, help="rows of the pointwise run (0 skips it)"
+    )
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--formulations", default="marginal,suffstats,pointwise")
-    parser.add_argument("--engines", default=None,
-                        help="comma-separated (default: every available one)")
-    parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "stan_zillow.json"))
+    parser.add_argument(
+        "--engines", default=None, help="comma-separated (default: every available one)"
+    )
+    parser.add_argument(
+        "--output", default=str(REPO / "benchmarks" / "results" / "stan_zillow.json")
+    )
     args = parser.parse_args()
-    sampler = {"chains": 4, "parallel_chains": 2, "warmup": args.warmup, "draws": args.draws, "seed": 20261125}
+    sampler = {
+        "chains": 4,
+        "parallel_chains": 2,
+        "warmup": args.warmup,
+        "draws": args.draws,
+        "seed": 20261125,
+    }
     frame, names = simulate(args.rows, args.zips)
     if software.cmdstan_info() is None:
-        print("CmdStan not found (cmdstanpy.cmdstan_path() does not resolve): CmdStanPy rows skipped")
+        print(
+            "CmdStan not found (cmdstanpy.cmdstan_path() does not resolve): CmdStanPy rows skipped"
+        )
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for engine_name in available_engines(args.engines):
@@ -142,10 +167,14 @@ def main() -> None:
 
 
 def print_table(results: list[dict], sampler: dict) -> None:
-    print(f"\nrandom-intercepts model, {sampler['chains']} chains x {sampler['warmup']}/{sampler['draws']}")
-    header = f"{'engine':<10} {'formulation':<11} {'rows':>7} {'sampling s':>10} {'min bulk ESS':>12} " \
-             f"{'min tail ESS':>12} {'max R-hat':>9} {'div':>4} {'ESS/s':>8} {'compile s':>9} " \
-             f"{'target':>8}"
+    print(
+        f"\nrandom-intercepts model, {sampler['chains']} chains x {sampler['warmup']}/{sampler['draws']}"
+    )
+    header = (
+        f"{'engine':<10} {'formulation':<11} {'rows':>7} {'sampling s':>10} {'min bulk ESS':>12} "
+        f"{'min tail ESS':>12} {'max R-hat':>9} {'div':>4} {'ESS/s':>8} {'compile s':>9} "
+        f"{'target':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
@@ -153,14 +182,21 @@ def print_table(results: list[dict], sampler: dict) -> None:
         if r["formulation"] == "marginal":
             ok = r["sampling_seconds"] <= TARGET_SECONDS[r["engine"]] and r["min_ess_bulk"] >= 1000
             target = "met" if ok else "MISSED"
-        print(f"{r['engine']:<10} {r['formulation']:<11} {r['rows']:>7} {r['sampling_seconds']:>10.2f} "
-              f"{r['min_ess_bulk']:>12.0f} {r['min_ess_tail']:>12.0f} {r['max_rhat']:>9.4f} {r['divergences']:>4} "
-              f"{r['ess_bulk_per_second']:>8.1f} {r['compile_seconds']:>9.1f} {target:>8}")
+        print(
+            f"{r['engine']:<10} {r['formulation']:<11} {r['rows']:>7} {r['sampling_seconds']:>10.2f} "
+            f"{r['min_ess_bulk']:>12.0f} {r['min_ess_tail']:>12.0f} {r['max_rhat']:>9.4f} {r['divergences']:>4} "
+            f"{r['ess_bulk_per_second']:>8.1f} {r['compile_seconds']:>9.1f} {target:>8}"
+        )
     full = [r for r in results if r["formulation"] != "pointwise"]
     if len(full) > 1:
         print("\nposterior means (full size):")
         for name in full[0]["means"]:
-            print(f"  {name:<12} " + "  ".join(f"{r['engine']}/{r['formulation']}={r['means'][name]:.5f}" for r in full))
+            print(
+                f"  {name:<12} "
+                + "  ".join(
+                    f"{r['engine']}/{r['formulation']}={r['means'][name]:.5f}" for r in full
+                )
+            )
     print(f"load average (1, 5, 15 min): {os.getloadavg()}")
 
 

@@ -34,8 +34,14 @@ from bayespipe.engines.stan.diagnostics import compute_diagnostics  # noqa: E402
 from bayespipe.engines.stan.engine import get_engine  # noqa: E402
 
 STAN_FILE = ROOT / "stan" / "tadpoles.stan"
-TARGETS = {"nuts_sampling_seconds_max": 2.0, "a_bar": (1.30, 1.40), "sigma": (1.55, 1.70), "max_rhat": 1.01,
-           "divergences": 0, "min_ess_bulk": 400}
+TARGETS = {
+    "nuts_sampling_seconds_max": 2.0,
+    "a_bar": (1.30, 1.40),
+    "sigma": (1.55, 1.70),
+    "max_rhat": 1.01,
+    "divergences": 0,
+    "min_ess_bulk": 400,
+}
 
 
 def load_average() -> list[float]:
@@ -43,8 +49,12 @@ def load_average() -> list[float]:
 
 
 def nuts_row(label, idata, info, thresholds) -> dict:
-    gates = compute_diagnostics(idata, thresholds, var_names=tadpoles.GATED_VARIABLES,
-                                max_treedepth=info["sampler"]["max_treedepth"])
+    gates = compute_diagnostics(
+        idata,
+        thresholds,
+        var_names=tadpoles.GATED_VARIABLES,
+        max_treedepth=info["sampler"]["max_treedepth"],
+    )
     seconds = info["sampling_seconds"]
     ess = gates["min_ess_bulk"]["value"]
     return {
@@ -69,8 +79,12 @@ def run_nuts(engine_name, table, sampler, thresholds, folder) -> tuple[list[dict
     rows, idata = [], None
     for label in ("NUTS first call (process start + sampling)", "NUTS sampling"):
         idata, info = engine.fit(STAN_FILE, data, sampler, stamp_path=stamp)
-        rows.append({**nuts_row(f"{label} [{engine.name}]", idata, info, thresholds),
-                     "compile_seconds": compiled.get("compile_seconds")})
+        rows.append(
+            {
+                **nuts_row(f"{label} [{engine.name}]", idata, info, thresholds),
+                "compile_seconds": compiled.get("compile_seconds"),
+            }
+        )
     return rows, idata
 
 
@@ -81,18 +95,33 @@ def run_tfp(table, hmc, tfp_config, nuts_idata, folder) -> dict:
     from bayespipe.engines.tfp.common import setup
 
     settings = {**tadpoles_hmc.HMC_DEFAULTS, **hmc}
-    session = setup(device=tfp_config.get("device", "auto"), seed=settings["seed"],
-                    deterministic=tfp_config.get("deterministic", True), threads=tfp_config.get("threads", 2))
+    session = setup(
+        device=tfp_config.get("device", "auto"),
+        seed=settings["seed"],
+        deterministic=tfp_config.get("deterministic", True),
+        threads=tfp_config.get("threads", 2),
+    )
     draws, acceptance, seconds = tadpoles_hmc.sample_hmc(session, table, settings)
     idata = az.from_dict(posterior=draws, dims={"a": ["tank"]})
     row = tadpoles_hmc.sampler_row(f"TFP HMC, tutorial settings [{session.device}]", idata, seconds)
-    return {**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
-            "acceptance_rate": round(acceptance, 3)}
+    return {
+        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
+        "acceptance_rate": round(acceptance, 3),
+    }
 
 
 def print_table(rows: list[dict]) -> None:
-    columns = ["sampler", "chains", "draws_per_chain", "wall_seconds", "min_ess_bulk", "min_ess_bulk_per_second",
-               "max_rhat", "a_bar_mean", "sigma_mean"]
+    columns = [
+        "sampler",
+        "chains",
+        "draws_per_chain",
+        "wall_seconds",
+        "min_ess_bulk",
+        "min_ess_bulk_per_second",
+        "max_rhat",
+        "a_bar_mean",
+        "sigma_mean",
+    ]
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for row in rows:
@@ -102,7 +131,9 @@ def print_table(rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
-    parser.add_argument("--engine", default=None, help="stan.engine override (auto|pystan|cmdstanpy)")
+    parser.add_argument(
+        "--engine", default=None, help="stan.engine override (auto|pystan|cmdstanpy)"
+    )
     parser.add_argument("--no-tfp", action="store_true", help="skip the TFP HMC comparison")
     args = parser.parse_args()
     config = load_config(args.config)
@@ -111,9 +142,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tadpoles-") as tmp:
         folder = Path(tmp)
         table = reedfrogs.prepare(ROOT / config["reedfrogs"]["path"], folder / "reedfrogs.parquet")
-        rows, nuts_idata = run_nuts(engine_name, table, config["tadpoles"]["sampler"], config["diagnostics"], folder)
+        rows, nuts_idata = run_nuts(
+            engine_name, table, config["tadpoles"]["sampler"], config["diagnostics"], folder
+        )
         if not args.no_tfp:
-            rows.append(run_tfp(table, config["tadpoles"]["tfp_hmc"], config["tfp"], nuts_idata, folder))
+            rows.append(
+                run_tfp(table, config["tadpoles"]["tfp_hmc"], config["tfp"], nuts_idata, folder)
+            )
     steady = rows[1]
     checks = {
         "nuts_sampling_under_2s": steady["wall_seconds"] < TARGETS["nuts_sampling_seconds_max"],
@@ -127,9 +162,17 @@ def main() -> None:
     print("targets:", ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items()))
     load_after = load_average()
     print(f"load average before {load_before}, after {load_after} ({os.cpu_count()} cores)")
-    result = {"rows": rows, "targets": TARGETS, "checks": checks, "load_average_before": load_before,
-              "load_average_after": load_after, "cores": os.cpu_count(), "host": platform.node(),
-              "cpu": platform.processor(), "sampler": config["tadpoles"]["sampler"]}
+    result = {
+        "rows": rows,
+        "targets": TARGETS,
+        "checks": checks,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "cores": os.cpu_count(),
+        "host": platform.node(),
+        "cpu": platform.processor(),
+        "sampler": config["tadpoles"]["sampler"],
+    }
     out = ROOT / "benchmarks" / "results" / "tadpoles.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -26,8 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bayespipe.analyses.zillow import kaggle
-from bayespipe.analyses.zillow import synthetic
+from bayespipe.analyses.zillow import kaggle, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(tempfile.gettempdir()) / "bayespipe-bench" / "zillow-kaggle"
@@ -58,32 +57,52 @@ def ensure_data(folder: Path, seed: int) -> tuple[Path, Path, float | None]:
     """The Kaggle-scale files, generated unless a previous run left them for the same seed."""
     transactions, properties = folder / kaggle.TRANSACTIONS_FILE, folder / kaggle.PROPERTIES_FILE
     stamp = folder / "seed.json"
-    if transactions.exists() and properties.exists() and stamp.exists() and json.loads(stamp.read_text()) == seed:
+    if (
+        transactions.exists()
+        and properties.exists()
+        and stamp.exists()
+        and json.loads(stamp.read_text()) == seed
+    ):
         return transactions, properties, None
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     n_properties, n_transactions = synthetic.sizes({"scale": "kaggle"})
-    synthetic.generate(seed, n_properties, n_transactions, 400, transactions, properties, folder / "truth.json")
+    synthetic.generate(
+        seed, n_properties, n_transactions, 400, transactions, properties, folder / "truth.json"
+    )
     stamp.write_text(json.dumps(seed))
     return transactions, properties, time.perf_counter() - start
 
 
 def run_child(code: str) -> dict:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code + CHILD_FOOTER], capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    done = subprocess.run(
+        [sys.executable, "-c", code + CHILD_FOOTER],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONWARNINGS="ignore"),
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     result = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))[7:])
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(result["peak_rss_mb"], 1), "rows": result["rows"]}
+    return {
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        "rows": result["rows"],
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=2016)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "zillow_prep.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "zillow_prep.json"
+    )
     args = parser.parse_args()
 
     transactions, properties, generation_s = ensure_data(args.data_dir, args.seed)
@@ -91,7 +110,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zillow-chain-") as folder:
         chain = run_child(CHAIN.format(**files, folder=folder, settings=SETTINGS))
     baseline = run_child(BASELINE.format(**files))
-    ratios = {"wall": chain["wall_s"] / baseline["wall_s"], "peak_rss": chain["peak_rss_mb"] / baseline["peak_rss_mb"]}
+    ratios = {
+        "wall": chain["wall_s"] / baseline["wall_s"],
+        "peak_rss": chain["peak_rss_mb"] / baseline["peak_rss_mb"],
+    }
     result = {
         "properties_mb": round(properties.stat().st_size / 2**20, 1),
         "generation_s": None if generation_s is None else round(generation_s, 1),
@@ -103,13 +125,17 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "cpus": os.cpu_count(),
     }
-    print(f"properties_2016.csv: {result['properties_mb']} MB"
-          + (f" (generated in {result['generation_s']} s)" if generation_s else " (cached)"))
+    print(
+        f"properties_2016.csv: {result['properties_mb']} MB"
+        + (f" (generated in {result['generation_s']} s)" if generation_s else " (cached)")
+    )
     print(f"{'run':<10}{'wall s':>10}{'peak RSS MB':>14}{'rows':>10}")
     for name in ("baseline", "chain"):
         r = result[name]
         print(f"{name:<10}{r['wall_s']:>10.2f}{r['peak_rss_mb']:>14.1f}{r['rows']:>10}")
-    print(f"{'ratio':<10}{ratios['wall']:>10.3f}{ratios['peak_rss']:>14.3f}   (targets <= 0.5 and <= 0.25)")
+    print(
+        f"{'ratio':<10}{ratios['wall']:>10.3f}{ratios['peak_rss']:>14.3f}   (targets <= 0.5 and <= 0.25)"
+    )
     print(f"load average {result['load_average']}, {result['cpus']} cpus")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

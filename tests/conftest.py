@@ -21,7 +21,10 @@ def repo_files() -> list[str]:
     """Tracked and untracked-but-not-ignored files: what a fresh clone plus local edits holds."""
     out = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [f for f in out.split("\0") if f and (REPO / f).is_file()]
 
@@ -47,15 +50,23 @@ def snakemake_env() -> dict:
     return env
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 1800
+) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir``; stdout and stderr together in ``.stdout``."""
     result = subprocess.run(
         [SNAKEMAKE, "--cores", "2", *args],
-        cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, timeout=timeout,
+        cwd=workdir,
+        env=snakemake_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed in {workdir}:\n{result.stdout[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed in {workdir}:\n{result.stdout[-6000:]}"
+        )
     return result
 
 
@@ -93,7 +104,11 @@ def version_dir_of(workdir: Path) -> Path:
 def test_run(tmp_path_factory) -> Path:
     """A git checkout copy of the repository with one complete run of config/test.yaml."""
     workdir = copy_repo(tmp_path_factory.mktemp("run") / "repo")
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"],
+    ):
         subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
     run_snakemake(workdir, "--configfile", TEST_CONFIG)
     return workdir

@@ -15,8 +15,12 @@ from bayespipe.errors import InputError
 
 def _posterior(**variables) -> xr.Dataset:
     """An ArviZ-like posterior group: arrays of shape (chain, draw, ...)."""
-    return xr.Dataset({k: (("chain", "draw", *[f"{k}_{i}" for i in range(np.ndim(v) - 2)]), v)
-                       for k, v in variables.items()})
+    return xr.Dataset(
+        {
+            k: (("chain", "draw", *[f"{k}_{i}" for i in range(np.ndim(v) - 2)]), v)
+            for k, v in variables.items()
+        }
+    )
 
 
 # --- ranks ------------------------------------------------------------------------------------
@@ -41,8 +45,9 @@ def test_thinning_is_per_chain_and_indices_are_one_based():
     thinned = ranks.thinned_draws(posterior, "beta[2]", thin=3)
     np.testing.assert_array_equal(thinned, values[:, ::3, 1].reshape(-1))
     assert len(ranks.thinned_draws(posterior, "sigma", 2)) == 6
-    result, size = ranks.ranks(posterior, {"beta[3]": 1e9, "sigma": -1.0}, 3,
-                               np.random.default_rng(0))
+    result, size = ranks.ranks(
+        posterior, {"beta[3]": 1e9, "sigma": -1.0}, 3, np.random.default_rng(0)
+    )
     assert result == {"beta[3]": 4, "sigma": 0} and size == 4
 
 
@@ -81,10 +86,21 @@ def test_uniform_ranks_are_inside_the_band_and_skewed_ranks_are_not():
 
 def _records(rank_lists: dict, draws=99, failed=0):
     n = len(next(iter(rank_lists.values())))
-    ok = [{"replication": i, "status": "ok", "draws": draws, "seconds": 0.5, "divergences": 0,
-           "ranks": {k: int(v[i]) for k, v in rank_lists.items()}} for i in range(n)]
-    bad = [{"replication": n + i, "status": "failed", "error": "Stan said\nno", "seconds": 0.1}
-           for i in range(failed)]
+    ok = [
+        {
+            "replication": i,
+            "status": "ok",
+            "draws": draws,
+            "seconds": 0.5,
+            "divergences": 0,
+            "ranks": {k: int(v[i]) for k, v in rank_lists.items()},
+        }
+        for i in range(n)
+    ]
+    bad = [
+        {"replication": n + i, "status": "failed", "error": "Stan said\nno", "seconds": 0.1}
+        for i in range(failed)
+    ]
     return ok + bad
 
 
@@ -106,11 +122,11 @@ def test_failed_fits_are_counted_and_too_many_fail_the_program():
     few = verdict.program_verdict(_records(good, failed=5), ci_prob=0.95, max_failed_fraction=0.05)
     assert few["verdict"] == "pass" and few["failed_fits"] == 5 and few["completed"] == 95
     assert few["failed_errors"] == ["no"] * 5
-    many = verdict.program_verdict(_records(good, failed=6), ci_prob=0.95,
-                                   max_failed_fraction=0.05)
+    many = verdict.program_verdict(_records(good, failed=6), ci_prob=0.95, max_failed_fraction=0.05)
     assert many["verdict"] == "fail" and "6 of 101 fits failed" in many["reasons"][0]
-    none = verdict.program_verdict(_records({"a": [1]}, failed=20), ci_prob=0.95,
-                                   max_failed_fraction=1.0)
+    none = verdict.program_verdict(
+        _records({"a": [1]}, failed=20), ci_prob=0.95, max_failed_fraction=1.0
+    )
     assert none["verdict"] == "fail" and "only 1 completed" in none["reasons"][0]
 
 
@@ -120,9 +136,18 @@ def test_summary_writes_json_and_figures_and_checks_batches(tmp_path):
     paths = []
     for number, part in enumerate((records[:10], records[10:])):
         path = tmp_path / f"{number}.json"
-        path.write_text(json.dumps({"format": batch.BATCH_FORMAT, "program": "tadpoles",
-                                    "engine": "pystan", "stan_file": "stan/tadpoles.stan",
-                                    "seconds": 2.0, "replications": part}))
+        path.write_text(
+            json.dumps(
+                {
+                    "format": batch.BATCH_FORMAT,
+                    "program": "tadpoles",
+                    "engine": "pystan",
+                    "stan_file": "stan/tadpoles.stan",
+                    "seconds": 2.0,
+                    "replications": part,
+                }
+            )
+        )
         paths.append(path)
     settings = {"replications": 21, "ci_prob": 0.95, "max_failed_fraction": 0.1}
     figure = tmp_path / "tadpoles.png"
@@ -160,16 +185,24 @@ def test_replication_seeds_do_not_depend_on_the_batch_layout():
 def zillow_tables(tmp_path):
     rng = np.random.default_rng(7)
     groups = np.repeat([1, 2, 3], [20, 5, 1])
-    frame = pd.DataFrame({"logerror": rng.normal(size=26), "x1": rng.normal(size=26),
-                          "x2": rng.normal(size=26), "zip_index": groups})
+    frame = pd.DataFrame(
+        {
+            "logerror": rng.normal(size=26),
+            "x1": rng.normal(size=26),
+            "x2": rng.normal(size=26),
+            "zip_index": groups,
+        }
+    )
     frame["x2_missing"] = np.arange(26) % 4 == 0
     frame.loc[frame["x2_missing"], "x2"] = np.nan
     frame.to_parquet(tmp_path / "missing.parquet")
     frame[~frame["x2_missing"]].drop(columns="x2_missing").to_parquet(tmp_path / "train.parquet")
-    (tmp_path / "predictors.json").write_text(json.dumps(
-        {"predictors": ["x1", "x2"], "n_groups": 4, "imputable_predictor": "x2"}))
+    (tmp_path / "predictors.json").write_text(
+        json.dumps({"predictors": ["x1", "x2"], "n_groups": 4, "imputable_predictor": "x2"})
+    )
     return {key: tmp_path / f"{key}.parquet" for key in ("train", "missing")} | {
-        "predictors": tmp_path / "predictors.json"}
+        "predictors": tmp_path / "predictors.json"
+    }
 
 
 def test_zillow_designs_scale_every_group(zillow_tables, tmp_path):
@@ -198,8 +231,9 @@ def test_design_errors_name_the_file_and_column(zillow_tables, tmp_path):
 
 def test_tadpoles_design_scales_tank_sizes(tmp_path):
     pd.DataFrame({"density": [10, 25, 35]}).to_parquet(tmp_path / "frogs.parquet")
-    made = design.make_design("tadpoles", {"table": tmp_path / "frogs.parquet"}, 0.1,
-                              tmp_path / "d.json")
+    made = design.make_design(
+        "tadpoles", {"table": tmp_path / "frogs.parquet"}, 0.1, tmp_path / "d.json"
+    )
     assert made["density"] == [1, 3, 4]
 
 
@@ -211,8 +245,13 @@ def test_tracked_indices_pick_small_median_large():
 
 # --- simulators ------------------------------------------------------------------------------
 def _zillow_design(program, rng, rows=40, groups=6):
-    made = {"program": program, "n_groups": groups, "scale": 1.0,
-            "group": list(rng.integers(1, groups + 1, rows)), "X": rng.normal(size=(rows, 3))}
+    made = {
+        "program": program,
+        "n_groups": groups,
+        "scale": 1.0,
+        "group": list(rng.integers(1, groups + 1, rows)),
+        "X": rng.normal(size=(rows, 3)),
+    }
     if program == "missing_predictor":
         made.update(imputable=2, missing=list(np.arange(rows) % 5 == 0))
     return made
@@ -227,8 +266,7 @@ def test_random_intercepts_sufficient_statistics_match_the_rows():
     X, groups = np.asarray(made["X"]), np.asarray(made["group"])
     assert data["N"] == 40 and data["G"] == 6 and data["n_group"].sum() == 40
     np.testing.assert_allclose(data["xx"], X.T @ X)
-    np.testing.assert_allclose(data["x_group"][groups[0] - 1],
-                               X[groups == groups[0]].sum(axis=0))
+    np.testing.assert_allclose(data["x_group"][groups[0] - 1], X[groups == groups[0]].sum(axis=0))
     # y is recoverable: the per-group sums add up to the total
     assert data["y_group"].sum() == pytest.approx(data["y_sum"])
 
@@ -252,8 +290,10 @@ def test_simulated_values_follow_the_priors():
     sigma_zip = np.array([t["sigma_zip"] for t in truths])
     assert abs(mu.mean()) < 0.06 and abs(mu.std() - 1) < 0.05
     assert abs(sigma_zip.mean() - np.sqrt(2 / np.pi)) < 0.04 and (sigma_zip > 0).all()
-    frogs = [simulate.simulate("tadpoles", {"program": "tadpoles", "density": [10] * 4}, rng)[1]
-             for _ in range(3000)]
+    frogs = [
+        simulate.simulate("tadpoles", {"program": "tadpoles", "density": [10] * 4}, rng)[1]
+        for _ in range(3000)
+    ]
     assert abs(np.std([t["a_bar"] for t in frogs]) - 1.5) < 0.07
     assert abs(np.mean([t["sigma"] for t in frogs]) - 1.0) < 0.06
 

@@ -27,15 +27,27 @@ def _zillow_tables(folder: Path, zips: int = 10, seed: int = 16) -> dict:
     """Prepared-table lookalikes: standardized predictors, uneven zips, x2 sometimes missing."""
     rng = np.random.default_rng(seed)
     groups = np.repeat(np.arange(1, zips + 1), rng.integers(2, 9, zips))
-    frame = pd.DataFrame({"x1": rng.normal(size=len(groups)), "x2": rng.normal(size=len(groups)),
-                          "x3": rng.normal(size=len(groups)), "zip_index": groups})
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=len(groups)),
+            "x2": rng.normal(size=len(groups)),
+            "x3": rng.normal(size=len(groups)),
+            "zip_index": groups,
+        }
+    )
     frame["x2_missing"] = rng.random(len(groups)) < 0.2
     frame.to_parquet(folder / "missing.parquet")
     frame[~frame["x2_missing"]].to_parquet(folder / "train.parquet")
-    (folder / "predictors.json").write_text(json.dumps(
-        {"predictors": ["x1", "x2", "x3"], "n_groups": zips, "imputable_predictor": "x2"}))
-    return {"train": folder / "train.parquet", "missing": folder / "missing.parquet",
-            "predictors": folder / "predictors.json"}
+    (folder / "predictors.json").write_text(
+        json.dumps(
+            {"predictors": ["x1", "x2", "x3"], "n_groups": zips, "imputable_predictor": "x2"}
+        )
+    )
+    return {
+        "train": folder / "train.parquet",
+        "missing": folder / "missing.parquet",
+        "predictors": folder / "predictors.json",
+    }
 
 
 def _design(program: str, folder: Path, scale: float) -> Path:
@@ -49,14 +61,23 @@ def _design(program: str, folder: Path, scale: float) -> Path:
 
 
 def _calibrate(program, stan_file, design_path, settings, folder, name=None) -> dict:
-    paths = batch.calibrate_in_process(program, stan_file=stan_file, design_path=design_path,
-                                       settings=settings, engine=ENGINE, folder=folder,
-                                       program_name=name)
+    paths = batch.calibrate_in_process(
+        program,
+        stan_file=stan_file,
+        design_path=design_path,
+        settings=settings,
+        engine=ENGINE,
+        folder=folder,
+        program_name=name,
+    )
     records, meta = verdict.load_batches(paths, settings["replications"])
     (label,) = records
     assert meta[label]["engine"] == ENGINE
-    return verdict.program_verdict(records[label], ci_prob=settings["ci_prob"],
-                                   max_failed_fraction=settings["max_failed_fraction"])
+    return verdict.program_verdict(
+        records[label],
+        ci_prob=settings["ci_prob"],
+        max_failed_fraction=settings["max_failed_fraction"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +96,25 @@ def test_a_prior_that_differs_from_the_simulator_is_flagged(planted):
     folder, wrong = planted
     settings = {**TEST_SETTINGS, "replications": 40, "batch_size": 20}
     design_path = _design("intercepts_only", folder, 0.5)
-    flagged = _calibrate("intercepts_only", wrong, design_path, settings, folder / "wrong",
-                         name="intercepts_only_narrow_zip_prior")
+    flagged = _calibrate(
+        "intercepts_only",
+        wrong,
+        design_path,
+        settings,
+        folder / "wrong",
+        name="intercepts_only_narrow_zip_prior",
+    )
     assert flagged["verdict"] == "fail", flagged
     assert not flagged["quantities"]["sigma_zip"]["inside_band"]
     # the narrow prior pulls sigma_zip down: the truth sits above most draws
     assert flagged["quantities"]["sigma_zip"]["mean_pit"] > 0.6
-    right = _calibrate("intercepts_only", REPO / "stan" / "intercepts_only.stan", design_path,
-                       settings, folder / "right")
+    right = _calibrate(
+        "intercepts_only",
+        REPO / "stan" / "intercepts_only.stan",
+        design_path,
+        settings,
+        folder / "right",
+    )
     assert right["verdict"] == "pass", right
     assert right["failed_fits"] == 0
 

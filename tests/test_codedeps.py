@@ -57,8 +57,11 @@ def test_closure_follows_relative_lazy_and_parent_imports(tmp_path):
 def test_module_nobody_imports_changes_no_key(tmp_path):
     pkg = _package(tmp_path)
     key = lambda: codedeps.job_code(  # noqa: E731
-        tmp_path, "moons_fit", tmp_path / "workflow/rules/moons.smk",
-        tmp_path / "workflow/scripts/moons_fit.py", pkg,
+        tmp_path,
+        "moons_fit",
+        tmp_path / "workflow/rules/moons.smk",
+        tmp_path / "workflow/scripts/moons_fit.py",
+        pkg,
     )
     before = key()
     codedeps._module_imports.cache_clear()
@@ -74,9 +77,17 @@ def test_rule_source_by_name_and_by_line(tmp_path):
     _package(tmp_path)
     rules = tmp_path / "workflow/rules/moons.smk"
     named = codedeps.rule_source(rules, "moons_fit")
-    assert named.startswith("rule moons_fit:") and "moons_fit.py" in named and "rule other" not in named
+    assert (
+        named.startswith("rule moons_fit:")
+        and "moons_fit.py" in named
+        and "rule other" not in named
+    )
     looped = codedeps.rule_source(rules, "fit_a", lineno=11)
-    assert looped.strip().startswith("rule:") and "f'fit_{_m}'" in looped and "rule other" not in looped
+    assert (
+        looped.strip().startswith("rule:")
+        and "f'fit_{_m}'" in looped
+        and "rule other" not in looped
+    )
 
 
 def test_loaded_modules_are_those_of_this_checkout():

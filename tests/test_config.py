@@ -7,7 +7,6 @@ import yaml
 
 from bayespipe.config import config_errors, load_config, load_schema, validate_config
 from bayespipe.errors import ConfigError
-
 from conftest import REPO, run_snakemake
 
 
@@ -24,7 +23,9 @@ def test_unknown_key_is_named():
 
 
 def test_wrong_type_is_named():
-    with pytest.raises(ConfigError, match=r"tadpoles\.sampler\.chains: 'four' is not of type 'integer'"):
+    with pytest.raises(
+        ConfigError, match=r"tadpoles\.sampler\.chains: 'four' is not of type 'integer'"
+    ):
         validate_config({"tadpoles": {"sampler": {"chains": "four"}}})
 
 
@@ -64,11 +65,15 @@ def test_config_readme_documents_every_key():
 @pytest.mark.e2e
 def test_snakemake_refuses_bad_config_before_any_job(repo_copy):
     bad = repo_copy / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"analyses": ["tadpoles"], "tadpoles": {"sampler": {"warmup": -5}}}))
+    bad.write_text(
+        yaml.safe_dump({"analyses": ["tadpoles"], "tadpoles": {"sampler": {"warmup": -5}}})
+    )
     result = run_snakemake(repo_copy, "--configfile", str(bad), check=False)
     assert result.returncode != 0
     assert "tadpoles.sampler.warmup" in result.stdout
-    assert not (repo_copy / "results").exists() or not any((repo_copy / "results").glob("*/tadpoles"))
+    assert not (repo_copy / "results").exists() or not any(
+        (repo_copy / "results").glob("*/tadpoles")
+    )
 
 
 def test_config_readme_is_current():

@@ -31,8 +31,10 @@ def test_reads_the_job_table():
 
 
 def test_nothing_to_be_done_is_no_jobs():
-    output = ("Building DAG of jobs...\n"
-              "Nothing to be done (all requested files are present and up to date).\n")
+    output = (
+        "Building DAG of jobs...\n"
+        "Nothing to be done (all requested files are present and up to date).\n"
+    )
     assert executed_jobs(output) == {}
 
 

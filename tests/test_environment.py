@@ -41,7 +41,9 @@ def test_every_pip_pin_is_in_environment_yml():
     conda = conda_pins()
     for package, version in pip_pins().items():
         name = CONDA_NAMES.get(package, package)
-        assert conda.get(name) == version, f"environment.yml: {name} should be pinned to {version}, has {conda.get(name)}"
+        assert conda.get(name) == version, (
+            f"environment.yml: {name} should be pinned to {version}, has {conda.get(name)}"
+        )
 
 
 def test_environment_yml_has_nothing_extra():

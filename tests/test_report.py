@@ -17,6 +17,7 @@ from bayespipe.report import collect, headline, present
 from bayespipe.report.html import TEMPLATES, page_files, render, write_report
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import REPO, TEST_CONFIG, executed_jobs, run_snakemake  # noqa: E402
 from fixtures.fake_version import (  # noqa: E402
     complete,
     make_version,
@@ -26,15 +27,15 @@ from fixtures.fake_version import (  # noqa: E402
     write_text,
 )
 from fixtures.versions import CHANGED_KEY, run_in, versions  # noqa: E402
-from conftest import REPO, TEST_CONFIG, executed_jobs, run_snakemake  # noqa: E402
 
 REFS = re.compile(r'(?:src|href)="([^"]+)"')
 SECTION_IDS = re.compile(r'<section id="([^"]+)">')
 
 
 def page(version: Path, **kwargs) -> str:
-    return render(version, version / "report" / "index.html", run_info(version=version.name),
-                  **kwargs)
+    return render(
+        version, version / "report" / "index.html", run_info(version=version.name), **kwargs
+    )
 
 
 def section(html: str, ident: str) -> str:
@@ -49,8 +50,15 @@ def fake_version(tmp_path) -> Path:
 # -- results first ---------------------------------------------------------------------------
 def test_results_table_leads_with_the_tutorial_column(fake_version):
     html = page(fake_version)
-    assert SECTION_IDS.findall(html) == ["results", "run", "changes", "analysis-zillow",
-                                         "analysis-tadpoles", "provenance", "warnings"]
+    assert SECTION_IDS.findall(html) == [
+        "results",
+        "run",
+        "changes",
+        "analysis-zillow",
+        "analysis-tadpoles",
+        "provenance",
+        "warnings",
+    ]
     table = section(html, "results")
     assert "<th>Tutorial reported</th>" in table and "<th>Verdict</th>" in table
     row = next(r for r in table.split("<tr>") if "posterior mean of a_bar" in r)
@@ -91,8 +99,10 @@ def test_every_reference_names_a_known_analysis_and_a_file_a_rule_writes():
 
 def test_a_reference_without_its_keys_is_refused(tmp_path):
     bad = tmp_path / "refs.yaml"
-    bad.write_text("references:\n  - {id: x, analysis: zillow, result: r, tutorial: 1, source: s,"
-                   " agree: {rel: 0.1}}\nnotes: {}\n")
+    bad.write_text(
+        "references:\n  - {id: x, analysis: zillow, result: r, tutorial: 1, source: s,"
+        " agree: {rel: 0.1}}\nnotes: {}\n"
+    )
     with pytest.raises(Exception, match=r"refs.yaml.*lacks 'ours'"):
         headline.load_references(str(bad))
 
@@ -112,19 +122,37 @@ def test_quantiles_in_numeric_order_and_long_vectors_summarised(fake_version):
     zillow = section(page(fake_version), "analysis-zillow")
     assert re.search(r"q00.*q05.*q25.*q50.*q100", zillow, flags=re.S)
     assert present.ordered_keys(["mean", "q975", "q05", "q100", "sd", "q25"]) == [
-        "mean", "q05", "q25", "q975", "sd", "q100"]  # q975 is 97.5%; quantiles keep their slots
+        "mean",
+        "q05",
+        "q25",
+        "q975",
+        "sd",
+        "q100",
+    ]  # q975 is 97.5%; quantiles keep their slots
     assert "0.38" not in zillow  # the 40 per-zip effects are not printed one by one
     assert "n = 40, range 0 to 0.39, mean 0.195" in zillow
     assert zillow.count("<rect ") == present.HISTOGRAM_BINS
 
 
 def test_approximate_fits_are_marked_not_failed(fake_version):
-    write_json(fake_version / "zillow" / "missing_predictor" / "diagnostics.json",
-               {"method": "pathfinder", "approximate": True, "passed": None,
-                "note": "pathfinder draws are approximate"})
-    write_json(fake_version / "zillow" / "random_intercepts" / "diagnostics.json",
-               {"method": "advi", "approximate": True, "passed": True,
-                "checks": {"max_pareto_k": {"value": 0.4, "threshold": 0.7, "passed": True}}})
+    write_json(
+        fake_version / "zillow" / "missing_predictor" / "diagnostics.json",
+        {
+            "method": "pathfinder",
+            "approximate": True,
+            "passed": None,
+            "note": "pathfinder draws are approximate",
+        },
+    )
+    write_json(
+        fake_version / "zillow" / "random_intercepts" / "diagnostics.json",
+        {
+            "method": "advi",
+            "approximate": True,
+            "passed": True,
+            "checks": {"max_pareto_k": {"value": 0.4, "threshold": 0.7, "passed": True}},
+        },
+    )
     html = page(fake_version)
     assert "approximate fit (pathfinder): missing_predictor" in html
     assert "approximate: advi" in section(html, "run")
@@ -136,11 +164,23 @@ def test_approximate_fits_are_marked_not_failed(fake_version):
 def test_calibration_verdicts_and_figures_are_rendered(fake_version):
     cal = fake_version / "calibration"
     quantities = {"sigma": {"inside_band": True, "max_distance": 0.1}}
-    write_json(cal / "calibration.json", {
-        "tadpoles": {"verdict": "pass", "reasons": [], "replications": 12,
-                     "quantities": quantities},
-        "linear_regression": {"verdict": "fail", "replications": 12, "quantities": quantities,
-                              "reasons": ["ECDF outside the simultaneous band: beta[2]"]}})
+    write_json(
+        cal / "calibration.json",
+        {
+            "tadpoles": {
+                "verdict": "pass",
+                "reasons": [],
+                "replications": 12,
+                "quantities": quantities,
+            },
+            "linear_regression": {
+                "verdict": "fail",
+                "replications": 12,
+                "quantities": quantities,
+                "reasons": ["ECDF outside the simultaneous band: beta[2]"],
+            },
+        },
+    )
     write_png(cal / "figures" / "tadpoles_ecdf.png")
     html = page(fake_version)
     calibration = section(html, "analysis-calibration")
@@ -154,8 +194,10 @@ def test_calibration_verdicts_and_figures_are_rendered(fake_version):
 
 
 def test_values_are_escaped_once(fake_version):
-    write_json(fake_version / "zillow" / "data" / "data_card.json",
-               {"source": "<script>alert(1)</script> & more"})
+    write_json(
+        fake_version / "zillow" / "data" / "data_card.json",
+        {"source": "<script>alert(1)</script> & more"},
+    )
     html = page(fake_version)
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
@@ -196,8 +238,11 @@ def test_page_is_valid_html5_and_self_contained(fake_version):
 def test_failed_gates_are_highlighted_and_warned(fake_version):
     html = page(fake_version)
     assert '<span class="badge gate-fail">1 of 2 failed</span>' in section(html, "run")
-    assert re.search(r"tadpoles/fit/diagnostics.json</td><td>tadpoles</td><td>MCMC</td>"
-                     r'<td><span class="gate-fail">FAIL</span></td><td>checks.rhat</td>', html)
+    assert re.search(
+        r"tadpoles/fit/diagnostics.json</td><td>tadpoles</td><td>MCMC</td>"
+        r'<td><span class="gate-fail">FAIL</span></td><td>checks.rhat</td>',
+        html,
+    )
     warnings = section(html, "warnings")
     assert "failed its convergence gates" in warnings
     assert "analysis moons is enabled but has no results folder" in warnings
@@ -214,23 +259,33 @@ def test_sections_lead_with_key_figures_and_fold_the_rest(fake_version):
 
 
 def test_gates_are_found_in_any_shape():
-    data = {"fits": [{"name": "linear", "passed": True},
-                     {"name": "random", "passed": False, "rhat_ok": False, "approximate": False}]}
+    data = {
+        "fits": [
+            {"name": "linear", "passed": True},
+            {"name": "random", "passed": False, "rhat_ok": False, "approximate": False},
+        ]
+    }
     gates = collect.find_gates(data, "x.json")
     assert [(g.name, g.passed, g.failed_checks) for g in gates] == [
-        ("fits[linear]", True, []), ("fits[random]", False, ["rhat_ok"]),
+        ("fits[linear]", True, []),
+        ("fits[random]", False, ["rhat_ok"]),
     ]
 
 
 def test_job_records_name_devices():
     cpu = {"device_name": "/CPU:0", "gpus": []}
     gpu = {"device_name": "/GPU:0", "gpus": ["H100"]}
-    records = [{"rule": "mnist_train", "extra": {"device": gpu}},
-               {"rule": "moons_fit", "extra": {"device": cpu}}, {"rule": "x", "extra": {}},
-               {"rule": "sinusoid_fit", "extra": {"device": cpu}},
-               {"rule": "sinusoid_fit", "extra": {"device": cpu}}]  # two variants, one rule
-    assert collect.devices(records) == ["/GPU:0 (H100) [mnist_train]",
-                                        "/CPU:0 [moons_fit, sinusoid_fit]"]
+    records = [
+        {"rule": "mnist_train", "extra": {"device": gpu}},
+        {"rule": "moons_fit", "extra": {"device": cpu}},
+        {"rule": "x", "extra": {}},
+        {"rule": "sinusoid_fit", "extra": {"device": cpu}},
+        {"rule": "sinusoid_fit", "extra": {"device": cpu}},
+    ]  # two variants, one rule
+    assert collect.devices(records) == [
+        "/GPU:0 (H100) [mnist_train]",
+        "/CPU:0 [moons_fit, sinusoid_fit]",
+    ]
 
 
 # -- what changed --------------------------------------------------------------------------
@@ -245,8 +300,9 @@ def test_what_changed_diffs_against_the_previous_complete_version(tmp_path):
     complete(other_label, {"run_label": "test"}, end_time="2026-02-01T00:00:00")  # newer
     current = make_version(results, "v1", a_bar=1.35)
     info = run_info(config={"tadpoles": {"seed": 2}, "report": True}, code={"a.py": "2"})
-    written = write_report(current, current / "report" / "index.html", info,
-                           results_dir=results, files=None)
+    written = write_report(
+        current, current / "report" / "index.html", info, results_dir=results, files=None
+    )
     assert written.compared_with == "v0"
     changes = section(written.path.read_text(), "changes")
     assert "Compared with version <b>v0</b>" in changes
@@ -288,8 +344,9 @@ def test_second_version_reports_what_changed(report_versions):
     changes = section(html, "changes")
     assert f"Compared with version <b>{report_versions.a.name}</b>" in changes
     assert CHANGED_KEY in changes
-    record = json.loads(next((report_versions.b / "report" / "logs").glob("report_html.job.json"))
-                        .read_text())
+    record = json.loads(
+        next((report_versions.b / "report" / "logs").glob("report_html.job.json")).read_text()
+    )
     assert record["extra"]["compared_with"] == report_versions.a.name
 
 
@@ -297,8 +354,11 @@ def test_second_version_reports_what_changed(report_versions):
 def test_failed_gates_of_a_real_fit_are_highlighted(report_versions):
     html = (report_versions.b / "report" / "index.html").read_text()
     manifest = json.loads((report_versions.b / "manifest.json").read_text())
-    diagnostics = [f["path"] for f in manifest["files"]
-                   if "diagnostic" in Path(f["path"]).name and f["path"].endswith(".json")]
+    diagnostics = [
+        f["path"]
+        for f in manifest["files"]
+        if "diagnostic" in Path(f["path"]).name and f["path"].endswith(".json")
+    ]
     if not diagnostics:
         pytest.skip("no analysis of config/test.yaml writes a diagnostics JSON yet")
     assert 'class="badge gate-fail"' in html, f"{CHANGED_KEY} = 1.0 should fail every R-hat gate"
@@ -311,8 +371,13 @@ def test_snakemake_report_builds_and_audit_ignores_it(report_versions):
 
     workspace, version = report_versions.workspace, report_versions.b
     target = version / "snakemake-report.zip"
-    run_in(workspace, "--configfile", "config/test-changed.yaml", "--report",
-           str(target.relative_to(workspace)))
+    run_in(
+        workspace,
+        "--configfile",
+        "config/test-changed.yaml",
+        "--report",
+        str(target.relative_to(workspace)),
+    )
     with zipfile.ZipFile(target) as archive:
         names = archive.namelist()
     assert any(n.endswith("report.html") for n in names), names[:20]
@@ -322,8 +387,11 @@ def test_snakemake_report_builds_and_audit_ignores_it(report_versions):
 
 @pytest.mark.e2e
 def test_report_false_skips_the_html_report(repo_copy):
-    planned = executed_jobs(run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "--config",
-                                          "report=False", "-n").stdout)
+    planned = executed_jobs(
+        run_snakemake(
+            repo_copy, "--configfile", TEST_CONFIG, "--config", "report=False", "-n"
+        ).stdout
+    )
     assert "report_code_snapshot" in planned  # the code snapshot is part of every version
     assert "report_html" not in planned
     planned = executed_jobs(run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "-n").stdout)

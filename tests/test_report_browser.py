@@ -30,8 +30,10 @@ FIXED_SECTIONS = 5  # results, run, what changed, provenance, warnings
 
 def inspect(html: Path, name: str) -> cdp.PageReport:
     if not cdp.available():
-        pytest.skip(f"{cdp.CHROMIUM} is missing: install Debian's chromium package "
-                    "(apt-get install -y chromium)")
+        pytest.skip(
+            f"{cdp.CHROMIUM} is missing: install Debian's chromium package "
+            "(apt-get install -y chromium)"
+        )
     return cdp.inspect_page(html, ARTIFACTS / f"{name}.png", ARTIFACTS / f"{name}-first-screen.png")
 
 

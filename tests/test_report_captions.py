@@ -51,11 +51,15 @@ def test_every_literal_caption_exists():
     checked = 0
     for rule_file in sorted(RULES.glob("*.smk")):
         for call in report_calls(rule_file.read_text()):
-            assert "caption" in call, f"{rule_file.name}: report({call.strip()[:60]}...) has no caption"
+            assert "caption" in call, (
+                f"{rule_file.name}: report({call.strip()[:60]}...) has no caption"
+            )
             for is_f, caption in LITERAL_CAPTION.findall(call):
                 if is_f:
                     continue
-                assert (RULES / caption).resolve().is_file(), f"{rule_file.name}: caption {caption} is missing"
+                assert (RULES / caption).resolve().is_file(), (
+                    f"{rule_file.name}: caption {caption} is missing"
+                )
                 checked += 1
     assert checked >= 1  # at least the report rule's own caption
 
@@ -63,13 +67,22 @@ def test_every_literal_caption_exists():
 def test_every_marked_output_has_a_caption_and_an_analysis_category(repo_copy):
     result = subprocess.run(
         [sys.executable, "-c", LIST_MARKED, ",".join(ANALYSES)],
-        cwd=repo_copy, capture_output=True, text=True, timeout=600,
+        cwd=repo_copy,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    marked = [line.split("\t")[1:] for line in result.stdout.splitlines() if line.startswith("MARKED\t")]
+    marked = [
+        line.split("\t")[1:] for line in result.stdout.splitlines() if line.startswith("MARKED\t")
+    ]
     assert any(rule == "report_html" for rule, *_ in marked)
     for rule, caption, category in marked:
         relative = Path(caption).resolve().relative_to(repo_copy.resolve())
         assert (REPO / relative).is_file(), f"rule {rule}: caption {relative} is missing"
-        assert relative.parts[:2] == ("workflow", "report"), f"rule {rule}: caption outside workflow/report/"
-        assert category in CATEGORIES, f"rule {rule}: category {category!r} is not an analysis title"
+        assert relative.parts[:2] == ("workflow", "report"), (
+            f"rule {rule}: caption outside workflow/report/"
+        )
+        assert category in CATEGORIES, (
+            f"rule {rule}: category {category!r} is not an analysis title"
+        )

@@ -56,8 +56,9 @@ def test_locks_without_owner_get_an_instruction(tmp_path):
 
 def test_orphaned_jobs_of_the_dead_run_are_stopped(tmp_path):
     _locked(tmp_path)
-    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                              start_new_session=True)
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
     try:
         owner = {"pid": _dead_pid(), "pgid": orphan.pid, "host": socket.gethostname()}
         (tmp_path / runlock.OWNER_FILE).write_text(json.dumps(owner))

@@ -9,16 +9,33 @@ import pytest
 
 from bayespipe import software
 from bayespipe.engines.stan import engine as stan_engine
-from bayespipe.engines.stan.engine import CmdStanPyEngine, PyStanEngine, StaleStampError, StanEngineError
+from bayespipe.engines.stan.engine import (
+    CmdStanPyEngine,
+    PyStanEngine,
+    StaleStampError,
+    StanEngineError,
+)
 
 az = pytest.importorskip("arviz")
 
 REPO = Path(__file__).resolve().parents[1]
 TADPOLES = REPO / "stan" / "tadpoles.stan"
 DATA = {"N": 3, "density": [10, 25, 35], "surv": [9, 20, 7]}
-SAMPLER = {"chains": 3, "parallel_chains": 2, "warmup": 120, "draws": 80, "prior_draws": 40, "seed": 5,
-           "adapt_delta": 0.9, "max_treedepth": 8}
-KWARGS = {"posterior_predictive": "surv_rep", "log_likelihood": "log_lik", "observed_data": ["surv"]}
+SAMPLER = {
+    "chains": 3,
+    "parallel_chains": 2,
+    "warmup": 120,
+    "draws": 80,
+    "prior_draws": 40,
+    "seed": 5,
+    "adapt_delta": 0.9,
+    "max_treedepth": 8,
+}
+KWARGS = {
+    "posterior_predictive": "surv_rep",
+    "log_likelihood": "log_lik",
+    "observed_data": ["surv"],
+}
 
 
 ELBO_CONSOLE = """Begin stochastic gradient ascent.
@@ -38,8 +55,11 @@ class FakeFit:
         self.method, self.kwargs = method, kwargs
         names = {"a_bar": None, "surv_rep": None, "log_lik": None}
         self.metadata = types.SimpleNamespace(stan_vars=names)
-        self.n = kwargs.get("num_paths", 1) * kwargs["num_single_draws"] if method == "pathfinder" \
+        self.n = (
+            kwargs.get("num_paths", 1) * kwargs["num_single_draws"]
+            if method == "pathfinder"
             else kwargs.get("draws", 10)
+        )
         half = self.n // 2
         self.a_bar = np.r_[np.ones(half), -np.ones(self.n - half)]
         self.column_names = ("lp__", "log_p__", "log_g__", "a_bar")
@@ -70,9 +90,21 @@ class FakeCmdStanModel:
     calls: list = []
     fail_with: str | None = None
 
-    def __init__(self, stan_file=None, exe_file=None, cpp_options=None, stanc_options=None, **extra):
-        FakeCmdStanModel.calls.append(("init", dict(stan_file=stan_file, exe_file=exe_file, cpp_options=cpp_options,
-                                                     stanc_options=stanc_options, **extra)))
+    def __init__(
+        self, stan_file=None, exe_file=None, cpp_options=None, stanc_options=None, **extra
+    ):
+        FakeCmdStanModel.calls.append(
+            (
+                "init",
+                dict(
+                    stan_file=stan_file,
+                    exe_file=exe_file,
+                    cpp_options=cpp_options,
+                    stanc_options=stanc_options,
+                    **extra,
+                ),
+            )
+        )
         self.exe_file = exe_file or str(Path(stan_file).with_suffix(""))
         if exe_file is None and not Path(self.exe_file).exists():
             threads = (cpp_options or {}).get("STAN_THREADS", False)
@@ -104,21 +136,32 @@ class FakeCmdStanModel:
 def fake_cmdstan(monkeypatch, tmp_path):
     FakeCmdStanModel.calls = []
     FakeCmdStanModel.fail_with = None
-    monkeypatch.setattr(software, "cmdstan_info", lambda: {"path": "/opt/cmdstan", "version": "2.35.0"})
-    monkeypatch.setattr(CmdStanPyEngine, "_cmdstanpy", lambda self: types.SimpleNamespace(CmdStanModel=FakeCmdStanModel))
+    monkeypatch.setattr(
+        software, "cmdstan_info", lambda: {"path": "/opt/cmdstan", "version": "2.35.0"}
+    )
+    monkeypatch.setattr(
+        CmdStanPyEngine,
+        "_cmdstanpy",
+        lambda self: types.SimpleNamespace(CmdStanModel=FakeCmdStanModel),
+    )
     converted = []
 
     def from_cmdstanpy(**kwargs):
         fit = kwargs.get("posterior") or kwargs.get("prior")
         # CmdStanPy reads its CSV files lazily: they must still exist while ArviZ converts.
-        assert list(Path(fit.kwargs["output_dir"]).glob("*.csv")), "CSV output gone before conversion"
+        assert list(Path(fit.kwargs["output_dir"]).glob("*.csv")), (
+            "CSV output gone before conversion"
+        )
         converted.append(kwargs)
         group = "posterior" if "posterior" in kwargs else "prior"
         return az.from_dict(**{group: {"a_bar": np.zeros((2, 5))}})
 
     monkeypatch.setattr(az, "from_cmdstanpy", from_cmdstanpy)
-    return types.SimpleNamespace(engine=CmdStanPyEngine(exe_cache=tmp_path / "exe-cache"), converted=converted,
-                                 stamp=tmp_path / "tadpoles.compile.json")
+    return types.SimpleNamespace(
+        engine=CmdStanPyEngine(exe_cache=tmp_path / "exe-cache"),
+        converted=converted,
+        stamp=tmp_path / "tadpoles.compile.json",
+    )
 
 
 def calls(kind):
@@ -126,8 +169,9 @@ def calls(kind):
 
 
 def test_compile_builds_in_cache_and_stamps_the_executable(fake_cmdstan):
-    stamp = fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp, cpp_options={"STAN_THREADS": True},
-                                        stanc_options={"O1": True})
+    stamp = fake_cmdstan.engine.compile(
+        TADPOLES, fake_cmdstan.stamp, cpp_options={"STAN_THREADS": True}, stanc_options={"O1": True}
+    )
     exe = Path(stamp["exe_file"])
     assert exe.is_file() and exe.parent.parent == fake_cmdstan.engine.exe_cache
     assert stamp["exe_sha256"] == stan_engine.sha256_file(exe)
@@ -147,33 +191,59 @@ def test_compile_reuses_the_build_folder_and_separates_options(fake_cmdstan):
     second = fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
     assert second["exe_file"] == first["exe_file"]
     assert copy.stat().st_mtime_ns == mtime  # an identical source is not rewritten (no rebuild)
-    other = fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp, cpp_options={"STAN_THREADS": True})
+    other = fake_cmdstan.engine.compile(
+        TADPOLES, fake_cmdstan.stamp, cpp_options={"STAN_THREADS": True}
+    )
     assert other["build_folder"] != first["build_folder"]
 
 
 def test_nuts_arguments_and_conversion(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
-    idata, info = fake_cmdstan.engine.fit(TADPOLES, DATA, SAMPLER, stamp_path=fake_cmdstan.stamp,
-                                          idata_kwargs=KWARGS)
+    idata, info = fake_cmdstan.engine.fit(
+        TADPOLES, DATA, SAMPLER, stamp_path=fake_cmdstan.stamp, idata_kwargs=KWARGS
+    )
     (args,) = calls("sample")
-    assert {k: args[k] for k in ("chains", "parallel_chains", "iter_warmup", "iter_sampling", "seed", "adapt_delta",
-                                 "max_treedepth", "show_progress")} == {
-        "chains": 3, "parallel_chains": 2, "iter_warmup": 120, "iter_sampling": 80, "seed": 5, "adapt_delta": 0.9,
-        "max_treedepth": 8, "show_progress": False}
+    assert {
+        k: args[k]
+        for k in (
+            "chains",
+            "parallel_chains",
+            "iter_warmup",
+            "iter_sampling",
+            "seed",
+            "adapt_delta",
+            "max_treedepth",
+            "show_progress",
+        )
+    } == {
+        "chains": 3,
+        "parallel_chains": 2,
+        "iter_warmup": 120,
+        "iter_sampling": 80,
+        "seed": 5,
+        "adapt_delta": 0.9,
+        "max_treedepth": 8,
+        "show_progress": False,
+    }
     assert args["data"]["prior_only"] == 0 and args["data"]["surv"] == DATA["surv"]
     assert not Path(args["output_dir"]).exists()  # CSVs lived in a temporary folder only
     exe_init = calls("init")[-1]
     assert exe_init["exe_file"] == stan_engine.read_json(fake_cmdstan.stamp)["exe_file"]
     (converted,) = fake_cmdstan.converted
-    assert converted["posterior_predictive"] == "surv_rep" and converted["log_likelihood"] == "log_lik"
+    assert (
+        converted["posterior_predictive"] == "surv_rep" and converted["log_likelihood"] == "log_lik"
+    )
     assert converted["observed_data"] == {"surv": DATA["surv"]}
-    assert info["engine"] == "cmdstanpy" and info["method"] == "nuts" and "posterior" in idata.groups()
+    assert (
+        info["engine"] == "cmdstanpy" and info["method"] == "nuts" and "posterior" in idata.groups()
+    )
 
 
 def test_prior_only_run(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
-    fake_cmdstan.engine.fit(TADPOLES, DATA, SAMPLER, stamp_path=fake_cmdstan.stamp, prior_only=True,
-                            idata_kwargs=KWARGS)
+    fake_cmdstan.engine.fit(
+        TADPOLES, DATA, SAMPLER, stamp_path=fake_cmdstan.stamp, prior_only=True, idata_kwargs=KWARGS
+    )
     (args,) = calls("sample")
     assert args["iter_sampling"] == 40 and args["data"]["prior_only"] == 1
     (converted,) = fake_cmdstan.converted
@@ -183,8 +253,13 @@ def test_prior_only_run(fake_cmdstan):
 
 def test_pathfinder_arguments_and_importance_resampling(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
-    idata, info = fake_cmdstan.engine.fit(TADPOLES, DATA, {**SAMPLER, "method": "pathfinder"},
-                                          stamp_path=fake_cmdstan.stamp, idata_kwargs=KWARGS)
+    idata, info = fake_cmdstan.engine.fit(
+        TADPOLES,
+        DATA,
+        {**SAMPLER, "method": "pathfinder"},
+        stamp_path=fake_cmdstan.stamp,
+        idata_kwargs=KWARGS,
+    )
     (args,) = calls("pathfinder")
     assert args["num_paths"] == 3 and args["num_single_draws"] == 80 and args["seed"] == 5
     assert args["psis_resample"] is False and args["calculate_lp"] is True  # the engine resamples
@@ -202,16 +277,22 @@ def test_pathfinder_arguments_and_importance_resampling(fake_cmdstan):
 
 def test_pathfinder_runs_paths_in_parallel_only_with_stan_threads(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp, cpp_options={"STAN_THREADS": True})
-    _, info = fake_cmdstan.engine.fit(TADPOLES, DATA, {**SAMPLER, "method": "pathfinder"},
-                                      stamp_path=fake_cmdstan.stamp)
+    _, info = fake_cmdstan.engine.fit(
+        TADPOLES, DATA, {**SAMPLER, "method": "pathfinder"}, stamp_path=fake_cmdstan.stamp
+    )
     (args,) = calls("pathfinder")
     assert args["num_threads"] == 2 and info["approximation"]["threads"] is True
 
 
 def test_advi_keeps_its_draws_not_its_mean(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
-    idata, info = fake_cmdstan.engine.fit(TADPOLES, DATA, {**SAMPLER, "method": "advi"},
-                                          stamp_path=fake_cmdstan.stamp, idata_kwargs=KWARGS)
+    idata, info = fake_cmdstan.engine.fit(
+        TADPOLES,
+        DATA,
+        {**SAMPLER, "method": "advi"},
+        stamp_path=fake_cmdstan.stamp,
+        idata_kwargs=KWARGS,
+    )
     (args,) = calls("variational")
     assert args["draws"] == 80 and args["seed"] == 5 and args["require_converged"] is False
     draws = idata.posterior["a_bar"].values
@@ -231,7 +312,9 @@ def test_changed_executable_is_refused(fake_cmdstan):
 
 def test_cmdstan_failure_carries_its_message(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
-    FakeCmdStanModel.fail_with = "Error during sampling:\nInitialization failed. Rejecting initial value"
+    FakeCmdStanModel.fail_with = (
+        "Error during sampling:\nInitialization failed. Rejecting initial value"
+    )
     with pytest.raises(StanEngineError, match="(?s)CmdStan failed.*Initialization failed"):
         fake_cmdstan.engine.fit(TADPOLES, DATA, SAMPLER, stamp_path=fake_cmdstan.stamp)
 
@@ -270,12 +353,16 @@ def test_real_cmdstan_fit(real_engine, real_stamp, tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's own temporary folder
     sampler = {"chains": 2, "warmup": 200, "draws": 100, "prior_draws": 50, "seed": 3}
-    idata, info = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp,
-                                  idata_kwargs=KWARGS)
-    assert {"posterior", "sample_stats", "observed_data", "posterior_predictive"} <= set(idata.groups())
+    idata, info = real_engine.fit(
+        TADPOLES, DATA, sampler, stamp_path=real_stamp, idata_kwargs=KWARGS
+    )
+    assert {"posterior", "sample_stats", "observed_data", "posterior_predictive"} <= set(
+        idata.groups()
+    )
     assert idata.posterior["a"].shape == (2, 100, 3)
-    prior, _ = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp, prior_only=True,
-                               idata_kwargs=KWARGS)
+    prior, _ = real_engine.fit(
+        TADPOLES, DATA, sampler, stamp_path=real_stamp, prior_only=True, idata_kwargs=KWARGS
+    )
     assert prior.prior["a_bar"].shape == (2, 50)
     assert not list(tmp_path.glob("bayespipe-cmdstan-*"))  # CmdStan's CSV files are gone
 
@@ -297,8 +384,9 @@ def test_real_approximate_methods_give_draws_and_their_diagnostics(real_engine, 
     from bayespipe.engines.stan.diagnostics import compute_diagnostics
 
     sampler = {"method": method, "chains": 4, "draws": 300, "seed": 3}
-    idata, info = real_engine.fit(TADPOLES, DATA, sampler, stamp_path=real_stamp,
-                                  idata_kwargs=KWARGS)
+    idata, info = real_engine.fit(
+        TADPOLES, DATA, sampler, stamp_path=real_stamp, idata_kwargs=KWARGS
+    )
     a_bar = idata.posterior["a_bar"].values
     assert a_bar.shape == (1, 300) and a_bar.std() > 0.05  # draws, not the approximation's mean
     assert 0.0 < a_bar.mean() < 3.0  # the data's survival (36/70) has log-odds near 0.1-1
@@ -332,4 +420,6 @@ def test_engines_give_the_same_draws(tmp_path):
     a, _ = cmdstan.fit(TADPOLES, DATA, sampler, stamp_path=tmp_path / "cmdstan.json")
     b, _ = pystan.fit(TADPOLES, DATA, sampler, stamp_path=tmp_path / "pystan.json")
     for name in ("a_bar", "sigma", "z"):
-        np.testing.assert_allclose(a.posterior[name].values, b.posterior[name].values, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            a.posterior[name].values, b.posterior[name].values, rtol=1e-5, atol=1e-6
+        )

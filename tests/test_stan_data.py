@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bayespipe.errors import InputError
 from bayespipe.engines.stan.data import Field, StanDataError, check_stan_data
+from bayespipe.errors import InputError
 
 SPEC = {
     "N": Field("int", lower=1),

@@ -18,7 +18,12 @@ from bayespipe.engines.stan.diagnostics import (  # noqa: E402
 from bayespipe.engines.stan.outputs import FIT_FILES, fit_outputs, save_fit  # noqa: E402
 
 CHAINS, DRAWS = 4, 500
-INFO = {"engine": "pystan", "method": "nuts", "sampler": {"max_treedepth": 10}, "sampling_seconds": 0.1}
+INFO = {
+    "engine": "pystan",
+    "method": "nuts",
+    "sampler": {"max_treedepth": 10},
+    "sampling_seconds": 0.1,
+}
 
 
 def synthetic_idata(*, mixed=True, divergences=0, saturated=0, sticky_energy=False, seed=1):
@@ -37,8 +42,12 @@ def synthetic_idata(*, mixed=True, divergences=0, saturated=0, sticky_energy=Fal
     prior = {"mu": rng.normal(size=(2, 100))}
     return az.from_dict(
         posterior={"mu": mu, "theta": theta},
-        sample_stats={"diverging": diverging, "tree_depth": tree_depth, "energy": energy,
-                      "lp": rng.normal(size=(CHAINS, DRAWS))},
+        sample_stats={
+            "diverging": diverging,
+            "tree_depth": tree_depth,
+            "energy": energy,
+            "lp": rng.normal(size=(CHAINS, DRAWS)),
+        },
         observed_data={"y": np.arange(5.0)},
         prior=prior,
     )
@@ -55,10 +64,18 @@ def test_good_draws_pass_every_gate():
 
 
 def test_bad_draws_fail_the_right_gates():
-    result = compute_diagnostics(synthetic_idata(mixed=False, divergences=3, saturated=100, sticky_energy=True))
+    result = compute_diagnostics(
+        synthetic_idata(mixed=False, divergences=3, saturated=100, sticky_energy=True)
+    )
     assert result["passed"] is False
-    assert set(result["failed"]) == {"divergences", "treedepth_fraction", "min_ebfmi", "max_rhat", "min_ess_bulk",
-                                     "min_ess_tail"}
+    assert set(result["failed"]) == {
+        "divergences",
+        "treedepth_fraction",
+        "min_ebfmi",
+        "max_rhat",
+        "min_ess_bulk",
+        "min_ess_tail",
+    }
     assert result["divergences"] == 3
     assert result["max_rhat"]["variable"] == "mu"
     assert result["treedepth"]["fraction"] == pytest.approx(100 / (CHAINS * DRAWS))
@@ -83,19 +100,25 @@ def test_enforce_warns_or_raises(caplog):
 
 def test_save_fit_writes_standard_outputs(tmp_path):
     idata = synthetic_idata()
-    prior = az.from_dict(prior={"mu": np.zeros((1, 50))}, prior_predictive={"y": np.zeros((1, 50, 5))})
+    prior = az.from_dict(
+        prior={"mu": np.zeros((1, 50))}, prior_predictive={"y": np.zeros((1, 50, 5))}
+    )
     result = save_fit(tmp_path / "fit", idata, INFO, prior_idata=prior, label="demo")
     paths = fit_outputs(tmp_path / "fit")
     assert set(paths) == set(FIT_FILES)
     for path in paths.values():
         assert (tmp_path / "fit" / path.rsplit("/", 1)[1]).stat().st_size > 0
     saved = az.from_netcdf(paths["posterior"])
-    assert {"posterior", "sample_stats", "observed_data", "prior", "prior_predictive"} <= set(saved.groups())
+    assert {"posterior", "sample_stats", "observed_data", "prior", "prior_predictive"} <= set(
+        saved.groups()
+    )
     assert json.loads(saved.posterior.attrs["bayespipe_fit"])["engine"] == "pystan"
     diagnostics = json.loads((tmp_path / "fit" / "diagnostics.json").read_text())
     assert diagnostics["passed"] is True and result["passed"] is True
     summary = (tmp_path / "fit" / "summary.csv").read_text().splitlines()
-    assert summary[0].startswith("variable,mean,sd") and any(line.startswith("theta[2]") for line in summary)
+    assert summary[0].startswith("variable,mean,sd") and any(
+        line.startswith("theta[2]") for line in summary
+    )
 
 
 def test_failed_gate_with_on_fail_fail_leaves_nothing(tmp_path):
@@ -106,7 +129,9 @@ def test_failed_gate_with_on_fail_fail_leaves_nothing(tmp_path):
 
 
 def test_failed_gate_with_on_fail_warn_still_writes(tmp_path):
-    result = save_fit(tmp_path / "fit", synthetic_idata(mixed=False), INFO, thresholds={"on_fail": "warn"})
+    result = save_fit(
+        tmp_path / "fit", synthetic_idata(mixed=False), INFO, thresholds={"on_fail": "warn"}
+    )
     assert result["passed"] is False
     assert json.loads((tmp_path / "fit" / "diagnostics.json").read_text())["failed"]
 
@@ -118,16 +143,23 @@ def test_nuts_fits_are_marked_exact():
 
 def one_chain_idata(seed=2):
     rng = np.random.default_rng(seed)
-    return az.from_dict(posterior={"mu": rng.normal(size=(1, 300))},
-                        sample_stats={"lp": rng.normal(size=(1, 300))})
+    return az.from_dict(
+        posterior={"mu": rng.normal(size=(1, 300))}, sample_stats={"lp": rng.normal(size=(1, 300))}
+    )
 
 
 @pytest.mark.parametrize("pareto_k, passed", [(0.31, True), (0.92, False), (float("inf"), False)])
 def test_pathfinder_is_judged_by_pareto_k_not_rhat(pareto_k, passed):
-    approximation = {"pareto_k": pareto_k, "paths": 4, "pooled_draws": 1200, "resampled_draws": 300,
-                     "threads": False}
-    result = compute_diagnostics(one_chain_idata(), method="pathfinder",
-                                 approximation=approximation)
+    approximation = {
+        "pareto_k": pareto_k,
+        "paths": 4,
+        "pooled_draws": 1200,
+        "resampled_draws": 300,
+        "threads": False,
+    }
+    result = compute_diagnostics(
+        one_chain_idata(), method="pathfinder", approximation=approximation
+    )
     assert result["method"] == "pathfinder" and result["approximate"] is True
     assert "max_rhat" not in result and set(result["checks"]) == {"max_pareto_k"}
     assert result["passed"] is passed and result["draws"] == 300
@@ -139,19 +171,27 @@ def test_pathfinder_is_judged_by_pareto_k_not_rhat(pareto_k, passed):
 
 
 def test_pareto_k_threshold_comes_from_config():
-    result = compute_diagnostics(one_chain_idata(), {"max_pareto_k": 1.0}, method="pathfinder",
-                                 approximation={"pareto_k": 0.92})
+    result = compute_diagnostics(
+        one_chain_idata(),
+        {"max_pareto_k": 1.0},
+        method="pathfinder",
+        approximation={"pareto_k": 0.92},
+    )
     assert result["passed"] is True and result["checks"]["max_pareto_k"]["threshold"] == 1.0
 
 
 def test_advi_needs_a_converged_elbo():
     elbo = elbo_trace(ADVI_NOT_CONVERGED)
-    result = compute_diagnostics(one_chain_idata(), method="advi",
-                                 approximation={"pareto_k": 0.2, "elbo": elbo})
+    result = compute_diagnostics(
+        one_chain_idata(), method="advi", approximation={"pareto_k": 0.2, "elbo": elbo}
+    )
     assert result["approximate"] is True and result["failed"] == ["elbo_converged"]
     assert result["elbo"] == {"converged": False, "iterations": 200, "final_elbo": -15.022}
-    good = compute_diagnostics(one_chain_idata(), method="advi",
-                               approximation={"pareto_k": 0.2, "elbo": elbo_trace(ADVI_CONVERGED)})
+    good = compute_diagnostics(
+        one_chain_idata(),
+        method="advi",
+        approximation={"pareto_k": 0.2, "elbo": elbo_trace(ADVI_CONVERGED)},
+    )
     assert good["passed"] is True and good["elbo"]["iterations"] == 300
 
 
@@ -165,17 +205,25 @@ Begin stochastic gradient ascent.
 Drawing a sample of size 100 from the approximate posterior...
 COMPLETED.
 """
-ADVI_NOT_CONVERGED = "\n".join(ADVI_CONVERGED.splitlines()[:5]) + """
+ADVI_NOT_CONVERGED = (
+    "\n".join(ADVI_CONVERGED.splitlines()[:5])
+    + """
 Informational Message: The maximum number of iterations is reached! The algorithm may not have
 converged.
 """
+)
 
 
 def test_elbo_trace_reads_cmdstans_console():
     trace = elbo_trace(ADVI_CONVERGED)
     assert [row["iteration"] for row in trace["trace"]] == [100, 200, 300]
-    assert trace["trace"][1] == {"iteration": 200, "elbo": -15.022, "rel_mean": 0.538,
-                                 "rel_median": 1.0, "note": ""}
+    assert trace["trace"][1] == {
+        "iteration": 200,
+        "elbo": -15.022,
+        "rel_mean": 0.538,
+        "rel_median": 1.0,
+        "note": "",
+    }
     assert trace["converged"] is True and trace["final_elbo"] == -14.998
     assert elbo_trace("no ADVI output here")["converged"] is False
 
@@ -192,8 +240,12 @@ def test_psis_weights_smooth_and_drop_unevaluable_draws():
 
 
 def test_save_fit_records_an_approximate_fit(tmp_path):
-    info = {"engine": "cmdstanpy", "method": "advi", "sampler": {},
-            "approximation": {"pareto_k": 0.4, "elbo": elbo_trace(ADVI_CONVERGED)}}
+    info = {
+        "engine": "cmdstanpy",
+        "method": "advi",
+        "sampler": {},
+        "approximation": {"pareto_k": 0.4, "elbo": elbo_trace(ADVI_CONVERGED)},
+    }
     result = save_fit(tmp_path / "fit", one_chain_idata(), info, label="demo")
     written = json.loads((tmp_path / "fit" / "diagnostics.json").read_text())
     assert written["method"] == "advi" and written["approximate"] is True

@@ -20,9 +20,19 @@ REPO = Path(__file__).resolve().parents[1]
 TADPOLES = REPO / "stan" / "tadpoles.stan"
 DATA = {"N": 4, "density": [10, 10, 25, 35], "surv": [9, 4, 20, 7]}
 SMALL = {"chains": 2, "warmup": 150, "draws": 100, "prior_draws": 50, "seed": 11}
-KWARGS = {"posterior_predictive": "surv_rep", "log_likelihood": "log_lik", "observed_data": ["surv"],
-          "dims": {"a": ["tank"], "p": ["tank"], "z": ["tank"], "surv_rep": ["tank"], "log_lik": ["tank"],
-                   "surv": ["tank"]}}
+KWARGS = {
+    "posterior_predictive": "surv_rep",
+    "log_likelihood": "log_lik",
+    "observed_data": ["surv"],
+    "dims": {
+        "a": ["tank"],
+        "p": ["tank"],
+        "z": ["tank"],
+        "surv_rep": ["tank"],
+        "log_lik": ["tank"],
+        "surv": ["tank"],
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +55,9 @@ def test_sampler_settings_fill_defaults_and_reject_unknown_keys():
 def test_auto_picks_cmdstanpy_only_when_cmdstan_resolves(monkeypatch):
     monkeypatch.setattr(software, "cmdstan_info", lambda: None)
     assert isinstance(get_engine("auto"), PyStanEngine)
-    monkeypatch.setattr(software, "cmdstan_info", lambda: {"path": "/opt/cmdstan", "version": "2.35.0"})
+    monkeypatch.setattr(
+        software, "cmdstan_info", lambda: {"path": "/opt/cmdstan", "version": "2.35.0"}
+    )
     assert isinstance(get_engine("auto"), CmdStanPyEngine)
     assert isinstance(get_engine("pystan"), PyStanEngine)
 
@@ -77,15 +89,26 @@ def test_fit_reuses_the_compiled_model(stamp, monkeypatch):
 def test_fit_groups_and_shapes(stamp):
     engine = PyStanEngine()
     idata, info = engine.fit(TADPOLES, DATA, SMALL, stamp_path=stamp, idata_kwargs=KWARGS)
-    assert {"posterior", "sample_stats", "observed_data", "posterior_predictive", "log_likelihood"} <= set(
-        idata.groups())
+    assert {
+        "posterior",
+        "sample_stats",
+        "observed_data",
+        "posterior_predictive",
+        "log_likelihood",
+    } <= set(idata.groups())
     assert idata.posterior["a"].shape == (2, 100, 4)
     assert idata.posterior_predictive["surv_rep"].shape == (2, 100, 4)
     assert list(idata.observed_data["surv"].values) == DATA["surv"]
     assert {"diverging", "tree_depth", "energy"} <= set(idata.sample_stats.data_vars)
-    assert info["engine"] == "pystan" and info["sampler"]["chains"] == 2 and info["sampling_seconds"] > 0
+    assert (
+        info["engine"] == "pystan"
+        and info["sampler"]["chains"] == 2
+        and info["sampling_seconds"] > 0
+    )
 
-    prior, prior_info = engine.fit(TADPOLES, DATA, SMALL, stamp_path=stamp, prior_only=True, idata_kwargs=KWARGS)
+    prior, prior_info = engine.fit(
+        TADPOLES, DATA, SMALL, stamp_path=stamp, prior_only=True, idata_kwargs=KWARGS
+    )
     assert {"prior", "prior_predictive", "sample_stats_prior"} <= set(prior.groups())
     assert "posterior" not in prior.groups()
     assert prior.prior["a_bar"].shape == (2, 50)
@@ -120,8 +143,13 @@ def test_stale_stamp_is_refused(stamp, tmp_path):
 
 
 def test_failed_initialization_reports_stans_message(stamp):
-    impossible = {**DATA, "surv": [11, 4, 20, 7]}  # 11 survivors of 10: log density is -inf everywhere
-    with pytest.raises(StanEngineError, match=r"(?s)Initialization.*failed.*Successes variable\[1\] is 11"):
+    impossible = {
+        **DATA,
+        "surv": [11, 4, 20, 7],
+    }  # 11 survivors of 10: log density is -inf everywhere
+    with pytest.raises(
+        StanEngineError, match=r"(?s)Initialization.*failed.*Successes variable\[1\] is 11"
+    ):
         PyStanEngine().fit(TADPOLES, impossible, SMALL, stamp_path=stamp)
 
 

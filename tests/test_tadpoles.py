@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.analyses.tadpoles import model as tadpoles
+from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.config import load_config
 from bayespipe.engines.stan.data import StanDataError
 from bayespipe.engines.stan.diagnostics import DiagnosticsError
@@ -35,8 +35,16 @@ def default_fit(prepared):
     folder, table_path, stamp = prepared
     config = load_config(REPO / "config" / "config.yaml")
     paths = fit_outputs(folder / "fit")
-    metrics = tadpoles.fit(table_path, STAN_FILE, stamp, paths, folder / "fit" / "metrics.json", engine="pystan",
-                           sampler=config["tadpoles"]["sampler"], thresholds=config["diagnostics"])
+    metrics = tadpoles.fit(
+        table_path,
+        STAN_FILE,
+        stamp,
+        paths,
+        folder / "fit" / "metrics.json",
+        engine="pystan",
+        sampler=config["tadpoles"]["sampler"],
+        thresholds=config["diagnostics"],
+    )
     return folder, paths, metrics
 
 
@@ -58,7 +66,11 @@ def test_default_fit_reproduces_the_published_posterior(default_fit):
     assert metrics["min_ess_bulk"] >= 400
     assert metrics["gates_passed"] is True
     saved = json.loads(Path(paths["posterior"]).with_name("metrics.json").read_text())
-    assert saved["a_bar"] == metrics["a_bar"] and saved["chains"] == 4 and saved["draws_per_chain"] == 1000
+    assert (
+        saved["a_bar"] == metrics["a_bar"]
+        and saved["chains"] == 4
+        and saved["draws_per_chain"] == 1000
+    )
 
 
 def test_fit_outputs_hold_every_group(default_fit):
@@ -66,8 +78,15 @@ def test_fit_outputs_hold_every_group(default_fit):
 
     _, paths, _ = default_fit
     idata = az.from_netcdf(paths["posterior"])
-    assert {"posterior", "sample_stats", "observed_data", "posterior_predictive", "log_likelihood", "prior",
-            "prior_predictive"} <= set(idata.groups())
+    assert {
+        "posterior",
+        "sample_stats",
+        "observed_data",
+        "posterior_predictive",
+        "log_likelihood",
+        "prior",
+        "prior_predictive",
+    } <= set(idata.groups())
     assert list(idata.posterior["p"].coords["tank"].values) == list(range(1, 49))
     diagnostics = json.loads(Path(paths["diagnostics"]).read_text())
     assert diagnostics["passed"] is True and diagnostics["thresholds"]["max_rhat"] == 1.01
@@ -88,7 +107,9 @@ def test_figures_and_shrinkage(default_fit, prepared):
 
 def test_survival_figure_helpers(prepared):
     table = pd.read_parquet(prepared[1])
-    assert tadpoles.complete_pooling(table) == pytest.approx(table["surv"].sum() / table["density"].sum())
+    assert tadpoles.complete_pooling(table) == pytest.approx(
+        table["surv"].sum() / table["density"].sum()
+    )
     assert tadpoles._density_breaks(table) == [16.5, 32.5]
 
 
@@ -97,8 +118,16 @@ def test_failing_gates_with_on_fail_fail_leave_no_outputs(prepared):
     paths = fit_outputs(folder / "short")
     tiny = {"chains": 2, "warmup": 30, "draws": 20, "prior_draws": 10}
     with pytest.raises(DiagnosticsError, match="min_ess_bulk"):
-        tadpoles.fit(table_path, STAN_FILE, stamp, paths, folder / "short" / "metrics.json", engine="pystan",
-                     sampler=tiny, thresholds={"on_fail": "fail"})
+        tadpoles.fit(
+            table_path,
+            STAN_FILE,
+            stamp,
+            paths,
+            folder / "short" / "metrics.json",
+            engine="pystan",
+            sampler=tiny,
+            thresholds={"on_fail": "fail"},
+        )
     assert not any(Path(p).exists() for p in [*paths.values(), folder / "short" / "metrics.json"])
 
 
@@ -108,16 +137,29 @@ def test_tfp_hmc_comparison_table(default_fit, prepared, tmp_path):
 
     folder, paths, _ = default_fit
     result = tadpoles_hmc.compare(
-        prepared[1], folder / "fit" / "metrics.json", paths["posterior"], tmp_path / "cmp.csv",
-        tmp_path / "hmc_summary.csv", tmp_path / "hmc_trace.png",
-        hmc={"chains": 2, "warmup": 150, "draws": 100, "seed": 3}, tfp_config={"device": "cpu"},
+        prepared[1],
+        folder / "fit" / "metrics.json",
+        paths["posterior"],
+        tmp_path / "cmp.csv",
+        tmp_path / "hmc_summary.csv",
+        tmp_path / "hmc_trace.png",
+        hmc={"chains": 2, "warmup": 150, "draws": 100, "seed": 3},
+        tfp_config={"device": "cpu"},
     )
     table = pd.read_csv(tmp_path / "cmp.csv")
     assert list(table["sampler"]) == ["NUTS (Stan)", "HMC (TFP, tutorial settings)"]
-    assert {"min_ess_bulk", "median_ess_bulk", "max_rhat", "wall_seconds", "min_ess_bulk_per_second"} <= set(table)
+    assert {
+        "min_ess_bulk",
+        "median_ess_bulk",
+        "max_rhat",
+        "wall_seconds",
+        "min_ess_bulk_per_second",
+    } <= set(table)
     hmc = table.iloc[1]
     assert hmc["chains"] == 2 and hmc["draws_per_chain"] == 100 and 0 < hmc["acceptance_rate"] <= 1
     assert np.isfinite(hmc["a_bar_mean"]) and hmc["sigma_mean"] > 0
-    assert table.iloc[0]["min_ess_bulk"] > hmc["min_ess_bulk"]  # NUTS mixes far better per draw here
+    assert (
+        table.iloc[0]["min_ess_bulk"] > hmc["min_ess_bulk"]
+    )  # NUTS mixes far better per draw here
     assert result["device"]["device"] == "cpu"
     assert (tmp_path / "hmc_trace.png").stat().st_size > 10_000

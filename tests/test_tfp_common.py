@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayespipe.errors import ConfigError
 from bayespipe.engines.tfp import common
+from bayespipe.errors import ConfigError
 
 
 def test_importing_the_tfp_modules_selects_tf_keras_and_loads_no_tensorflow():
@@ -23,13 +23,21 @@ def test_importing_the_tfp_modules_selects_tf_keras_and_loads_no_tensorflow():
         "print(os.environ['TF_USE_LEGACY_KERAS'], 'tensorflow' in sys.modules)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.split() == ["1", "False"]
 
 
 @pytest.mark.parametrize(
     "requested, gpus, expected",
-    [("auto", 0, "cpu"), ("auto", 1, "gpu"), ("cpu", 1, "cpu"), ("cpu", 0, "cpu"), ("gpu", 2, "gpu")],
+    [
+        ("auto", 0, "cpu"),
+        ("auto", 1, "gpu"),
+        ("cpu", 1, "cpu"),
+        ("cpu", 0, "cpu"),
+        ("gpu", 2, "gpu"),
+    ],
 )
 def test_choose_device(requested, gpus, expected):
     assert common.choose_device(requested, gpus) == expected

@@ -6,17 +6,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayespipe.analyses.moons import network as moons
 from bayespipe.errors import InputError
 from bayespipe.io import read_json
-from bayespipe.analyses.moons import network as moons
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
 SMALL = {
-    "n_samples": 400, "noise": 0.2, "test_fraction": 0.5, "hidden_units": [5, 5], "full_batch_steps": 400,
-    "minibatch_steps": 400, "batch_size": 50, "learning_rate": 0.02, "posterior_draws": 50, "grid_size": 20,
+    "n_samples": 400,
+    "noise": 0.2,
+    "test_fraction": 0.5,
+    "hidden_units": [5, 5],
+    "full_batch_steps": 400,
+    "minibatch_steps": 400,
+    "batch_size": 50,
+    "learning_rate": 0.02,
+    "posterior_draws": 50,
+    "grid_size": 20,
     "seed": 42,
 }
-FIT_FILES = {"metrics": "metrics.json", "history": "history.csv", "predictions": "test.parquet", "grid": "grid.parquet"}
+FIT_FILES = {
+    "metrics": "metrics.json",
+    "history": "history.csv",
+    "predictions": "test.parquet",
+    "grid": "grid.parquet",
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +41,9 @@ def data(tmp_path_factory):
 
 def fit(data, folder, variant="full_batch", settings=SMALL):
     outputs = {key: folder / name for key, name in FIT_FILES.items()}
-    metrics, _ = moons.fit(settings, TFP_CPU, variant, data / "train.parquet", data / "test.parquet", outputs)
+    metrics, _ = moons.fit(
+        settings, TFP_CPU, variant, data / "train.parquet", data / "test.parquet", outputs
+    )
     return metrics, outputs
 
 
@@ -64,7 +79,10 @@ def test_full_batch_fit_is_accurate_and_writes_its_outputs(data, tmp_path):
     assert grid.loc[near, "p_sd"].mean() > grid.loc[~near, "p_sd"].mean()
     test = pd.read_parquet(outputs["predictions"])
     assert (test["predicted"] == (test["p_mean"] > 0.5)).all()
-    assert read_json(outputs["metrics"]) == {**metrics, "device": read_json(outputs["metrics"])["device"]}
+    assert read_json(outputs["metrics"]) == {
+        **metrics,
+        "device": read_json(outputs["metrics"])["device"],
+    }
 
     figures = {key: tmp_path / f"{key}.png" for key in ("elbo", "labels", "grid_mean", "grid_sd")}
     moons.plot(outputs["history"], outputs["predictions"], outputs["grid"], "full_batch", figures)
@@ -76,7 +94,9 @@ def test_same_seed_gives_the_same_metrics_twice_on_cpu(data, tmp_path):
     first, _ = fit(data, tmp_path / "a", "minibatch", settings)
     second, _ = fit(data, tmp_path / "b", "minibatch", settings)
     drop = ("train_seconds",)
-    assert {k: v for k, v in first.items() if k not in drop} == {k: v for k, v in second.items() if k not in drop}
+    assert {k: v for k, v in first.items() if k not in drop} == {
+        k: v for k, v in second.items() if k not in drop
+    }
     other, _ = fit(data, tmp_path / "c", "minibatch", {**settings, "seed": 43})
     assert other["final_elbo"] != first["final_elbo"]
 

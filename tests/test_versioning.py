@@ -11,7 +11,6 @@ import pytest
 from bayespipe import versioning
 from bayespipe.config import validate_config
 from bayespipe.io import sha256_file, write_json
-
 from conftest import copy_repo
 
 SOFTWARE = {"python": "3.11.7", "pandas": "3.1.1"}
@@ -22,7 +21,9 @@ def repo(tmp_path) -> Path:
     return copy_repo(tmp_path / "repo")
 
 
-def version(repo: Path, config: dict | None = None, software: dict | None = None) -> versioning.VersionInfo:
+def version(
+    repo: Path, config: dict | None = None, software: dict | None = None
+) -> versioning.VersionInfo:
     """The id as the Snakefile computes it, with every code file counted as used."""
     config = validate_config(copy.deepcopy(config) if config else {})
     code = {f: sha256_file(repo / f) for f in versioning.code_files(repo)}
@@ -47,7 +48,9 @@ def test_code_change_changes_version(repo):
 def test_stan_program_change_changes_version(repo):
     before = version(repo)
     (repo / "stan").mkdir(exist_ok=True)
-    (repo / "stan" / "extra.stan").write_text("parameters { real x; }\nmodel { x ~ std_normal(); }\n")
+    (repo / "stan" / "extra.stan").write_text(
+        "parameters { real x; }\nmodel { x ~ std_normal(); }\n"
+    )
     assert version(repo).id != before.id
 
 
@@ -71,7 +74,10 @@ def test_touching_without_change_keeps_version(repo):
 
 def test_run_label_prefixes_id(repo):
     labelled = version(repo, {"run_label": "trial"})
-    assert labelled.id.startswith("trial-") and len(labelled.id) == len("trial-") + versioning.DIGEST_LENGTH
+    assert (
+        labelled.id.startswith("trial-")
+        and len(labelled.id) == len("trial-") + versioning.DIGEST_LENGTH
+    )
 
 
 def test_egg_info_is_not_code(repo):
@@ -91,10 +97,15 @@ def _job(work: Path, analysis: str, job: str, inputs: list[str], outputs: list[s
     bench = work / analysis / "benchmarks"
     bench.mkdir(parents=True, exist_ok=True)
     (bench / f"{job}.tsv").write_text("s\n1\n")
-    write_json(logs / f"{job}.job.json", {
-        "rule": job, "outputs": [str(work / o) for o in outputs],
-        "inputs": {str(work / i): "x" for i in inputs}, "log": [str(logs / f"{job}.log")],
-    })
+    write_json(
+        logs / f"{job}.job.json",
+        {
+            "rule": job,
+            "outputs": [str(work / o) for o in outputs],
+            "inputs": {str(work / i): "x" for i in inputs},
+            "log": [str(logs / f"{job}.log")],
+        },
+    )
 
 
 def test_snapshot_takes_what_the_targets_were_made_from(tmp_path):
@@ -106,13 +117,21 @@ def test_snapshot_takes_what_the_targets_were_made_from(tmp_path):
     count = versioning.snapshot(work, version, [str(work / "a/fit.json")])
     files = sorted(str(p.relative_to(version)) for p in version.rglob("*") if p.is_file())
     assert files == [
-        "a/benchmarks/fit.tsv", "a/benchmarks/prepare.tsv", "a/data.csv", "a/fit.json",
-        "a/logs/fit.job.json", "a/logs/fit.log", "a/logs/prepare.job.json", "a/logs/prepare.log",
+        "a/benchmarks/fit.tsv",
+        "a/benchmarks/prepare.tsv",
+        "a/data.csv",
+        "a/fit.json",
+        "a/logs/fit.job.json",
+        "a/logs/fit.log",
+        "a/logs/prepare.job.json",
+        "a/logs/prepare.log",
     ]
     assert count == len(files)
     assert (version / "a/fit.json").stat().st_ino == (work / "a/fit.json").stat().st_ino
     # Snakemake rewrites benchmark files in place: a version gets its own copy.
-    assert (version / "a/benchmarks/fit.tsv").stat().st_ino != (work / "a/benchmarks/fit.tsv").stat().st_ino
+    assert (version / "a/benchmarks/fit.tsv").stat().st_ino != (
+        work / "a/benchmarks/fit.tsv"
+    ).stat().st_ino
 
 
 def test_snapshot_never_touches_raw_inputs_outside_the_work_tree(tmp_path):

@@ -6,8 +6,14 @@ from bayespipe.audit import volatile
 
 
 def test_declared_fields_go_and_nothing_else():
-    data = {"train_seconds": 3.0, "start_time": "x", "evaluations": [
-        {"step": 1, "evaluation_seconds": 0.5}, {"step": 2, "evaluation_seconds": 0.7}]}
+    data = {
+        "train_seconds": 3.0,
+        "start_time": "x",
+        "evaluations": [
+            {"step": 1, "evaluation_seconds": 0.5},
+            {"step": 2, "evaluation_seconds": 0.7},
+        ],
+    }
     kept = volatile.without_fields(data, ("train_seconds", "evaluations.*.evaluation_seconds"))
     assert kept == {"start_time": "x", "evaluations": [{"step": 1}, {"step": 2}]}
     assert volatile.without_fields(data, ()) == data
@@ -17,8 +23,10 @@ def test_kinds_come_from_their_writers():
     from bayespipe.analyses.mnist import lenet
     from bayespipe.engines.stan import outputs
 
-    assert volatile.kind_of("tadpoles/fit/diagnostics.json").fields == (
-        outputs.VOLATILE_FIELDS["diagnostics"])
+    assert (
+        volatile.kind_of("tadpoles/fit/diagnostics.json").fields
+        == (outputs.VOLATILE_FIELDS["diagnostics"])
+    )
     assert volatile.kind_of("mnist/train/metrics.json").fields == lenet.VOLATILE_FIELDS["metrics"]
     assert volatile.kind_of("zillow/logs/zillow_merge.log").per_run
     assert volatile.kind_of("zillow/data/raw/synthetic_truth.json") is None

@@ -10,22 +10,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayespipe.analyses.zillow import card, kaggle, prep, synthetic
 from bayespipe.errors import ConfigError, InputError
 from bayespipe.io import read_json
-from bayespipe.analyses.zillow import card
-from bayespipe.analyses.zillow import kaggle
-from bayespipe.analyses.zillow import prep
-from bayespipe.analyses.zillow import synthetic
 
 SETTINGS = {"max_null_fraction": 0.5, "n_predictors": 3, "validation_fraction": 0.5, "seed": 2016}
 
 
-def generate(folder: Path, seed=11, n_properties=3000, n_transactions=1500, n_zips=40) -> dict[str, Path]:
+def generate(
+    folder: Path, seed=11, n_properties=3000, n_transactions=1500, n_zips=40
+) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"transactions": folder / kaggle.TRANSACTIONS_FILE, "properties": folder / kaggle.PROPERTIES_FILE,
-             "truth": folder / "synthetic_truth.json"}
-    synthetic.generate(seed, n_properties, n_transactions, n_zips, paths["transactions"], paths["properties"],
-                       paths["truth"])
+    paths = {
+        "transactions": folder / kaggle.TRANSACTIONS_FILE,
+        "properties": folder / kaggle.PROPERTIES_FILE,
+        "truth": folder / "synthetic_truth.json",
+    }
+    synthetic.generate(
+        seed,
+        n_properties,
+        n_transactions,
+        n_zips,
+        paths["transactions"],
+        paths["properties"],
+        paths["truth"],
+    )
     return paths
 
 
@@ -47,12 +56,17 @@ def prepared(raw, tmp_path_factory) -> Path:
 
 # --- synthetic twin ------------------------------------------------------------------------------
 
+
 def test_synthetic_files_have_the_kaggle_layout(raw):
     properties = pd.read_csv(raw["properties"], low_memory=False)
     transactions = pd.read_csv(raw["transactions"])
-    assert list(properties.columns) == list(kaggle.PROPERTY_NAMES) and len(kaggle.PROPERTY_NAMES) == 58
+    assert (
+        list(properties.columns) == list(kaggle.PROPERTY_NAMES) and len(kaggle.PROPERTY_NAMES) == 58
+    )
     assert list(transactions.columns) == ["parcelid", "logerror", "transactiondate"]
-    assert properties["parcelid"].is_unique and len(properties) == 3000 and len(transactions) == 1500
+    assert (
+        properties["parcelid"].is_unique and len(properties) == 3000 and len(transactions) == 1500
+    )
     nulls = properties.isna().mean()
     assert nulls["basementsqft"] > 0.98 and nulls["bathroomcnt"] < 0.02
     assert 0.05 < nulls["lotsizesquarefeet"] < 0.2  # a predictor with moderate missingness
@@ -79,7 +93,10 @@ def test_prepared_outputs_are_bit_identical_on_rerun(raw, prepared, tmp_path):
 
 def test_kaggle_scale_sizes_and_config_check():
     assert synthetic.sizes({"scale": "kaggle"}) == (2_985_217, 90_275)
-    assert synthetic.sizes({"scale": "custom", "n_properties": 500, "n_transactions": 100}) == (500, 100)
+    assert synthetic.sizes({"scale": "custom", "n_properties": 500, "n_transactions": 100}) == (
+        500,
+        100,
+    )
     with pytest.raises(ConfigError, match="zillow.n_transactions"):
         synthetic.sizes({"scale": "custom", "n_properties": 100, "n_transactions": 95})
 
@@ -91,10 +108,16 @@ def test_truth_is_recovered_on_the_prepared_scale(tmp_path):
     with the floor area, no effect of its own) has a true coefficient of 0."""
     paths = generate(tmp_path / "raw", seed=5, n_properties=40000, n_transactions=20000, n_zips=60)
     chosen = ["finishedsquarefeet12", "lotsizesquarefeet", "yearbuilt", "bathroomcnt"]
-    prep.prepare_all(paths["transactions"], paths["properties"], tmp_path,
-                     dict(SETTINGS, predictors=chosen, imputable_predictor="lotsizesquarefeet"))
+    prep.prepare_all(
+        paths["transactions"],
+        paths["properties"],
+        tmp_path,
+        dict(SETTINGS, predictors=chosen, imputable_predictor="lotsizesquarefeet"),
+    )
     summary = read_json(tmp_path / "predictors.json")
-    truth = synthetic.prepared_truth(read_json(paths["truth"]), summary, pd.read_parquet(tmp_path / "zip_groups.parquet"))
+    truth = synthetic.prepared_truth(
+        read_json(paths["truth"]), summary, pd.read_parquet(tmp_path / "zip_groups.parquet")
+    )
     assert list(truth["betas"]) == summary["predictors"] == chosen
     assert truth["generating_columns"]["finishedsquarefeet12"] == "calculatedfinishedsquarefeet"
     assert truth["betas"]["bathroomcnt"] == 0.0 and truth["predictors_omitted_from_model"] == []
@@ -104,7 +127,9 @@ def test_truth_is_recovered_on_the_prepared_scale(tmp_path):
     design = np.column_stack([np.ones(len(train)), train[summary["predictors"]], nonlinear**2 - 1])
     target = train["logerror"] - effects
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    se = 0.16 / np.sqrt(len(train)) * np.sqrt(np.diag(np.linalg.inv(design.T @ design / len(train))))
+    se = (
+        0.16 / np.sqrt(len(train)) * np.sqrt(np.diag(np.linalg.inv(design.T @ design / len(train))))
+    )
     expected = [truth["intercept"], *truth["betas"].values(), truth["nonlinear_quadratic"]]
     assert np.all(np.abs(coef - expected) < 4 * se), (coef, expected, se)
     residual = target - design @ coef

@@ -11,12 +11,9 @@ import xarray as xr
 from scipy.special import logsumexp
 from scipy.stats import norm
 
-from bayespipe.errors import InputError
+from bayespipe.analyses.zillow import fit, heldout, models, shrinkage
 from bayespipe.engines.stan.data import StanDataError
-from bayespipe.analyses.zillow import fit
-from bayespipe.analyses.zillow import heldout
-from bayespipe.analyses.zillow import models
-from bayespipe.analyses.zillow import shrinkage
+from bayespipe.errors import InputError
 
 
 def simulated_rows(n=600, n_groups=30, n_predictors=3, seed=3, sigma=0.15, sigma_zip=0.05):
@@ -38,6 +35,7 @@ def simulated_rows(n=600, n_groups=30, n_predictors=3, seed=3, sigma=0.15, sigma
 
 
 # --- data building -------------------------------------------------------------------------------
+
 
 def test_sufficient_statistics_match_the_rows():
     frame, names = simulated_rows(n=200, n_groups=7)
@@ -64,7 +62,9 @@ def test_random_intercepts_data_passes_its_spec_and_bad_data_names_the_field():
     with pytest.raises(StanDataError, match=r"'g_rep\[1\]'.*<= G = 5"):
         models.check_data("random_intercepts", dict(data, g_rep=np.full(20, 6)), "train.parquet")
     with pytest.raises(StanDataError, match=r"'x_group'.*shape"):
-        models.check_data("random_intercepts", dict(data, x_group=data["x_group"][:, :2]), "train.parquet")
+        models.check_data(
+            "random_intercepts", dict(data, x_group=data["x_group"][:, :2]), "train.parquet"
+        )
 
 
 def test_read_table_and_groups_reject_bad_input(tmp_path):
@@ -92,13 +92,19 @@ def test_missing_predictor_data_splits_rows_into_two_sets_of_sufficient_statisti
     incomplete = frame[missing]
     y_mis = incomplete["logerror"].to_numpy()
     assert data["yy_mis"] == pytest.approx(float(y_mis @ y_mis))
-    np.testing.assert_allclose(data["n_group_mis"], np.bincount(incomplete["zip_index"] - 1, minlength=10))
-    np.testing.assert_allclose(data["xy_mis"][[0, 2]], incomplete[["x0", "x2"]].to_numpy().T @ y_mis)
+    np.testing.assert_allclose(
+        data["n_group_mis"], np.bincount(incomplete["zip_index"] - 1, minlength=10)
+    )
+    np.testing.assert_allclose(
+        data["xy_mis"][[0, 2]], incomplete[["x0", "x2"]].to_numpy().T @ y_mis
+    )
     observed = frame.loc[~missing, "x1"].to_numpy()
     assert data["x_obs_sum"] == pytest.approx(observed.sum()) and data["n_x_obs"] == len(observed)
     reference = models.missing_parameters_data(frame, names, "x1", 10, n_rep=50)
     assert np.all(np.diff(reference["g_mis"]) >= 0)  # sorted by zip for the CSR product
-    np.testing.assert_array_equal(np.diff(reference["csr_u"]), np.bincount(reference["g_mis"] - 1, minlength=10))
+    np.testing.assert_array_equal(
+        np.diff(reference["csr_u"]), np.bincount(reference["g_mis"] - 1, minlength=10)
+    )
     assert "yy_mis" not in reference
 
 
@@ -109,7 +115,9 @@ def test_missing_table_must_flag_every_missing_value(tmp_path):
     frame.loc[[3, 9, 20], "x1"] = np.nan  # row 20 is NaN but not flagged
     path = tmp_path / "missing.parquet"
     frame.to_parquet(path)
-    with pytest.raises(InputError, match=r"missing.parquet, row 20, column 'x1'.*x1_missing is False"):
+    with pytest.raises(
+        InputError, match=r"missing.parquet, row 20, column 'x1'.*x1_missing is False"
+    ):
         fit._read_missing_table(str(path), names, "x1", 4)
     frame.loc[20, "x1"] = 0.5
     frame.to_parquet(path)
@@ -117,6 +125,7 @@ def test_missing_table_must_flag_every_missing_value(tmp_path):
 
 
 # --- held-out metrics ----------------------------------------------------------------------------
+
 
 def _posterior(draws: dict, chains=2) -> xr.Dataset:
     variables = {}
@@ -131,11 +140,22 @@ def _posterior(draws: dict, chains=2) -> xr.Dataset:
 def test_heldout_metrics_match_a_direct_computation_including_unseen_zips():
     rng = np.random.default_rng(5)
     S, G, K = 40, 4, 2
-    draws = {"alpha": rng.normal(0, 0.01, S), "beta": rng.normal(0, 0.05, (S, K)), "sigma": rng.uniform(0.1, 0.2, S),
-             "sigma_zip": rng.uniform(0.02, 0.06, S), "a_zip": rng.normal(0, 0.05, (S, G))}
+    draws = {
+        "alpha": rng.normal(0, 0.01, S),
+        "beta": rng.normal(0, 0.05, (S, K)),
+        "sigma": rng.uniform(0.1, 0.2, S),
+        "sigma_zip": rng.uniform(0.02, 0.06, S),
+        "a_zip": rng.normal(0, 0.05, (S, G)),
+    }
     posterior = _posterior(draws)
-    validation = pd.DataFrame({"logerror": rng.normal(0, 0.2, 9), "x0": rng.normal(size=9), "x1": rng.normal(size=9),
-                               "zip_index": [1, 2, 3, 4, 0, 1, 0, 2, 3]})
+    validation = pd.DataFrame(
+        {
+            "logerror": rng.normal(0, 0.2, 9),
+            "x0": rng.normal(size=9),
+            "x1": rng.normal(size=9),
+            "zip_index": [1, 2, 3, 4, 0, 1, 0, 2, 3],
+        }
+    )
     parsed = heldout.linear_draws(posterior, K)
     metrics, residual = heldout.heldout_metrics("m", parsed, validation, ["x0", "x1"])
     # direct: loop over rows and draws
@@ -158,8 +178,13 @@ def test_heldout_metrics_match_a_direct_computation_including_unseen_zips():
     assert metrics["n_validation"] == 9 and metrics["n_unseen_zip"] == 2
     np.testing.assert_allclose(residual, y - np.array(prediction))
     # chunking does not change the answer
-    small = heldout.predict(parsed, validation[["x0", "x1"]].to_numpy(), validation["zip_index"].to_numpy(),
-                            y, chunk_rows=2)
+    small = heldout.predict(
+        parsed,
+        validation[["x0", "x1"]].to_numpy(),
+        validation["zip_index"].to_numpy(),
+        y,
+        chunk_rows=2,
+    )
     np.testing.assert_allclose(small[1], lpd)
 
 

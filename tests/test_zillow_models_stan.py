@@ -12,13 +12,9 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
-from bayespipe.io import read_json
+from bayespipe.analyses.zillow import fit, models, prep, synthetic
 from bayespipe.engines.stan.engine import PyStanEngine
-from bayespipe.analyses.zillow import fit
-from bayespipe.analyses.zillow import models
-from bayespipe.analyses.zillow import prep
-from bayespipe.analyses.zillow import synthetic
-
+from bayespipe.io import read_json
 from test_zillow_models import simulated_rows
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,10 +22,18 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-    "--window-size=1280,900", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--remote-debugging-address=127.0.0.1",
+    "--remote-debugging-port=0",
+    "--window-size=1280,900",
+    "--hide-scrollbars",
 )
 VIEWPORT = {"width": 1280, "height": 900}
 # The report's failure style (style.css: .gate-fail): background #fde2e1, text #8a1c14.
@@ -78,7 +86,9 @@ class _Browser:
         self.profile = tempfile.mkdtemp(prefix="bayespipe-chromium-")
         self.process = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.ws_url = self._wait_for_endpoint()
 
@@ -112,8 +122,9 @@ class _Session:
         self.next_id = 0
         self.events: list[dict] = []
 
-    async def send(self, method: str, params: dict | None = None,
-                   session: str | None = None) -> dict:
+    async def send(
+        self, method: str, params: dict | None = None, session: str | None = None
+    ) -> dict:
         self.next_id += 1
         message = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -148,8 +159,9 @@ def _console_errors(events: list[dict]) -> list[str]:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
             args = params.get("args", [])
-            errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
-                                                 for a in args))
+            errors.append(
+                "console: " + " ".join(str(a.get("value", a.get("description"))) for a in args)
+            )
         elif method == "Runtime.exceptionThrown":
             errors.append("exception: " + params.get("exceptionDetails", {}).get("text", ""))
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
@@ -168,8 +180,9 @@ async def _screenshot(cdp: _Session, sid: str, path: Path, clip: dict) -> Path:
     return path
 
 
-async def _inspect(html: Path, screenshot: Path, first_screen: Path | None,
-                   timeout: float) -> PageReport:
+async def _inspect(
+    html: Path, screenshot: Path, first_screen: Path | None, timeout: float
+) -> PageReport:
     import aiohttp
 
     browser = _Browser()
@@ -178,33 +191,48 @@ async def _inspect(html: Path, screenshot: Path, first_screen: Path | None,
             async with client.ws_connect(browser.ws_url, max_msg_size=0) as ws:
                 cdp = _Session(ws)
                 target = await cdp.send("Target.createTarget", {"url": "about:blank"})
-                attached = await cdp.send("Target.attachToTarget",
-                                          {"targetId": target["targetId"], "flatten": True})
+                attached = await cdp.send(
+                    "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+                )
                 sid = attached["sessionId"]
                 for domain in ("Page", "Runtime", "Log", "Network"):
                     await cdp.send(f"{domain}.enable", session=sid)
-                await cdp.send("Emulation.setDeviceMetricsOverride",
-                               {**VIEWPORT, "deviceScaleFactor": 1, "mobile": False}, session=sid)
+                await cdp.send(
+                    "Emulation.setDeviceMetricsOverride",
+                    {**VIEWPORT, "deviceScaleFactor": 1, "mobile": False},
+                    session=sid,
+                )
                 await cdp.send("Page.navigate", {"url": html.resolve().as_uri()}, session=sid)
                 await cdp.wait_for("Page.loadEventFired", timeout)
-                facts = await cdp.send("Runtime.evaluate",
-                                       {"expression": PAGE_FACTS, "returnByValue": True},
-                                       session=sid)
+                facts = await cdp.send(
+                    "Runtime.evaluate",
+                    {"expression": PAGE_FACTS, "returnByValue": True},
+                    session=sid,
+                )
                 report = PageReport(**facts["result"]["value"])
                 if first_screen is not None:  # what a reader sees before scrolling
                     report.first_screen_shot = await _screenshot(
-                        cdp, sid, first_screen, {"x": 0, "y": 0, **VIEWPORT})
+                        cdp, sid, first_screen, {"x": 0, "y": 0, **VIEWPORT}
+                    )
                 metrics = await cdp.send("Page.getLayoutMetrics", session=sid)
                 size = metrics.get("cssContentSize") or metrics["contentSize"]
-                report.screenshot = await _screenshot(cdp, sid, screenshot, {
-                    "x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000)})
+                report.screenshot = await _screenshot(
+                    cdp,
+                    sid,
+                    screenshot,
+                    {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000)},
+                )
                 report.console_errors = _console_errors(cdp.events)
                 return report
     finally:
         browser.close()
 
 
-def inspect_page(html: str | Path, screenshot: str | Path, first_screen: str | Path | None = None,
-                 timeout: float = 60) -> PageReport:
+def inspect_page(
+    html: str | Path,
+    screenshot: str | Path,
+    first_screen: str | Path | None = None,
+    timeout: float = 60,
+) -> PageReport:
     first = Path(first_screen) if first_screen is not None else None
     return asyncio.run(_inspect(Path(html), Path(screenshot), first, timeout))

@@ -41,8 +41,9 @@ def cmdstan_run(tmp_path_factory) -> tuple[Path, str]:
         subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
     overlay = root / "cmdstanpy.yaml"
     overlay.write_text("stan: {engine: cmdstanpy}\n")
-    result = run_snakemake(workdir, "--configfile", TEST_CONFIG, str(overlay),
-                           "--config", STAN_ANALYSES)
+    result = run_snakemake(
+        workdir, "--configfile", TEST_CONFIG, str(overlay), "--config", STAN_ANALYSES
+    )
     return workdir, result.stdout
 
 
@@ -63,8 +64,11 @@ def test_cmdstanpy_run_is_complete_and_audits_ok(cmdstan_run):
         diagnostics = read_json(path)
         assert diagnostics["method"] == "nuts" and diagnostics["approximate"] is False, path
         assert diagnostics["engine"]["engine"] == "cmdstanpy", path
-    audit = subprocess.run([str(BIN / "bayespipe"), "audit", str(workdir / "results" / "latest")],
-                           capture_output=True, text=True)
+    audit = subprocess.run(
+        [str(BIN / "bayespipe"), "audit", str(workdir / "results" / "latest")],
+        capture_output=True,
+        text=True,
+    )
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
@@ -75,9 +79,12 @@ def test_compiling_again_reuses_every_executable(cmdstan_run, tmp_path):
         stamp = read_json(path)
         exe = Path(stamp["exe_file"])
         built = exe.stat().st_mtime_ns
-        again = CmdStanPyEngine().compile(workdir / stamp["stan_file"], tmp_path / path.name,
-                                          cpp_options=stamp["cpp_options"],
-                                          stanc_options=stamp["stanc_options"])
+        again = CmdStanPyEngine().compile(
+            workdir / stamp["stan_file"],
+            tmp_path / path.name,
+            cpp_options=stamp["cpp_options"],
+            stanc_options=stamp["stanc_options"],
+        )
         assert again["exe_file"] == str(exe) and again["exe_sha256"] == stamp["exe_sha256"], path
         assert exe.stat().st_mtime_ns == built, f"{exe} was rebuilt"
 
@@ -111,11 +118,16 @@ def test_tadpoles_with_an_approximate_method(cmdstan_run, tmp_path, method):
     workdir, _ = cmdstan_run
     inputs, params = rerun_inputs(workdir, "tadpoles", "tadpoles_fit")
     folder = tmp_path / "fit"
-    result = tadpoles.fit(inputs["table"], inputs["stan_file"], inputs["stamp"],
-                          {name: str(folder / file) for name, file in FIT_FILES.items()},
-                          tmp_path / "metrics.json", engine=params["engine"],
-                          sampler={**params["sampler"], "method": method, "chains": 4},
-                          thresholds=params["diagnostics"])
+    result = tadpoles.fit(
+        inputs["table"],
+        inputs["stan_file"],
+        inputs["stamp"],
+        {name: str(folder / file) for name, file in FIT_FILES.items()},
+        tmp_path / "metrics.json",
+        engine=params["engine"],
+        sampler={**params["sampler"], "method": method, "chains": 4},
+        thresholds=params["diagnostics"],
+    )
     check_approximate(read_json(folder / "diagnostics.json"), method, folder)
     assert result["chains"] == 1 and result["draws_per_chain"] == params["sampler"]["draws"]
     nuts = read_json(version_dir_of(workdir) / "tadpoles" / "fit" / "metrics.json")
@@ -137,9 +149,16 @@ def test_zillow_random_intercepts_with_an_approximate_method(cmdstan_run, tmp_pa
     keys = ("stan_file", "stamp", "train", "validation", "predictors", "zip_groups")
     model_inputs = fit.ModelInputs(**{name: inputs[name] for name in keys})
     sampler = {**params["sampler"], "method": method}
-    record = fit.fit_model(model, model_inputs, outputs, sampler=sampler, engine=params["engine"],
-                           thresholds=params["thresholds"], fixed_sigma=params["fixed_sigma"],
-                           n_rep=params["predictive_rows"])
+    record = fit.fit_model(
+        model,
+        model_inputs,
+        outputs,
+        sampler=sampler,
+        engine=params["engine"],
+        thresholds=params["thresholds"],
+        fixed_sigma=params["fixed_sigma"],
+        n_rep=params["predictive_rows"],
+    )
     check_approximate(read_json(outputs["diagnostics"]), method, tmp_path)
     nuts = read_json(version_dir_of(workdir) / "zillow" / model / "heldout_metrics.json")
     heldout = record["heldout"]

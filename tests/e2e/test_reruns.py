@@ -18,7 +18,14 @@ import pytest
 import yaml
 
 from bayespipe.audit.check import audit
-from conftest import SNAKEMAKE, TEST_CONFIG, executed_jobs, run_snakemake, snakemake_env, version_dir_of
+from conftest import (
+    SNAKEMAKE,
+    TEST_CONFIG,
+    executed_jobs,
+    run_snakemake,
+    snakemake_env,
+    version_dir_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -121,8 +128,12 @@ def test_kill_during_stan_fit_then_same_command_completes(done, tmp_path):
     config = _override(done, tmp_path, **{"tadpoles.sampler.seed": 777})
     command = [SNAKEMAKE, "--cores", "2", "--configfile", config]
     first = subprocess.Popen(
-        command, cwd=done, env=snakemake_env(), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
+        command,
+        cwd=done,
+        env=snakemake_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     fit_log = done / "results" / ".work" / "test" / "tadpoles" / "logs" / "tadpoles_fit.log"
     if fit_log.exists():
@@ -136,8 +147,13 @@ def test_kill_during_stan_fit_then_same_command_completes(done, tmp_path):
             first.kill()
     assert any((done / ".snakemake" / "locks").iterdir()), "the killed run should leave its locks"
     again = subprocess.run(
-        command, cwd=done, env=snakemake_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=1800,
+        command,
+        cwd=done,
+        env=snakemake_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=1800,
     )
     assert again.returncode == 0, again.stdout[-4000:]
     assert "removed the locks of run pid" in again.stdout

@@ -28,7 +28,12 @@ from conftest import BIN, REPO, SNAKEMAKE, TEST_CONFIG, snakemake_env, version_d
 PROFILE = REPO / "profiles" / "slurm"
 SLURM_TESTS = REPO / "tests" / "e2e" / "slurm"
 # The test cluster answers at once; poll it every few seconds instead of the profile's 20 s.
-FAST_STATUS = ("--slurm-init-seconds-before-status-checks", "3", "--seconds-between-status-checks", "3")
+FAST_STATUS = (
+    "--slurm-init-seconds-before-status-checks",
+    "3",
+    "--seconds-between-status-checks",
+    "3",
+)
 # Outputs that are byte for byte the same on every run with the same config, seed and engine.
 # Logs, job records, benchmarks and figures carry times or renderer metadata; compile stamps
 # (*.compile.json) and posterior draws (*.nc) are compared by content below.
@@ -85,8 +90,12 @@ def test_default_memory_and_runtime_grow_with_each_attempt():
     runtime = [evaluate(defaults["runtime"], attempt=a) for a in (1, 2, 3)]
     assert memory[0] >= 1000 and memory[0] < memory[1] < memory[2], memory
     assert runtime[0] >= 10 and runtime[0] < runtime[1] < runtime[2], runtime
-    assert evaluate(defaults["mem_mb"], attempt=1, input_mb=5000) >= 10000, "large inputs get more memory"
-    assert evaluate(defaults["cpus_per_task"], attempt=1, threads=3) == 3, "a rule's threads are its CPUs"
+    assert evaluate(defaults["mem_mb"], attempt=1, input_mb=5000) >= 10000, (
+        "large inputs get more memory"
+    )
+    assert evaluate(defaults["cpus_per_task"], attempt=1, threads=3) == 3, (
+        "a rule's threads are its CPUs"
+    )
 
 
 def test_per_rule_resources_name_rules_of_the_workflow_and_grow_per_attempt(repo_copy):
@@ -94,7 +103,9 @@ def test_per_rule_resources_name_rules_of_the_workflow_and_grow_per_attempt(repo
     assert {"all", "reedfrogs_prepare"} <= rules, rules
     per_rule = load_profile().get("set-resources", {})
     assert per_rule, "the profile should size the heavier rules"
-    assert not set(per_rule) - rules, f"set-resources for rules that do not exist: {set(per_rule) - rules}"
+    assert not set(per_rule) - rules, (
+        f"set-resources for rules that do not exist: {set(per_rule) - rules}"
+    )
     for rule, resources in per_rule.items():
         if "mem_mb" in resources:
             first, second = (evaluate(resources["mem_mb"], attempt=a) for a in (1, 2))
@@ -121,7 +132,9 @@ def test_network_rules_request_a_gpu_when_the_config_asks_for_one(repo_copy):
         timeout=300,
     )
     assert dry_run.returncode == 0, dry_run.stderr[-4000:]
-    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", dry_run.stdout, flags=re.M)
+    jobs = re.findall(
+        r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", dry_run.stdout, flags=re.M
+    )
     gpu_rules = {rule for rule, resources in jobs if re.search(r"\bgpu=1\b", resources)}
     assert {"mnist_train", "mnist_ood"} <= gpu_rules, jobs
     assert "mnist_prepare" not in gpu_rules
@@ -138,7 +151,9 @@ def _job(name: str, **resources) -> SimpleNamespace:
     class Resources(dict):
         __getattr__ = dict.get
 
-    return SimpleNamespace(name=name, threads=resources.pop("threads", 1), resources=Resources(resources))
+    return SimpleNamespace(
+        name=name, threads=resources.pop("threads", 1), resources=Resources(resources)
+    )
 
 
 def test_partition_config_sends_gpu_jobs_to_the_gpu_partition():
@@ -146,9 +161,18 @@ def test_partition_config_sends_gpu_jobs_to_the_gpu_partition():
 
     partitions = read_partition_file(PROFILE / load_profile()["slurm-partition-config"])
     logger = SimpleNamespace(info=lambda *a: None, debug=lambda *a: None, warning=lambda *a: None)
-    assert get_best_partition(partitions, _job("fit", mem_mb=4000, runtime=60, threads=2), logger) == "cpu"
-    assert get_best_partition(partitions, _job("train", mem_mb=4000, runtime=60, gpu=0), logger) == "cpu"
-    assert get_best_partition(partitions, _job("train", mem_mb=4000, runtime=60, gpu=1), logger) == "gpu"
+    assert (
+        get_best_partition(partitions, _job("fit", mem_mb=4000, runtime=60, threads=2), logger)
+        == "cpu"
+    )
+    assert (
+        get_best_partition(partitions, _job("train", mem_mb=4000, runtime=60, gpu=0), logger)
+        == "cpu"
+    )
+    assert (
+        get_best_partition(partitions, _job("train", mem_mb=4000, runtime=60, gpu=1), logger)
+        == "gpu"
+    )
 
 
 # --- a real one-node cluster ----------------------------------------------------------------------
@@ -164,18 +188,29 @@ def _free_port() -> int:
 def slurm_cluster(tmp_path_factory):
     """A running test cluster: its state folder (slurm.conf, daemon logs) and client environment."""
     if os.geteuid() != 0:
-        pytest.skip("the Slurm cluster tests need root (tests/e2e/slurm/start_cluster.sh installs and starts Slurm)")
+        pytest.skip(
+            "the Slurm cluster tests need root (tests/e2e/slurm/start_cluster.sh installs and starts Slurm)"
+        )
     state = tmp_path_factory.mktemp("slurm")
     env = dict(os.environ, SLURM_CTLD_PORT=str(_free_port()), SLURMD_PORT=str(_free_port()))
     started = subprocess.run(
-        [str(SLURM_TESTS / "start_cluster.sh"), str(state)], env=env, capture_output=True, text=True, timeout=900
+        [str(SLURM_TESTS / "start_cluster.sh"), str(state)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     try:
         assert started.returncode == 0, f"start_cluster.sh failed:\n{started.stderr[-4000:]}"
-        yield SimpleNamespace(state=state, env={**snakemake_env(), "SLURM_CONF": str(state / "slurm.conf")})
+        yield SimpleNamespace(
+            state=state, env={**snakemake_env(), "SLURM_CONF": str(state / "slurm.conf")}
+        )
     finally:
         stopped = subprocess.run(
-            [str(SLURM_TESTS / "stop_cluster.sh"), str(state)], capture_output=True, text=True, timeout=120
+            [str(SLURM_TESTS / "stop_cluster.sh"), str(state)],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         print(stopped.stderr, end="")
 
@@ -203,7 +238,9 @@ def env_for(cluster, workdir: Path) -> dict:
     """
     env = dict(cluster.env)
     if (workdir / "workflow" / "bayespipe").is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir / "workflow"), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(workdir / "workflow"), env.get("PYTHONPATH")])
+        )
     return env
 
 
@@ -212,7 +249,11 @@ def slurm_snakemake(cluster, workdir: Path, *args: str, popen: bool = False):
     profile = "profiles/slurm" if (workdir / "profiles" / "slurm").is_dir() else str(PROFILE)
     command = [SNAKEMAKE, "--profile", profile, *FAST_STATUS, *args]
     kwargs = dict(
-        cwd=workdir, env=env_for(cluster, workdir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cwd=workdir,
+        env=env_for(cluster, workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     if popen:
         return subprocess.Popen(command, **kwargs)
@@ -220,7 +261,9 @@ def slurm_snakemake(cluster, workdir: Path, *args: str, popen: bool = False):
 
 
 def squeue(cluster, *args: str) -> list[list[str]]:
-    out = subprocess.run(["squeue", "-h", *args], env=cluster.env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["squeue", "-h", *args], env=cluster.env, capture_output=True, text=True, check=True
+    )
     return [line.split("|") for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -242,8 +285,14 @@ def cancel_first_running_job(
     """
     deadline = time.time() + timeout
     while time.time() < deadline:
-        assert run.poll() is None, f"the workflow ended before a job was cancelled:\n{run.stdout.read()[-4000:]}"
-        running = [job for job in squeue(cluster, "-t", "RUNNING", "-o", "%i|%k|%M") if _seconds(job[2]) >= after]
+        assert run.poll() is None, (
+            f"the workflow ended before a job was cancelled:\n{run.stdout.read()[-4000:]}"
+        )
+        running = [
+            job
+            for job in squeue(cluster, "-t", "RUNNING", "-o", "%i|%k|%M")
+            if _seconds(job[2]) >= after
+        ]
         if running:
             job_id, comment, _ = running[0]
             subprocess.run(["scancel", job_id], env=cluster.env, check=True)
@@ -267,21 +316,30 @@ def copy_of_run(run: Path, destination: Path) -> Path:
 
 
 def files_under(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+    return (
+        {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+        if folder.exists()
+        else set()
+    )
 
 
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_memory_retry_cleanup_and_gpu_requests_on_slurm(slurm_cluster, tmp_path):
-    result = slurm_snakemake(slurm_cluster, tmp_path, "--snakefile", str(SLURM_TESTS / "Snakefile"), "--keep-going")
+    result = slurm_snakemake(
+        slurm_cluster, tmp_path, "--snakefile", str(SLURM_TESTS / "Snakefile"), "--keep-going"
+    )
     output = result.stdout
-    assert result.returncode != 0, "rule doomed exceeds its memory on every attempt, so the run must fail"
+    assert result.returncode != 0, (
+        "rule doomed exceeds its memory on every attempt, so the run must fail"
+    )
     logs = plugin_log_ids(tmp_path)
 
     # hungry: the first attempt (2 GB) is killed for exceeding its memory, the retry gets 4 GB.
     assert (tmp_path / "hungry.txt").read_text().split()[:2] == ["attempt=2", "mem_mb=4000"]
     hungry_logs = sorted(
-        (tmp_path / ".snakemake" / "slurm_logs" / "rule_hungry").glob("*.log"), key=lambda p: int(p.stem)
+        (tmp_path / ".snakemake" / "slurm_logs" / "rule_hungry").glob("*.log"),
+        key=lambda p: int(p.stem),
     )
     assert len(hungry_logs) == 2, hungry_logs
     assert "exceeded memory limit" in hungry_logs[0].read_text()
@@ -311,12 +369,20 @@ def _manifest(version_dir: Path) -> dict:
 
 def outputs_of(version_dir: Path) -> dict[str, str]:
     """Output files of the version (path relative to it -> sha256), from its manifest."""
-    return {entry["path"]: entry["sha256"] for entry in _manifest(version_dir)["files"] if entry["kind"] == "output"}
+    return {
+        entry["path"]: entry["sha256"]
+        for entry in _manifest(version_dir)["files"]
+        if entry["kind"] == "output"
+    }
 
 
 def _without_timings(value):
     if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if not re.search(r"seconds|time|date|_at$", k)}
+        return {
+            k: _without_timings(v)
+            for k, v in value.items()
+            if not re.search(r"seconds|time|date|_at$", k)
+        }
     if isinstance(value, list):
         return [_without_timings(v) for v in value]
     return value
@@ -346,14 +412,20 @@ def differing_outputs(ours: Path, theirs: Path, paths: list[str]) -> list[str]:
                 json.loads((theirs / path).read_text())
             )
         else:  # posterior draws
-            same = arviz.from_netcdf(ours / path).posterior.equals(arviz.from_netcdf(theirs / path).posterior)
+            same = arviz.from_netcdf(ours / path).posterior.equals(
+                arviz.from_netcdf(theirs / path).posterior
+            )
         if not same:
             differing.append(path)
     return differing
 
 
 def deterministic(paths) -> list[str]:
-    return sorted(p for p in paths if Path(p).suffix in IDENTICAL_SUFFIXES or p.endswith((".compile.json", ".nc")))
+    return sorted(
+        p
+        for p in paths
+        if Path(p).suffix in IDENTICAL_SUFFIXES or p.endswith((".compile.json", ".nc"))
+    )
 
 
 @pytest.mark.e2e
@@ -364,15 +436,21 @@ def test_test_config_runs_through_slurm_and_survives_scancel(slurm_cluster, tmp_
     workdir = copy_of_run(test_run, tmp_path / "repo")
 
     # First run: one job is cancelled while it runs; no retries, so the run fails.
-    first = slurm_snakemake(slurm_cluster, workdir, "--configfile", TEST_CONFIG, "--retries", "0", popen=True)
+    first = slurm_snakemake(
+        slurm_cluster, workdir, "--configfile", TEST_CONFIG, "--retries", "0", popen=True
+    )
     try:
-        cancelled_id, cancelled_rule, cancelled_wildcards = cancel_first_running_job(slurm_cluster, first)
+        cancelled_id, cancelled_rule, cancelled_wildcards = cancel_first_running_job(
+            slurm_cluster, first
+        )
         first_output, _ = first.communicate(timeout=900)
     finally:
         if first.poll() is None:
             first.kill()
             first.wait()
-    assert first.returncode != 0, f"the run went on after scancel of job {cancelled_id}:\n{first_output[-4000:]}"
+    assert first.returncode != 0, (
+        f"the run went on after scancel of job {cancelled_id}:\n{first_output[-4000:]}"
+    )
     assert f"SLURM-job '{cancelled_id}' failed" in first_output, first_output[-4000:]
     left_after_cancel = files_under(workdir / "results")
 
@@ -390,7 +468,11 @@ def test_test_config_runs_through_slurm_and_survives_scancel(slurm_cluster, tmp_
     assert len(set(ids)) == len(ids)
     logged = plugin_log_ids(workdir)
     for job in jobs:
-        assert job["slurm_job_id"] in logged.get(job["rule"], set()), (job["rule"], job["slurm_job_id"], logged)
+        assert job["slurm_job_id"] in logged.get(job["rule"], set()), (
+            job["rule"],
+            job["slurm_job_id"],
+            logged,
+        )
     allocated = slurmctld_job_ids(slurm_cluster)
     assert set(ids) <= allocated
     assert cancelled_id in allocated and cancelled_id not in ids
@@ -398,8 +480,10 @@ def test_test_config_runs_through_slurm_and_survives_scancel(slurm_cluster, tmp_
     # The cancelled job left no outputs; it ran again in the rerun. (A rule with wildcards has
     # other jobs that may have finished before the cancel: match the cancelled one's wildcards.)
     rerun = [
-        job for job in jobs
-        if job["rule"] == cancelled_rule and all(str(v) in cancelled_wildcards for v in job["wildcards"].values())
+        job
+        for job in jobs
+        if job["rule"] == cancelled_rule
+        and all(str(v) in cancelled_wildcards for v in job["wildcards"].values())
     ]
     assert rerun, f"{cancelled_rule} has no job in the manifest"
     for job in rerun:

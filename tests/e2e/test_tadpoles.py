@@ -8,7 +8,14 @@ from conftest import version_dir_of
 
 pytestmark = pytest.mark.e2e
 
-FIT = ["posterior.nc", "summary.csv", "diagnostics.json", "trace.png", "densities.png", "metrics.json"]
+FIT = [
+    "posterior.nc",
+    "summary.csv",
+    "diagnostics.json",
+    "trace.png",
+    "densities.png",
+    "metrics.json",
+]
 FIGURES = ["logits.png", "survival.png", "shrinkage.png", "ppc.png"]
 
 
@@ -20,7 +27,11 @@ def tadpoles_dir(test_run):
 def test_outputs_exist_and_are_in_the_manifest(tadpoles_dir):
     manifest = json.loads((tadpoles_dir.parent / "manifest.json").read_text())
     listed = {entry["path"]: entry for entry in manifest["files"]}
-    expected = ["stan/tadpoles.compile.json", *(f"fit/{n}" for n in FIT), *(f"figures/{n}" for n in FIGURES)]
+    expected = [
+        "stan/tadpoles.compile.json",
+        *(f"fit/{n}" for n in FIT),
+        *(f"figures/{n}" for n in FIGURES),
+    ]
     for rel in expected:
         assert (tadpoles_dir / rel).stat().st_size > 0, rel
         assert f"tadpoles/{rel}" in listed, f"{rel} missing from the manifest"
@@ -33,7 +44,10 @@ def test_fit_used_the_compile_stamp_and_passed_the_gates(tadpoles_dir):
     metrics = json.loads((tadpoles_dir / "fit" / "metrics.json").read_text())
     record = json.loads((tadpoles_dir / "logs" / "tadpoles_fit.job.json").read_text())
     assert stamp["engine"] == metrics["engine"] == record["extra"]["engine"]["engine"]
-    assert record["stan_file"] == "stan/tadpoles.stan" and record["stan_file_sha256"] == stamp["stan_sha256"]
+    assert (
+        record["stan_file"] == "stan/tadpoles.stan"
+        and record["stan_file_sha256"] == stamp["stan_sha256"]
+    )
     assert metrics["gates_passed"] is True and metrics["divergences"] == 0
     assert 1.1 < metrics["a_bar"]["mean"] < 1.6 and 1.3 < metrics["sigma"]["mean"] < 1.9
     log = (tadpoles_dir / "logs" / "tadpoles_fit.log").read_text()

@@ -9,19 +9,36 @@ import pytest
 
 from conftest import TEST_CONFIG, run_snakemake, version_dir_of
 
-TFP_RULES = ("moons_summary", "moons_figures", "sinusoid_summary", "sinusoid_figure", "zillow_network_residuals")
+TFP_RULES = (
+    "moons_summary",
+    "moons_figures",
+    "sinusoid_summary",
+    "sinusoid_figure",
+    "zillow_network_residuals",
+)
 
 
 @pytest.mark.e2e
 def test_tfp_rules_write_metrics_figures_and_the_manifest(repo_copy):
-    run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "--config", "analyses=[moons,sinusoid,zillow]",
-                  "report=False", "--until", *TFP_RULES)
+    run_snakemake(
+        repo_copy,
+        "--configfile",
+        TEST_CONFIG,
+        "--config",
+        "analyses=[moons,sinusoid,zillow]",
+        "report=False",
+        "--until",
+        *TFP_RULES,
+    )
     version = version_dir_of(repo_copy)
     for variant in ("full_batch", "minibatch"):
         metrics = json.loads((version / f"moons/{variant}/metrics.json").read_text())
         assert metrics["test_accuracy"] >= 0.90, variant
     for variant in ("epistemic", "aleatoric"):
-        assert json.loads((version / f"sinusoid/{variant}/metrics.json").read_text())["band_ratio"] > 1.0
+        assert (
+            json.loads((version / f"sinusoid/{variant}/metrics.json").read_text())["band_ratio"]
+            > 1.0
+        )
     heldout = json.loads((version / "zillow/network/heldout_metrics.json").read_text())
     assert heldout["model"] == "network" and heldout["mae"] > 0
 
@@ -30,7 +47,9 @@ def test_tfp_rules_write_metrics_figures_and_the_manifest(repo_copy):
     log = (version / "sinusoid/logs/sinusoid_fit_epistemic.log").read_text()
     assert "sinusoid epistemic step 300/300" in log  # training progress in the rule's log
 
-    listed = {f["path"]: f["rule"] for f in json.loads((version / "manifest.json").read_text())["files"]}
+    listed = {
+        f["path"]: f["rule"] for f in json.loads((version / "manifest.json").read_text())["files"]
+    }
     expected = {
         "moons/moons_metrics.csv": "moons_summary",
         "moons/full_batch/figures/grid_sd.png": "moons_figures",
@@ -51,8 +70,18 @@ def test_asking_for_a_missing_gpu_fails_naming_tfp_device(repo_copy):
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU: tfp.device=gpu succeeds here")
-    result = run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "--config", "analyses=[moons]", "report=False",
-                           "tfp={device: gpu}", "--until", "moons_fit", check=False)
+    result = run_snakemake(
+        repo_copy,
+        "--configfile",
+        TEST_CONFIG,
+        "--config",
+        "analyses=[moons]",
+        "report=False",
+        "tfp={device: gpu}",
+        "--until",
+        "moons_fit",
+        check=False,
+    )
     assert result.returncode != 0
     version = next((repo_copy / "results").glob("test-*"))
     logs = [path.read_text() for path in (version / "moons/logs").glob("moons_fit_*.log")]

@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from conftest import SNAKEMAKE, TEST_CONFIG, executed_jobs, run_snakemake, snakemake_env, version_dir_of
+from conftest import (
+    SNAKEMAKE,
+    TEST_CONFIG,
+    executed_jobs,
+    run_snakemake,
+    snakemake_env,
+    version_dir_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -29,13 +36,19 @@ def test_second_run_executes_nothing(test_run):
 def test_lint_has_no_findings(test_run):
     result = run_snakemake(test_run, "--configfile", TEST_CONFIG, "--lint", check=False)
     assert result.returncode == 0, result.stdout
-    assert "Congratulations, your workflow is in a good condition!" in result.stdout, result.stdout[-4000:]
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout, result.stdout[
+        -4000:
+    ]
 
 
 def test_concurrent_run_is_refused(repo_copy):
     first = subprocess.Popen(
         [SNAKEMAKE, "--cores", "1", "--configfile", TEST_CONFIG],
-        cwd=repo_copy, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=repo_copy,
+        env=snakemake_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         locks = repo_copy / ".snakemake" / "locks"
@@ -54,6 +67,11 @@ def test_concurrent_run_is_refused(repo_copy):
 def test_rule_files_are_formatted():
     from conftest import BIN, REPO
 
-    files = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow" / "rules").glob("*.smk"))]
-    result = subprocess.run([str(BIN / "snakefmt"), "--check", *files], cwd=REPO, capture_output=True, text=True)
+    files = [
+        "Snakefile",
+        *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow" / "rules").glob("*.smk")),
+    ]
+    result = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", *files], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, f"run `make format`:\n{result.stderr}{result.stdout}"

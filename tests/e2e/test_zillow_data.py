@@ -11,16 +11,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import TEST_CONFIG, run_snakemake, version_dir_of
 
-from bayespipe.analyses.zillow import kaggle
-from bayespipe.analyses.zillow import synthetic
+from bayespipe.analyses.zillow import kaggle, synthetic
+from conftest import TEST_CONFIG, run_snakemake, version_dir_of
 
 pytestmark = pytest.mark.e2e
 
 DATA_TARGETS = ("zillow_data_card", "zillow_missing_table")
-PREPARED = ("train.parquet", "validation.parquet", "missing.parquet", "predictors.json", "zip_groups.parquet",
-            "data_card.json", "data_card.md")
+PREPARED = (
+    "train.parquet",
+    "validation.parquet",
+    "missing.parquet",
+    "predictors.json",
+    "zip_groups.parquet",
+    "data_card.json",
+    "data_card.md",
+)
 
 
 def write_config(workdir: Path, **zillow) -> str:
@@ -58,14 +64,23 @@ def test_synthetic_source_end_to_end(repo_copy):
 def test_kaggle_source_end_to_end(repo_copy, tmp_path):
     kaggle_dir = tmp_path / "kaggle"
     kaggle_dir.mkdir()
-    synthetic.generate(3, 2000, 800, 20, kaggle_dir / kaggle.TRANSACTIONS_FILE, kaggle_dir / kaggle.PROPERTIES_FILE,
-                       tmp_path / "truth.json")
+    synthetic.generate(
+        3,
+        2000,
+        800,
+        20,
+        kaggle_dir / kaggle.TRANSACTIONS_FILE,
+        kaggle_dir / kaggle.PROPERTIES_FILE,
+        tmp_path / "truth.json",
+    )
     config = write_config(repo_copy, source="kaggle", kaggle_dir=str(kaggle_dir))
     run_snakemake(repo_copy, *DATA_TARGETS, "--configfile", config)
     data = version_dir_of(repo_copy) / "zillow" / "data"
     for name in PREPARED:
         assert (data / name).is_file(), name
-    assert not (data / "raw").exists() and not (data / "truth.json").exists()  # read in place, no truth
+    assert (
+        not (data / "raw").exists() and not (data / "truth.json").exists()
+    )  # read in place, no truth
     card = json.loads((data / "data_card.json").read_text())
     assert card["source"] == "kaggle" and card["truth"] is None
     assert card["raw_files"]["properties"] == str(kaggle_dir / kaggle.PROPERTIES_FILE)
@@ -80,8 +95,15 @@ def test_kaggle_source_bad_input_fails_cleanly(repo_copy, tmp_path):
     assert result.returncode != 0
     assert f"{kaggle_dir / kaggle.TRANSACTIONS_FILE}: file not found" in result.stdout
 
-    synthetic.generate(3, 600, 200, 8, kaggle_dir / kaggle.TRANSACTIONS_FILE, kaggle_dir / kaggle.PROPERTIES_FILE,
-                       tmp_path / "truth.json")
+    synthetic.generate(
+        3,
+        600,
+        200,
+        8,
+        kaggle_dir / kaggle.TRANSACTIONS_FILE,
+        kaggle_dir / kaggle.PROPERTIES_FILE,
+        tmp_path / "truth.json",
+    )
     transactions = kaggle_dir / kaggle.TRANSACTIONS_FILE
     lines = transactions.read_text().splitlines()
     lines[5] = lines[5].split(",")[0] + ",n/a," + lines[5].split(",")[2]

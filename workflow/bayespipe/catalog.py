@@ -48,7 +48,12 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             "calibration",
             "Simulation-based calibration of the Stan programs",
-            ("calibration", "stan", "reedfrogs", "zillow"),  # designs: prepared tadpoles, Zillow data
+            (
+                "calibration",
+                "stan",
+                "reedfrogs",
+                "zillow",
+            ),  # designs: prepared tadpoles, Zillow data
             ("reedfrogs.path", "zillow.kaggle_dir"),
         ),
     )

@@ -23,16 +23,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bayespipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    audit = commands.add_parser("audit", help="re-hash a version folder and check it against its manifest")
+    audit = commands.add_parser(
+        "audit", help="re-hash a version folder and check it against its manifest"
+    )
     audit.add_argument("version_dir", type=Path, help="e.g. results/latest or results/<version>")
-    audit.add_argument("--workdir", type=Path, default=None,
-                       help="where recorded raw inputs are resolved (default: the run's workflow folder)")
+    audit.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where recorded raw inputs are resolved (default: the run's workflow folder)",
+    )
     audit.set_defaults(handler=_audit)
 
-    from bayespipe.audit import diff
-    from bayespipe.audit import lineage
-    from bayespipe.audit import reproduce
-    from bayespipe.audit import rocrate
+    from bayespipe.audit import diff, lineage, reproduce, rocrate
 
     for module in (lineage, diff, reproduce, rocrate):
         module.add_command(commands)

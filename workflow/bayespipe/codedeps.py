@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "bayespipe"
@@ -68,7 +68,7 @@ def _with_parents(dotted: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_imports(package_dir: Path, path: Path) -> frozenset[Path]:
     name = _module_name(package_dir, path)
     names = imported_modules(path.read_text(), name, path.name == "__init__.py")

@@ -47,7 +47,9 @@ def config_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
 
     validator = Draft202012Validator(load_schema(schema_path))
     messages = []
-    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(
+        validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))
+    ):
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
         if error.validator == "additionalProperties":
             allowed = sorted(error.schema.get("properties", {}))

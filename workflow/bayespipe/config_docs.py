@@ -1,6 +1,6 @@
 """Render config/README.md from the schema, so the reference never drifts from what is validated.
 
-    python -m bayespipe.config_docs > config/README.md
+python -m bayespipe.config_docs > config/README.md
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def rows(schema: dict, path: str = "") -> list[str]:
     for key, sub in schema.get("properties", {}).items():
         dotted = f"{path}.{key}" if path else key
         description = " ".join(str(sub.get("description", "")).split()).replace("|", "\\|")
-        lines.append(f"| `{dotted}` | {_type(sub).replace('|', '/')} | {_default(sub)} | {description} |")
+        lines.append(
+            f"| `{dotted}` | {_type(sub).replace('|', '/')} | {_default(sub)} | {description} |"
+        )
         lines += rows(sub, dotted)
     return lines
 

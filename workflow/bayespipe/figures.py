@@ -28,14 +28,20 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: str | Path, *, dpi: int = 110, bbox_inches: str | None = "tight",
-                **savefig) -> None:
+def save_figure(
+    fig, path: str | Path, *, dpi: int = 110, bbox_inches: str | None = "tight", **savefig
+) -> None:
     """Write ``fig`` to ``path`` atomically (format from the suffix, PNG if none) and close it.
 
     Extra keyword arguments go to ``Figure.savefig`` (e.g. ``metadata``).
     """
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi,
-                    bbox_inches=bbox_inches, **savefig)
+        fig.savefig(
+            tmp,
+            format=path.suffix.lstrip(".") or "png",
+            dpi=dpi,
+            bbox_inches=bbox_inches,
+            **savefig,
+        )
     pyplot().close(fig)

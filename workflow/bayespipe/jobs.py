@@ -17,8 +17,9 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bayespipe.codedeps import loaded_package_modules
 from bayespipe.io import sha256_file, write_json
@@ -54,7 +55,9 @@ def _named(container) -> dict:
     names = {}
     if hasattr(container, "_names"):
         for name, (start, end) in container._names.items():
-            names[name] = container[start] if end is None or end == start + 1 else list(container[start:end])
+            names[name] = (
+                container[start] if end is None or end == start + 1 else list(container[start:end])
+            )
     if not names:
         names = {str(i): v for i, v in enumerate(container)}
     return names
@@ -113,7 +116,7 @@ def job(smk, *, stan_file: str | None = None) -> Iterator[dict]:
         raise RuntimeError(f"rule {smk.rule} has no log: every rule must declare one")
     log_file = Path(log_files[0])
     record: dict[str, Any] = {}
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
     with _redirect_to(log_file):
         logger = logging.getLogger(f"bayespipe.{smk.rule}")
@@ -134,7 +137,9 @@ def job(smk, *, stan_file: str | None = None) -> Iterator[dict]:
         {
             "rule": smk.rule,
             "wildcards": jsonable(dict(smk.wildcards.items())),
-            "inputs": {path: sha256_file(path) for path in _files(smk.input) if Path(path).is_file()},
+            "inputs": {
+                path: sha256_file(path) for path in _files(smk.input) if Path(path).is_file()
+            },
             "input_names": jsonable(_named(smk.input)),
             "outputs": outputs,
             "params": jsonable(dict(smk.params.items())),
@@ -143,7 +148,7 @@ def job(smk, *, stan_file: str | None = None) -> Iterator[dict]:
             "stan_file": stan_file,
             "stan_file_sha256": sha256_file(stan_file) if stan_file else None,
             "start_time": started.isoformat(),
-            "end_time": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "end_time": dt.datetime.now(dt.UTC).isoformat(),
             "wall_seconds": round(time.perf_counter() - clock, 3),
             "host": socket.gethostname(),
             "platform": platform.platform(),

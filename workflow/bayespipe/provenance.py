@@ -18,7 +18,9 @@ from bayespipe.versioning import WORK_FOLDER
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bayespipe-manifest/1"
 ROCRATE = "ro-crate-metadata.json"
-SNAKEMAKE_REPORT = "snakemake-report.zip"  # `snakemake --report results/<version>/snakemake-report.zip`
+SNAKEMAKE_REPORT = (
+    "snakemake-report.zip"  # `snakemake --report results/<version>/snakemake-report.zip`
+)
 # Files at the top of a version folder that describe the run and are written after the manifest's
 # file list is built: they are never listed in it (audit must not call them unlisted).
 METADATA_FILES = (MANIFEST, ROCRATE, SNAKEMAKE_REPORT)
@@ -65,7 +67,10 @@ def _gpus() -> list[str]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return []
@@ -74,8 +79,11 @@ def _gpus() -> list[str]:
 
 def git_state(root: str | Path) -> dict | None:
     """Commit and dirty flag of the checkout the workflow runs from, or None outside git."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=True).stdout
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=True
+        ).stdout
 
     try:
         commit = git("rev-parse", "HEAD").strip()
@@ -138,17 +146,22 @@ def build_manifest(
         log = record["log"][0]
         log_rel = _relative(log, version_dir, workdir)
         origin = record.get("run_version") or version_dir.name
-        stem = Path(log_rel).name[: -len(".log")] if log_rel.endswith(".log") else Path(log_rel).stem
+        stem = (
+            Path(log_rel).name[: -len(".log")] if log_rel.endswith(".log") else Path(log_rel).stem
+        )
         benchmark = str(Path(log_rel).parent.parent / "benchmarks" / f"{stem}.tsv")
         script = rule_scripts.get(record["rule"])
         entry = {
             "job": record["_record"],
             "rule": record["rule"],
             "wildcards": record.get("wildcards", {}),
-            "script": {"path": script, "sha256": _file_hash(Path(script), workdir)} if script else None,
+            "script": {"path": script, "sha256": _file_hash(Path(script), workdir)}
+            if script
+            else None,
             "stan_program": (
                 {"path": record["stan_file"], "sha256": record.get("stan_file_sha256")}
-                if record.get("stan_file") else None
+                if record.get("stan_file")
+                else None
             ),
             "inputs": [
                 {"path": _rebased_input(p, version_dir, workdir), "sha256": h}
@@ -214,9 +227,19 @@ def build_manifest(
 
 def write_manifest(version_dir: str | Path, **kwargs) -> dict:
     manifest = build_manifest(version_dir, **kwargs)
-    manifest["end_time"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    manifest["end_time"] = dt.datetime.now(dt.UTC).isoformat()
     write_json(Path(version_dir) / MANIFEST, manifest)
     return manifest
 
 
-__all__ = ["MANIFEST", "ROCRATE", "METADATA_FILES", "is_metadata_file", "build_manifest", "write_manifest", "host_info", "git_state", "job_record_path"]
+__all__ = [
+    "MANIFEST",
+    "ROCRATE",
+    "METADATA_FILES",
+    "is_metadata_file",
+    "build_manifest",
+    "write_manifest",
+    "host_info",
+    "git_state",
+    "job_record_path",
+]

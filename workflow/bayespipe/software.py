@@ -85,7 +85,11 @@ def stan_engine_info(engine: str) -> dict:
     """What identifies the numerical engine: its name and the Stan or CmdStan version behind it."""
     if engine == "cmdstanpy":
         info = cmdstan_info() or {}
-        return {"engine": "cmdstanpy", "cmdstanpy": package_version("cmdstanpy"), "cmdstan": info.get("version")}
+        return {
+            "engine": "cmdstanpy",
+            "cmdstanpy": package_version("cmdstanpy"),
+            "cmdstan": info.get("version"),
+        }
     return {
         "engine": "pystan",
         "pystan": package_version("pystan"),

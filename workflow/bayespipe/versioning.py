@@ -15,9 +15,10 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bayespipe.catalog import ANALYSES
 from bayespipe.io import HashCache
@@ -209,7 +210,11 @@ def run_files(work: str | Path, targets: Iterable[str]) -> list[str]:
         seen_jobs.add(record["_path"])
         log = Path(record["_path"].name[: -len(".job.json")] + ".log")
         logs_dir = record["_path"].parent
-        extras = [record["_path"], logs_dir / log, logs_dir.parent / "benchmarks" / log.with_suffix(".tsv")]
+        extras = [
+            record["_path"],
+            logs_dir / log,
+            logs_dir.parent / "benchmarks" / log.with_suffix(".tsv"),
+        ]
         pending += [str(p.relative_to(work)) for p in extras if p.exists()]
         pending += [_relative_to(p, work) for p in record.get("outputs", [])]
         pending += [_relative_to(p, work) for p in record.get("inputs", {})]
@@ -223,6 +228,8 @@ def snapshot(work: str | Path, version_dir: str | Path, targets: Iterable[str]) 
     for rel in files:
         _link(work / rel, version_dir / rel)
     return len(files)
+
+
 def update_latest(results_dir: str | Path, version_id: str) -> None:
     """Point ``results/latest`` (a relative symlink) at ``version_id``, atomically."""
     results_dir = Path(results_dir)

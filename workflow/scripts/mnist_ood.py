@@ -1,5 +1,5 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.mnist import lenet
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     out = snakemake.output

@@ -1,5 +1,9 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.moons import network as moons
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
-    record.update(moons.prepare(dict(snakemake.params.settings), snakemake.output.train, snakemake.output.test))
+    record.update(
+        moons.prepare(
+            dict(snakemake.params.settings), snakemake.output.train, snakemake.output.test
+        )
+    )

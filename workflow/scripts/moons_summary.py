@@ -1,5 +1,5 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.moons import network as moons
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     table = moons.summarize(list(snakemake.input.metrics), snakemake.output.table)

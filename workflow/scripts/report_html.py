@@ -10,8 +10,9 @@ with job(snakemake) as record:
     work = Path(snakemake.output.html).parents[1]  # <work tree>/report/index.html
     # This run's files (not all the tree's): the analyses' and the code snapshot's.
     files = set(run_files(work, [*snakemake.input.targets, snakemake.input.snapshot]))
-    written = write_report(work, snakemake.output.html, info, files=files,
-                           results_dir=snakemake.params.results)
+    written = write_report(
+        work, snakemake.output.html, info, files=files, results_dir=snakemake.params.results
+    )
     record["generated"] = info.generated
     record["compared_with"] = written.compared_with
     record["headline_verdicts"] = written.verdicts

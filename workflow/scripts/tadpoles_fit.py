@@ -1,7 +1,7 @@
 # Fit the reed-frog varying-intercepts model: posterior and prior-only runs, standard outputs, metrics.
 from bayespipe.analyses.tadpoles import model as tadpoles
-from bayespipe.jobs import job
 from bayespipe.engines.stan.outputs import FIT_FILES
+from bayespipe.jobs import job
 
 with job(snakemake, stan_file=snakemake.input.stan_file) as record:
     result = tadpoles.fit(

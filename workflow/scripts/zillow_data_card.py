@@ -1,12 +1,16 @@
+from bayespipe.analyses.zillow import card
 from bayespipe.io import read_json
 from bayespipe.jobs import job
-from bayespipe.analyses.zillow import card
 
 with job(snakemake) as record:
     inputs = snakemake.input
     data_card = card.build(
         {k: inputs[k] for k in ("merge", "columns", "choice", "rows", "split", "predictors")},
-        inputs.groups, inputs.validation, inputs.missing, snakemake.params.source, snakemake.params.raw_files,
+        inputs.groups,
+        inputs.validation,
+        inputs.missing,
+        snakemake.params.source,
+        snakemake.params.raw_files,
         read_json(inputs.truth) if inputs.truth else None,
         split_path=inputs.split_rows,
     )

@@ -1,7 +1,11 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.zillow import prep
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
-    report = prep.drop_sparse_columns(snakemake.input.merged, snakemake.params.max_null_fraction,
-                                      snakemake.output.table, snakemake.output.report)
+    report = prep.drop_sparse_columns(
+        snakemake.input.merged,
+        snakemake.params.max_null_fraction,
+        snakemake.output.table,
+        snakemake.output.report,
+    )
     record["dropped_columns"] = sorted(report["dropped"])

@@ -1,6 +1,6 @@
 # Fit one Zillow Stan model (prior-only and posterior runs) and write its outputs.
-from bayespipe.jobs import job
 from bayespipe.analyses.zillow import fit
+from bayespipe.jobs import job
 
 with job(snakemake, stan_file=snakemake.input.stan_file) as record:
     inputs = fit.ModelInputs(

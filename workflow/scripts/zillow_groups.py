@@ -1,5 +1,5 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.zillow import prep
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     groups = prep.zip_groups(snakemake.input.split, snakemake.input.choice, snakemake.output.groups)

@@ -1,5 +1,5 @@
-from bayespipe.jobs import job
 from bayespipe.analyses.zillow import network as zillow_network
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     heldout, device = zillow_network.fit(

@@ -1,6 +1,6 @@
 # Shrinkage study: no-pooling against partial-pooling zip means (intercepts-only model).
-from bayespipe.jobs import job
 from bayespipe.analyses.zillow import shrinkage
+from bayespipe.jobs import job
 
 with job(snakemake) as record:
     by_class = shrinkage.run_study(
@@ -11,4 +11,6 @@ with job(snakemake) as record:
         table_path=snakemake.output.table,
         by_class_path=snakemake.output.by_class,
     )
-    record["median_shrinkage_by_class"] = dict(zip(by_class["size_class"], by_class["median_shrinkage"]))
+    record["median_shrinkage_by_class"] = dict(
+        zip(by_class["size_class"], by_class["median_shrinkage"])
+    )

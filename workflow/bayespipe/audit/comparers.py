@@ -112,14 +112,19 @@ def compare_netcdf(path_a: Path, path_b: Path) -> tuple[bool, str]:
 
     worst, problems = 0.0, []
     for group in _netcdf_groups(path_a):
-        with (xr.open_dataset(path_a, group=group, engine="h5netcdf") as a,
-              xr.open_dataset(path_b, group=group, engine="h5netcdf") as b):
+        with (
+            xr.open_dataset(path_a, group=group, engine="h5netcdf") as a,
+            xr.open_dataset(path_b, group=group, engine="h5netcdf") as b,
+        ):
             if a.equals(b):
                 continue
             if set(a.data_vars) != set(b.data_vars):
                 return False, f"group {group}: variables differ"
-            problems += [f"group {group}: coordinate {c} differs"
-                         for c in a.coords if c not in b.coords or not a[c].equals(b[c])]
+            problems += [
+                f"group {group}: coordinate {c} differs"
+                for c in a.coords
+                if c not in b.coords or not a[c].equals(b[c])
+            ]
             for name in a.data_vars:
                 left, right = np.asarray(a[name].values), np.asarray(b[name].values)
                 if left.shape != right.shape:
@@ -222,8 +227,9 @@ def byte_difference(path_a: Path, path_b: Path) -> str:
         differing = sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
         return f"{differing} of {max(len(a), len(b))} bytes differ"
     matcher = difflib.SequenceMatcher(None, lines_a, lines_b, autojunk=False)
-    changed = sum(max(i2 - i1, j2 - j1)
-                  for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
+    changed = sum(
+        max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+    )
     return f"{changed} of {max(len(lines_a), len(lines_b))} lines differ"
 
 
@@ -234,8 +240,13 @@ def content_comparer(suffix: str, kind: FileKind | None) -> Callable | None:
         return lambda a, b: compare_json(a, b, declared)
     if suffix in (".csv", ".tsv"):
         return lambda a, b: compare_csv(a, b, declared)
-    return {".parquet": compare_parquet, ".nc": compare_netcdf, ".npz": compare_npz,
-            ".h5": compare_hdf5, ".hdf5": compare_hdf5}.get(suffix)
+    return {
+        ".parquet": compare_parquet,
+        ".nc": compare_netcdf,
+        ".npz": compare_npz,
+        ".h5": compare_hdf5,
+        ".hdf5": compare_hdf5,
+    }.get(suffix)
 
 
 # -- classifying ---------------------------------------------------------------------------------
@@ -246,8 +257,9 @@ def nondeterministic_outputs(manifest: dict) -> dict[str, str]:
         extra = job.get("extra") or {}
         device = extra.get("device") if isinstance(extra.get("device"), dict) else {}
         reason = None
-        if (str(device.get("device", "")).lower() == "gpu"
-                or "GPU" in str(device.get("device_name", ""))):
+        if str(device.get("device", "")).lower() == "gpu" or "GPU" in str(
+            device.get("device_name", "")
+        ):
             reason = "trained on a GPU"
         elif device.get("deterministic") is False or extra.get("deterministic") is False:
             reason = "non-deterministic ops"
@@ -264,8 +276,9 @@ def _owner_reason(rel: str, reasons: dict[str, str]) -> str | None:
     return None
 
 
-def compare_file(rel: str, path_a: Path, path_b: Path, nondeterministic: str | None,
-                 environment: list[str]) -> FileComparison:
+def compare_file(
+    rel: str, path_a: Path, path_b: Path, nondeterministic: str | None, environment: list[str]
+) -> FileComparison:
     result = FileComparison(rel, IDENTICAL, "", path_a.stat().st_size, path_b.stat().st_size)
     if sha256_file(path_a) == sha256_file(path_b):
         return result
@@ -300,22 +313,35 @@ def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
-def compare_versions(dir_a: Path, dir_b: Path, manifest_a: dict,
-                     environment: list[str]) -> list[FileComparison]:
+def compare_versions(
+    dir_a: Path, dir_b: Path, manifest_a: dict, environment: list[str]
+) -> list[FileComparison]:
     reasons = nondeterministic_outputs(manifest_a)
     files_a, files_b = _files(dir_a), _files(dir_b)
     out = []
     for rel in sorted(files_a | files_b):
         if rel in METADATA_FILES and not (rel in files_a and rel in files_b):
-            out.append(FileComparison(
-                rel, EQUIVALENT, "run-level metadata written after the run, in one folder only"))
+            out.append(
+                FileComparison(
+                    rel, EQUIVALENT, "run-level metadata written after the run, in one folder only"
+                )
+            )
         elif rel not in files_b:
-            out.append(FileComparison(rel, UNEXPECTED, "missing from the re-run",
-                                      (dir_a / rel).stat().st_size, None))
+            out.append(
+                FileComparison(
+                    rel, UNEXPECTED, "missing from the re-run", (dir_a / rel).stat().st_size, None
+                )
+            )
         elif rel not in files_a:
-            out.append(FileComparison(rel, UNEXPECTED, "only in the re-run",
-                                      None, (dir_b / rel).stat().st_size))
+            out.append(
+                FileComparison(
+                    rel, UNEXPECTED, "only in the re-run", None, (dir_b / rel).stat().st_size
+                )
+            )
         else:
-            out.append(compare_file(rel, dir_a / rel, dir_b / rel, _owner_reason(rel, reasons),
-                                    environment))
+            out.append(
+                compare_file(
+                    rel, dir_a / rel, dir_b / rel, _owner_reason(rel, reasons), environment
+                )
+            )
     return out

@@ -50,9 +50,17 @@ class VersionDiff:
     @property
     def empty(self) -> bool:
         return not any(
-            getattr(self, name) for name in (
-                "config", "code", "data", "software", "stan_engine", "outputs_changed",
-                "outputs_added", "outputs_removed", "metrics",
+            getattr(self, name)
+            for name in (
+                "config",
+                "code",
+                "data",
+                "software",
+                "stan_engine",
+                "outputs_changed",
+                "outputs_added",
+                "outputs_removed",
+                "metrics",
             )
         )
 

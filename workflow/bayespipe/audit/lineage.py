@@ -25,7 +25,9 @@ class InputRef:
     sha256: str | None
     in_version: str | None  # the path inside the version folder, None for raw inputs
     status: str  # ok | modified | missing
-    kind: str = "raw"  # result (inside the version) | code (a recorded code file) | raw (input data)
+    kind: str = (
+        "raw"  # result (inside the version) | code (a recorded code file) | raw (input data)
+    )
 
 
 @dataclass
@@ -63,7 +65,9 @@ def find_version_dir(path: Path) -> Path:
     for parent in [path, *path.parents]:
         if (parent / MANIFEST).is_file():
             return parent
-    raise InputError(path, f"not inside a complete version folder (no {MANIFEST} in any parent folder)")
+    raise InputError(
+        path, f"not inside a complete version folder (no {MANIFEST} in any parent folder)"
+    )
 
 
 def path_in_version(path: str, manifest: dict) -> str | None:
@@ -83,7 +87,7 @@ def path_in_version(path: str, manifest: dict) -> str | None:
             return None
     if parts[: len(results.parts)] != results.parts:
         return None
-    inside = parts[len(results.parts):]
+    inside = parts[len(results.parts) :]
     skip = 2 if inside[:1] == (WORK_FOLDER,) else 1  # results/.work/<label>/... or results/<v>/...
     return str(Path(*inside[skip:])) if len(inside) > skip else None
 
@@ -119,26 +123,52 @@ def lineage(file: str | Path, workdir: str | Path | None = None) -> Lineage:
             steps.append(Step(rel, None, "unlisted"))
             continue
         step = Step(
-            rel, entry["sha256"], _status(version_dir / rel, entry["sha256"]), entry.get("kind"), entry.get("rule"),
-            entry.get("job"), entry.get("script"), entry.get("stan_program"), entry.get("params") or {},
+            rel,
+            entry["sha256"],
+            _status(version_dir / rel, entry["sha256"]),
+            entry.get("kind"),
+            entry.get("rule"),
+            entry.get("job"),
+            entry.get("script"),
+            entry.get("stan_program"),
+            entry.get("params") or {},
         )
         for item in entry.get("inputs", []):
             inside = path_in_version(item["path"], manifest)
             if inside is not None:
-                ref = InputRef(item["path"], item["sha256"], inside, _status(version_dir / inside, item["sha256"]), "result")
+                ref = InputRef(
+                    item["path"],
+                    item["sha256"],
+                    inside,
+                    _status(version_dir / inside, item["sha256"]),
+                    "result",
+                )
                 queue.append(inside)
             else:
-                full = Path(item["path"]) if Path(item["path"]).is_absolute() else raw_root / item["path"]
+                full = (
+                    Path(item["path"])
+                    if Path(item["path"]).is_absolute()
+                    else raw_root / item["path"]
+                )
                 kind = "code" if item["path"] in code else "raw"
-                ref = InputRef(item["path"], item["sha256"], None, _status(full, item["sha256"]), kind)
+                ref = InputRef(
+                    item["path"], item["sha256"], None, _status(full, item["sha256"]), kind
+                )
                 if (item["path"], item["sha256"]) not in seen_raw:
                     seen_raw.add((item["path"], item["sha256"]))
                     (code_inputs if kind == "code" else raw).append(ref)
             step.inputs.append(ref)
         steps.append(step)
     return Lineage(
-        manifest.get("version", version_dir.name), str(version_dir), target, steps, raw, code_inputs,
-        manifest.get("software", {}), manifest.get("stan_engine", {}), manifest.get("git"),
+        manifest.get("version", version_dir.name),
+        str(version_dir),
+        target,
+        steps,
+        raw,
+        code_inputs,
+        manifest.get("software", {}),
+        manifest.get("stan_engine", {}),
+        manifest.get("git"),
     )
 
 
@@ -159,21 +189,37 @@ def format_lineage(result: Lineage) -> str:
             continue
         lines.append(f"    <- rule {step.rule}  ({step.kind}; job record {step.job})")
         if step.script:
-            lines.append(f"       script       {step.script.get('path')}  sha256 {_short(step.script.get('sha256'))}")
+            lines.append(
+                f"       script       {step.script.get('path')}  sha256 {_short(step.script.get('sha256'))}"
+            )
         if step.stan_program:
-            lines.append(f"       stan program {step.stan_program.get('path')}  sha256 {_short(step.stan_program.get('sha256'))}")
+            lines.append(
+                f"       stan program {step.stan_program.get('path')}  sha256 {_short(step.stan_program.get('sha256'))}"
+            )
         for key, value in sorted(step.params.items()):
             text = _params_text(value)
-            lines.append(f"       param        {key} = {text if len(text) <= 300 else text[:297] + '...'}")
+            lines.append(
+                f"       param        {key} = {text if len(text) <= 300 else text[:297] + '...'}"
+            )
         for ref in step.inputs:
-            where = ref.in_version if ref.in_version else f"{ref.path} ({'code' if ref.kind == 'code' else 'raw input'})"
-            lines.append(f"       input        {where}  sha256 {_short(ref.sha256)}  [{ref.status}]")
+            where = (
+                ref.in_version
+                if ref.in_version
+                else f"{ref.path} ({'code' if ref.kind == 'code' else 'raw input'})"
+            )
+            lines.append(
+                f"       input        {where}  sha256 {_short(ref.sha256)}  [{ref.status}]"
+            )
         lines.append("")
     lines.append("raw inputs:")
-    lines += [f"    {r.path}  sha256 {_short(r.sha256)}  [{r.status}]" for r in result.raw_inputs] or ["    (none)"]
+    lines += [
+        f"    {r.path}  sha256 {_short(r.sha256)}  [{r.status}]" for r in result.raw_inputs
+    ] or ["    (none)"]
     if result.code_inputs:
         lines.append("code read as inputs:")
-        lines += [f"    {r.path}  sha256 {_short(r.sha256)}  [{r.status}]" for r in result.code_inputs]
+        lines += [
+            f"    {r.path}  sha256 {_short(r.sha256)}  [{r.status}]" for r in result.code_inputs
+        ]
     engine = ", ".join(f"{k} {v}" for k, v in result.stan_engine.items())
     lines += ["", f"stan engine: {engine or '-'}", "software:"]
     lines += [f"    {k} {v}" for k, v in sorted(result.software.items()) if v]
@@ -185,15 +231,28 @@ def format_lineage(result: Lineage) -> str:
 def broken(result: Lineage) -> list[str]:
     """Files and inputs of the chain whose current content no longer matches the record."""
     bad = [f"{s.file}: {s.status}" for s in result.steps if s.status != "ok"]
-    bad += [f"{r.path}: {r.status}" for r in result.raw_inputs + result.code_inputs if r.status != "ok"]
+    bad += [
+        f"{r.path}: {r.status}" for r in result.raw_inputs + result.code_inputs if r.status != "ok"
+    ]
     return bad
 
 
 def add_command(commands) -> None:
     """``bayespipe lineage FILE [--json]``."""
-    parser = commands.add_parser("lineage", help="the chain of jobs from a result file back to its raw inputs")
-    parser.add_argument("file", type=Path, help="a file inside a version folder, e.g. results/latest/tadpoles/data/reedfrogs.parquet")
-    parser.add_argument("--workdir", type=Path, default=None, help="where raw inputs are resolved (default: the run's workflow folder)")
+    parser = commands.add_parser(
+        "lineage", help="the chain of jobs from a result file back to its raw inputs"
+    )
+    parser.add_argument(
+        "file",
+        type=Path,
+        help="a file inside a version folder, e.g. results/latest/tadpoles/data/reedfrogs.parquet",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where raw inputs are resolved (default: the run's workflow folder)",
+    )
     parser.add_argument("--json", action="store_true", help="print the lineage as JSON")
     parser.set_defaults(handler=_command)
 

@@ -29,8 +29,9 @@ def _git_archive(workdir: Path, commit: str, scratch: Path) -> Path | None:
     target = scratch / "git-archive"
     target.mkdir()
     try:
-        archive = subprocess.run(["git", "archive", commit], cwd=workdir, capture_output=True,
-                                 check=True, timeout=120).stdout
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=workdir, capture_output=True, check=True, timeout=120
+        ).stdout
     except (subprocess.SubprocessError, OSError):
         return None
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -38,8 +39,9 @@ def _git_archive(workdir: Path, commit: str, scratch: Path) -> Path | None:
     return target
 
 
-def locate_code(version_dir: Path, manifest: dict, workdir: Path,
-                scratch: Path) -> tuple[Path, str]:
+def locate_code(
+    version_dir: Path, manifest: dict, workdir: Path, scratch: Path
+) -> tuple[Path, str]:
     """A folder holding exactly the recorded code, and where it came from."""
     code = manifest.get("code") or {}
     if not code:

@@ -58,9 +58,15 @@ def reproduce(
         problems = [str(p) for p in audit(version_dir, workdir=source)]
         problems += stage_checkout(code_dir, manifest, source, checkout)
         run = run_workflow(checkout, cores, timeout)
-        result = ReproduceResult(manifest["version"], None, code_source,
-                                 str(scratch) if keep else None, run.returncode == 0, problems,
-                                 log_tail=run.stdout[-4000:])
+        result = ReproduceResult(
+            manifest["version"],
+            None,
+            code_source,
+            str(scratch) if keep else None,
+            run.returncode == 0,
+            problems,
+            log_tail=run.stdout[-4000:],
+        )
         latest = checkout / run_config(manifest).get("results_dir", "results") / "latest"
         if run.returncode != 0 or not latest.exists():
             result.run_ok = False
@@ -87,17 +93,26 @@ def add_command(commands) -> None:
     parser = commands.add_parser(
         "reproduce",
         help="re-run a version's recorded config and code in a scratch folder and compare "
-             "every file",
+        "every file",
     )
     parser.add_argument("version_dir", type=Path, help="e.g. results/<version>")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where raw inputs are found (default: the run's workflow folder)")
-    parser.add_argument("--scratch", type=Path, default=None,
-                        help="parent of the scratch folder (default: the system temp folder)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where raw inputs are found (default: the run's workflow folder)",
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=None,
+        help="parent of the scratch folder (default: the system temp folder)",
+    )
     parser.add_argument("--cores", type=int, default=2, help="Snakemake --cores of the re-run")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="also write the comparison as JSON to this file")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the comparison as JSON to this file"
+    )
     parser.set_defaults(handler=_command)
 
 
@@ -106,8 +121,13 @@ def _command(args) -> int:
     from bayespipe.io import write_json
 
     try:
-        result = reproduce(args.version_dir, workdir=args.workdir, scratch_parent=args.scratch,
-                           cores=args.cores, keep=args.keep)
+        result = reproduce(
+            args.version_dir,
+            workdir=args.workdir,
+            scratch_parent=args.scratch,
+            cores=args.cores,
+            keep=args.keep,
+        )
     except (ReproduceError, InputError, OSError) as exc:
         print(f"bayespipe reproduce: {exc}", file=sys.stderr)
         return 2

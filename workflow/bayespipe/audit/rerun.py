@@ -23,10 +23,15 @@ def run_workflow(checkout: Path, cores: int, timeout: int | None) -> subprocess.
     # The recorded package, not the one installed (editable) from whichever checkout: PYTHONPATH
     # comes before site-packages for the Snakefile's imports and every script job alike.
     env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(checkout / "workflow"), env.get("PYTHONPATH")]))
+        filter(None, [str(checkout / "workflow"), env.get("PYTHONPATH")])
+    )
     env.setdefault("TF_USE_LEGACY_KERAS", "1")
     return subprocess.run(
         [*snakemake_command(), "--cores", str(cores), "--configfile", "config/config.yaml"],
-        cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         timeout=timeout,
     )

@@ -102,11 +102,17 @@ class _Builder:
         if uri not in self.entities:
             from rocrate.model.contextentity import ContextEntity
 
-            props = {"@type": "File", "name": path, "description": "raw input outside the version folder"}
+            props = {
+                "@type": "File",
+                "name": path,
+                "description": "raw input outside the version folder",
+            }
             if sha256:
                 props["sha256"] = sha256
             self.entities[uri] = self.crate.add(ContextEntity(self.crate, uri, properties=props))
-            self.crate.root_dataset.append_to("hasPart", self.entities[uri])  # data entities hang off the root
+            self.crate.root_dataset.append_to(
+                "hasPart", self.entities[uri]
+            )  # data entities hang off the root
         return self.entities[uri]
 
     def input_entity(self, path: str, sha256: str | None):
@@ -123,11 +129,15 @@ class _Builder:
         from rocrate.model.contextentity import ContextEntity
 
         if identifier not in self.entities:
-            self.entities[identifier] = self.crate.add(ContextEntity(self.crate, identifier, properties=props))
+            self.entities[identifier] = self.crate.add(
+                ContextEntity(self.crate, identifier, properties=props)
+            )
         return self.entities[identifier]
 
     def property_value(self, identifier: str, name: str, value: Any):
-        return self.context(identifier, {"@type": "PropertyValue", "name": name, "value": _json_text(value)})
+        return self.context(
+            identifier, {"@type": "PropertyValue", "name": name, "value": _json_text(value)}
+        )
 
     # -- sections -------------------------------------------------------------------------
     def root(self) -> None:
@@ -138,12 +148,14 @@ class _Builder:
             "with the provenance of every file."
         )
         crate.datePublished = m.get("end_time") or m.get("start_time")
-        crate.license = self.context("#license", {"@type": "CreativeWork", "name": "licence", "description": LICENSE_NOTE})
+        crate.license = self.context(
+            "#license", {"@type": "CreativeWork", "name": "licence", "description": LICENSE_NOTE}
+        )
         # Workflow Run Crate 0.5 is defined on RO-Crate 1.1; the rocrate package writes 1.3 (a
         # superset of 1.1's vocabulary, and the context it ships), so the descriptor names both.
-        crate.metadata["conformsTo"] = [{"@id": f"https://w3id.org/ro/crate/{v}"} for v in ("1.1", crate.version)] + [
-            {"@id": "https://w3id.org/workflowhub/workflow-ro-crate/1.0"}
-        ]
+        crate.metadata["conformsTo"] = [
+            {"@id": f"https://w3id.org/ro/crate/{v}"} for v in ("1.1", crate.version)
+        ] + [{"@id": "https://w3id.org/workflowhub/workflow-ro-crate/1.0"}]
         for uri, (name, version) in WORKFLOW_RUN_PROFILES.items():
             profile = self.context(uri, {"@type": "CreativeWork", "name": name, "version": version})
             crate.root_dataset.append_to("conformsTo", profile)
@@ -154,7 +166,12 @@ class _Builder:
             if version is None:
                 continue
             ident = f"#software-{name.replace(' ', '-').replace('(', '').replace(')', '')}"
-            apps.append(self.context(ident, {"@type": "SoftwareApplication", "name": name, "softwareVersion": version}))
+            apps.append(
+                self.context(
+                    ident,
+                    {"@type": "SoftwareApplication", "name": name, "softwareVersion": version},
+                )
+            )
         return apps
 
     def workflow(self, software: list):
@@ -165,11 +182,22 @@ class _Builder:
         props = {"name": "bayespipe Snakemake workflow", "softwareRequirements": software}
         if rel in self.files:
             props.update(_file_properties(self.files[rel]))
-        lang = self.crate.add(get_lang(self.crate, "snakemake", version=self.manifest.get("software", {}).get("snakemake")))
+        lang = self.crate.add(
+            get_lang(
+                self.crate, "snakemake", version=self.manifest.get("software", {}).get("snakemake")
+            )
+        )
         # The 1.3 context maps ComputationalWorkflow to bioschemas.org/terms/; Workflow RO-Crate 1.0
         # (RO-Crate 1.1) expects bioschemas.org/ComputationalWorkflow: name both IRIs.
-        props["@type"] = ["File", "SoftwareSourceCode", "ComputationalWorkflow", BIOSCHEMAS_WORKFLOW]
-        workflow = self.crate.add(ComputationalWorkflow(self.crate, dest_path=rel, properties=props))
+        props["@type"] = [
+            "File",
+            "SoftwareSourceCode",
+            "ComputationalWorkflow",
+            BIOSCHEMAS_WORKFLOW,
+        ]
+        workflow = self.crate.add(
+            ComputationalWorkflow(self.crate, dest_path=rel, properties=props)
+        )
         workflow.lang = lang
         self.crate.mainEntity = workflow
         self.entities[rel] = workflow
@@ -182,7 +210,9 @@ class _Builder:
                 "@type": ["FormalParameter", BIOSCHEMAS_PARAMETER],
                 "name": name,
                 "additionalType": additional_type,
-                "conformsTo": {"@id": "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"},
+                "conformsTo": {
+                    "@id": "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"
+                },
                 "workExample": example,
             },
         )
@@ -196,20 +226,28 @@ class _Builder:
         for key, value in sorted(config.items()):
             pv = self.property_value(f"#param-{key}", key, value)
             objects.append(pv)
-            kind = "Text" if isinstance(value, (dict, list, str)) or value is None else type(value).__name__.capitalize()
+            kind = (
+                "Text"
+                if isinstance(value, (dict, list, str)) or value is None
+                else type(value).__name__.capitalize()
+            )
             kind = {"Bool": "Boolean", "Int": "Integer", "Float": "Float"}.get(kind, kind)
             inputs.append(self.formal_parameter(f"#input-config-{key}", key, kind, pv))
         for item in self._raw_inputs():
             entity = self.external_file(item["path"], item["sha256"])
             objects.append(entity)
-            inputs.append(self.formal_parameter(f"#input-file-{item['path']}", item["path"], "File", entity))
+            inputs.append(
+                self.formal_parameter(f"#input-file-{item['path']}", item["path"], "File", entity)
+            )
         outputs, results = [], []
         for entry in self.files.values():
             if entry.get("kind") != "output":
                 continue
             entity = self.file(entry["path"])
             results.append(entity)
-            outputs.append(self.formal_parameter(f"#output-{entry['path']}", entry["path"], "File", entity))
+            outputs.append(
+                self.formal_parameter(f"#output-{entry['path']}", entry["path"], "File", entity)
+            )
         workflow["input"] = inputs
         workflow["output"] = outputs
         action = self.crate.add_action(
@@ -246,7 +284,11 @@ class _Builder:
             for key, value in sorted(job.get("params", {}).items()):
                 objects.append(self.property_value(f"#job-{stem}-param-{key}", key, value))
             results = [self.file(p) for p in job.get("outputs", []) if p in self.files]
-            results += [self.file(p) for p in (job.get("log"), job.get("benchmark"), job["job"]) if p and p in self.files]
+            results += [
+                self.file(p)
+                for p in (job.get("log"), job.get("benchmark"), job["job"])
+                if p and p in self.files
+            ]
             props = {
                 "@type": "CreateAction",
                 "name": f"rule {job['rule']}",
@@ -255,14 +297,18 @@ class _Builder:
                 "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"},
                 "description": f"Snakemake job {stem} (record {job['job']}), {job.get('threads')} thread(s) on {job.get('host')}",
             }
-            action = self.crate.add_action(tool, identifier=f"#job-{stem}", object=objects, result=results, properties=props)
+            action = self.crate.add_action(
+                tool, identifier=f"#job-{stem}", object=objects, result=results, properties=props
+            )
             self.crate.root_dataset.append_to("mentions", action)
 
     def _tool(self, job: dict):
         rel = self._program_path(job)
         if rel in self.files:
             return self.file(rel)
-        return self.context(f"#rule-{job['rule']}", {"@type": "SoftwareApplication", "name": f"rule {job['rule']}"})
+        return self.context(
+            f"#rule-{job['rule']}", {"@type": "SoftwareApplication", "name": f"rule {job['rule']}"}
+        )
 
     def build(self):
         self.root()
@@ -294,7 +340,9 @@ def write_crate(version_dir: str | Path, manifest: dict | None = None) -> Path:
 
 # -- validation (offline) -------------------------------------------------------------------------
 VALIDATION_PROFILE = "workflow-run-crate-0.5"
-CONTEXT_ACCEPT = "application/ld+json, application/json, */*;q=0.1"  # what the validator's loader sends
+CONTEXT_ACCEPT = (
+    "application/ld+json, application/json, */*;q=0.1"  # what the validator's loader sends
+)
 
 
 def bundled_contexts() -> dict[str, bytes]:
@@ -318,15 +366,28 @@ def offline_context_cache(cache_name: str | Path) -> Path:
     from requests_cache import CachedSession
     from urllib3.response import HTTPResponse
 
-    session = CachedSession(cache_name=str(cache_name), backend="sqlite", expire_after=-1,
-                            allowable_methods=("GET",), allowable_codes=(200, 302, 404))
+    session = CachedSession(
+        cache_name=str(cache_name),
+        backend="sqlite",
+        expire_after=-1,
+        allowable_methods=("GET",),
+        allowable_codes=(200, 302, 404),
+    )
     for url, body in bundled_contexts().items():
-        request = session.prepare_request(requests.Request("GET", url, headers={"Accept": CONTEXT_ACCEPT}))
+        request = session.prepare_request(
+            requests.Request("GET", url, headers={"Accept": CONTEXT_ACCEPT})
+        )
         headers = {"Content-Type": "application/ld+json", "Content-Length": str(len(body))}
         response = requests.Response()
         response.status_code, response.reason, response.url = 200, "OK", url
-        response.raw = HTTPResponse(body=io.BytesIO(body), headers=headers, status=200, reason="OK",
-                                    preload_content=False, request_url=url)
+        response.raw = HTTPResponse(
+            body=io.BytesIO(body),
+            headers=headers,
+            status=200,
+            reason="OK",
+            preload_content=False,
+            request_url=url,
+        )
         response._content = body
         response.encoding = "utf-8"
         response.headers = CaseInsensitiveDict(headers)
@@ -336,7 +397,9 @@ def offline_context_cache(cache_name: str | Path) -> Path:
     return Path(f"{cache_name}.sqlite")
 
 
-def validate_crate(version_dir: str | Path, cache_name: str | Path, profile: str = VALIDATION_PROFILE) -> list[str]:
+def validate_crate(
+    version_dir: str | Path, cache_name: str | Path, profile: str = VALIDATION_PROFILE
+) -> list[str]:
     """Validate the crate of ``version_dir`` offline; returns the failed requirements (empty: valid)."""
     from rocrate_validator import models, services
 
@@ -357,10 +420,18 @@ def validate_crate(version_dir: str | Path, cache_name: str | Path, profile: str
 
 def add_command(commands) -> None:
     """``bayespipe rocrate VERSION [--validate]``: (re)write the crate, optionally validate it offline."""
-    parser = commands.add_parser("rocrate", help="write ro-crate-metadata.json of a version; --validate checks it offline")
+    parser = commands.add_parser(
+        "rocrate", help="write ro-crate-metadata.json of a version; --validate checks it offline"
+    )
     parser.add_argument("version_dir", type=Path)
-    parser.add_argument("--validate", action="store_true", help=f"validate with roc-validator ({VALIDATION_PROFILE}), offline")
-    parser.add_argument("--no-write", action="store_true", help="validate the existing crate without rewriting it")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help=f"validate with roc-validator ({VALIDATION_PROFILE}), offline",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="validate the existing crate without rewriting it"
+    )
     parser.set_defaults(handler=_command)
 
 
@@ -369,7 +440,10 @@ def _command(args) -> int:
     import tempfile
 
     if not (args.version_dir / MANIFEST).is_file():
-        print(f"bayespipe rocrate: {args.version_dir}: not a complete version folder (no {MANIFEST})", file=sys.stderr)
+        print(
+            f"bayespipe rocrate: {args.version_dir}: not a complete version folder (no {MANIFEST})",
+            file=sys.stderr,
+        )
         return 2
     if not args.no_write:
         print(f"wrote {write_crate(args.version_dir)}")
@@ -379,5 +453,7 @@ def _command(args) -> int:
         failures = validate_crate(args.version_dir, Path(cache) / "http-cache")
     for failure in failures:
         print(failure)
-    print(f"{VALIDATION_PROFILE}: {'valid' if not failures else f'{len(failures)} failed requirements'}")
+    print(
+        f"{VALIDATION_PROFILE}: {'valid' if not failures else f'{len(failures)} failed requirements'}"
+    )
     return 0 if not failures else 1

@@ -84,8 +84,9 @@ def link_raw_inputs(manifest: dict, source: Path, target: Path) -> list[str]:
         if not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(origin)
-    recorded = {(i["path"], i["sha256"])
-                for job in manifest.get("jobs", []) for i in job.get("inputs", [])}
+    recorded = {
+        (i["path"], i["sha256"]) for job in manifest.get("jobs", []) for i in job.get("inputs", [])
+    }
     for rel, sha in sorted(recorded):
         full = target / rel
         if rel in raw and full.is_file() and sha256_file(full) != sha:

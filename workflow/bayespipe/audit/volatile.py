@@ -29,28 +29,50 @@ from typing import Any
 
 # bayespipe.jobs.job(): the record's frame, and the per-run values scripts add under "extra".
 JOB_RECORD_FIELDS = (
-    "start_time", "end_time", "wall_seconds", "host", "platform", "slurm_job_id",
+    "start_time",
+    "end_time",
+    "wall_seconds",
+    "host",
+    "platform",
+    "slurm_job_id",
     "run_version",  # the run that made the job: an earlier version when the job was reused
     "params.root",  # the checkout's absolute path (report rules)
     # {path: sha256}: an input with per-run fields has another sha256 after every run; each
     # input file is compared itself (raw inputs are checked against these hashes when staging)
     "inputs.*",
-    "extra.train_seconds", "extra.sampling_seconds", "extra.prior_sampling_seconds",
-    "extra.metrics.sampling_seconds", "extra.compile.compile_seconds", "extra.compile.exe_file",
-    "extra.comparison.*.wall_seconds", "extra.comparison.*.min_ess_bulk_per_second",
+    "extra.train_seconds",
+    "extra.sampling_seconds",
+    "extra.prior_sampling_seconds",
+    "extra.metrics.sampling_seconds",
+    "extra.compile.compile_seconds",
+    "extra.compile.exe_file",
+    "extra.comparison.*.wall_seconds",
+    "extra.comparison.*.min_ess_bulk_per_second",
     "extra.generated",
 )
 # bayespipe.provenance.build_manifest / write_manifest and run_info() in common.smk. Every
 # file's sha256 and size are left to the comparison of the files themselves.
 MANIFEST_FIELDS = (
-    "start_time", "end_time", "command_line", "workdir", "host", "git",
+    "start_time",
+    "end_time",
+    "command_line",
+    "workdir",
+    "host",
+    "git",
     *(f"jobs.*.{field}" for field in JOB_RECORD_FIELDS if field != "inputs.*"),
-    "jobs.*.reused_from", "jobs.*.inputs.*.sha256",
-    "files.*.sha256", "files.*.size", "files.*.params.root", "files.*.inputs.*.sha256",
+    "jobs.*.reused_from",
+    "jobs.*.inputs.*.sha256",
+    "files.*.sha256",
+    "files.*.size",
+    "files.*.params.root",
+    "files.*.inputs.*.sha256",
 )
 # bayespipe.engines.stan.engine: the compile stamp (the build folder is in the user's cache).
 COMPILE_STAMP_FIELDS = (
-    "compile_seconds", "compiled_at", "build_folder", "exe_file",
+    "compile_seconds",
+    "compiled_at",
+    "build_folder",
+    "exe_file",
     "stanc_options_used.include-paths",
 )
 # bayespipe.analyses.zillow.fit: held-out metrics of each Stan model.
@@ -98,33 +120,52 @@ def registry() -> tuple[FileKind, ...]:
         FileKind("job record", ("*/logs/*.job.json",), JOB_RECORD_FIELDS),
         FileKind("manifest", ("manifest.json",), MANIFEST_FIELDS),
         FileKind("Stan compile stamp", ("*/stan/*.compile.json",), COMPILE_STAMP_FIELDS),
-        FileKind("Stan diagnostics", ("*/diagnostics.json",),
-                 stan_outputs.VOLATILE_FIELDS["diagnostics"]),
-        FileKind("tadpoles fit metrics", ("tadpoles/fit/metrics.json",),
-                 tadpoles.VOLATILE_FIELDS["metrics"]),
-        FileKind("NUTS vs TFP HMC table", ("tadpoles/compare/nuts_vs_tfp_hmc.csv",),
-                 tfp_hmc.VOLATILE_FIELDS["comparison"]),
-        FileKind("Zillow held-out metrics", ("zillow/*/heldout_metrics.json",),
-                 ZILLOW_HELDOUT_FIELDS),
-        FileKind("Zillow network metrics", ("zillow/network/metrics.json",),
-                 zillow_network.VOLATILE_FIELDS["metrics"]),
+        FileKind(
+            "Stan diagnostics", ("*/diagnostics.json",), stan_outputs.VOLATILE_FIELDS["diagnostics"]
+        ),
+        FileKind(
+            "tadpoles fit metrics",
+            ("tadpoles/fit/metrics.json",),
+            tadpoles.VOLATILE_FIELDS["metrics"],
+        ),
+        FileKind(
+            "NUTS vs TFP HMC table",
+            ("tadpoles/compare/nuts_vs_tfp_hmc.csv",),
+            tfp_hmc.VOLATILE_FIELDS["comparison"],
+        ),
+        FileKind(
+            "Zillow held-out metrics", ("zillow/*/heldout_metrics.json",), ZILLOW_HELDOUT_FIELDS
+        ),
+        FileKind(
+            "Zillow network metrics",
+            ("zillow/network/metrics.json",),
+            zillow_network.VOLATILE_FIELDS["metrics"],
+        ),
         FileKind("moons metrics", ("moons/*/metrics.json",), moons.VOLATILE_FIELDS["metrics"]),
         FileKind("moons summary", ("moons/moons_metrics.csv",), moons.VOLATILE_FIELDS["summary"]),
-        FileKind("sinusoid metrics", ("sinusoid/*/metrics.json", "sinusoid/sinusoid_metrics.csv"),
-                 SINUSOID_FIELDS),
+        FileKind(
+            "sinusoid metrics",
+            ("sinusoid/*/metrics.json", "sinusoid/sinusoid_metrics.csv"),
+            SINUSOID_FIELDS,
+        ),
         FileKind("LeNet metrics", ("mnist/train/metrics.json",), lenet.VOLATILE_FIELDS["metrics"]),
-        FileKind("LeNet evaluations", ("mnist/train/evaluations.csv",),
-                 lenet.VOLATILE_FIELDS["evaluations"]),
+        FileKind(
+            "LeNet evaluations",
+            ("mnist/train/evaluations.csv",),
+            lenet.VOLATILE_FIELDS["evaluations"],
+        ),
         FileKind("calibration batch", ("calibration/batches/*/*.json",), CALIBRATION_BATCH_FIELDS),
-        FileKind("calibration summary", ("calibration/calibration.json",),
-                 CALIBRATION_SUMMARY_FIELDS),
+        FileKind(
+            "calibration summary", ("calibration/calibration.json",), CALIBRATION_SUMMARY_FIELDS
+        ),
     )
 
 
 def kind_of(rel: str, kinds: Iterable[FileKind] | None = None) -> FileKind | None:
     """The first declared kind whose patterns match ``rel`` (a path inside a version folder)."""
-    return next((kind for kind in (registry() if kinds is None else kinds) if kind.matches(rel)),
-                None)
+    return next(
+        (kind for kind in (registry() if kinds is None else kinds) if kind.matches(rel)), None
+    )
 
 
 def declared(key: str, fields: Iterable[str]) -> bool:

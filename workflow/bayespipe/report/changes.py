@@ -47,8 +47,9 @@ class Changes:
     movements: list[Movement] = field(default_factory=list)
 
 
-def previous_version(results_dir: str | Path, current: str,
-                     label: str = "") -> tuple[Path, dict] | None:
+def previous_version(
+    results_dir: str | Path, current: str, label: str = ""
+) -> tuple[Path, dict] | None:
     """The newest complete version other than ``current`` with the same run label (a label is
     one line of runs, with its own work tree; another label's runs are other experiments)."""
     for folder, manifest in complete_versions(results_dir):
@@ -58,14 +59,23 @@ def previous_version(results_dir: str | Path, current: str,
     return None
 
 
-def staged_manifest(version_dir: Path, run: dict, files: list[str],
-                    pending: tuple[str, ...] = (PAGE,)) -> dict:
+def staged_manifest(
+    version_dir: Path, run: dict, files: list[str], pending: tuple[str, ...] = (PAGE,)
+) -> dict:
     """The parts of a manifest that ``diff_versions`` compares, for a version still running.
     ``pending`` outputs are being written (this page): listed, with no hash yet."""
-    outputs = [f for f in files if not set(Path(f).parts) & SKIPPED_PARTS
-               and not f.endswith(".job.json") and (version_dir / f).is_file()]
-    entries = [{"path": rel, "sha256": sha256_file(version_dir / rel), "kind": "output"}
-               for rel in outputs if rel not in pending]
+    outputs = [
+        f
+        for f in files
+        if not set(Path(f).parts) & SKIPPED_PARTS
+        and not f.endswith(".job.json")
+        and (version_dir / f).is_file()
+    ]
+    entries = [
+        {"path": rel, "sha256": sha256_file(version_dir / rel), "kind": "output"}
+        for rel in outputs
+        if rel not in pending
+    ]
     entries += [{"path": rel, "sha256": None, "kind": "output"} for rel in pending]
     return {
         "version": run["version"],
@@ -89,15 +99,23 @@ def movements(before: list[Headline], after: list[Headline]) -> list[Movement]:
     moved = []
     for row in after:
         prior = old.get(row.id)
-        if prior is None or (prior.value, prior.text, prior.verdict) == (row.value, row.text,
-                                                                          row.verdict):
+        if prior is None or (prior.value, prior.text, prior.verdict) == (
+            row.value,
+            row.text,
+            row.verdict,
+        ):
             continue
         moved.append(Movement(row.result, prior.value, row.value, prior.verdict, row.verdict))
     return moved
 
 
-def changes_since_previous(version_dir: str | Path, results_dir: str | Path, run: dict,
-                           files: list[str], current: list[Headline]) -> Changes | None:
+def changes_since_previous(
+    version_dir: str | Path,
+    results_dir: str | Path,
+    run: dict,
+    files: list[str],
+    current: list[Headline],
+) -> Changes | None:
     """The diff against the previous complete version, or None when there is none.
 
     ``files`` are this version's files (relative to ``version_dir``); when ``version_dir`` is

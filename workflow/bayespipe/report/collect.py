@@ -29,8 +29,10 @@ TABLE_NAME = re.compile(
 JSON_KINDS = (
     ("data_card", re.compile(r"data_card", re.I)),
     ("diagnostics", re.compile(r"diagnostic|gates", re.I)),
-    ("metrics", re.compile(
-        r"metric|accuracy|summary|comparison|recovery|ood|evaluation|calibration", re.I)),
+    (
+        "metrics",
+        re.compile(r"metric|accuracy|summary|comparison|recovery|ood|evaluation|calibration", re.I),
+    ),
 )
 PASS_KEYS = ("passed", "pass", "ok", "gates_passed", "all_passed")
 NOT_CHECKS = ("approximate",)  # booleans of a diagnostics file that describe it, not a check
@@ -96,8 +98,10 @@ def json_kind(name: str) -> str:
 def _result_files(folder: Path) -> list[Path]:
     """Files of an analysis folder, without logs, benchmarks and job records."""
     return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and not (set(p.relative_to(folder).parts) & SKIPPED_PARTS)
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not (set(p.relative_to(folder).parts) & SKIPPED_PARTS)
         and not p.name.startswith(".")
     )
 
@@ -183,8 +187,9 @@ def collect_analysis(version_dir: Path, name: str, only: set[str] | None = None)
             section.figures.append(rel)
         elif suffix == ".json" and size <= MAX_TABLE_BYTES:
             _add_json(section, path, rel)
-        elif suffix in (".csv", ".tsv") and TABLE_NAME.search(path.name) \
-                and size <= MAX_TABLE_BYTES:
+        elif (
+            suffix in (".csv", ".tsv") and TABLE_NAME.search(path.name) and size <= MAX_TABLE_BYTES
+        ):
             try:
                 section.tables.append(read_table(path, rel))
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -215,7 +220,8 @@ def present_analyses(version_dir: Path, only: set[str] | None = None) -> list[st
     """Analysis folders in the version folder (with a file in ``only``, when given), known ones
     in report order, then any others."""
     names = [
-        p.name for p in version_dir.iterdir()
+        p.name
+        for p in version_dir.iterdir()
         if p.is_dir() and p.name != REPORT_DIR and not p.name.startswith(".")
     ]
     if only is not None:
@@ -257,8 +263,9 @@ def devices(records: list[dict]) -> list[str]:
     for record in records:
         info = (record.get("extra") or {}).get("device")
         if isinstance(info, dict):
-            label = info.get("device_name") or info.get("device") \
-                or json.dumps(info, sort_keys=True)
+            label = (
+                info.get("device_name") or info.get("device") or json.dumps(info, sort_keys=True)
+            )
             if info.get("gpus"):
                 label += f" ({', '.join(map(str, info['gpus']))})"
         elif info:
@@ -266,5 +273,6 @@ def devices(records: list[dict]) -> list[str]:
         else:
             continue
         rules_by_device.setdefault(label, []).append(str(record.get("rule")))
-    return [f"{label} [{', '.join(dict.fromkeys(rules))}]"
-            for label, rules in rules_by_device.items()]
+    return [
+        f"{label} [{', '.join(dict.fromkeys(rules))}]" for label, rules in rules_by_device.items()
+    ]

@@ -107,15 +107,20 @@ def read_value(version_dir: Path, ours: dict) -> tuple[float | None, float | Non
         return _column_mean(path, ours["column"]), None, None
     if path.suffix == ".json":
         data = read_json(path)
-        return tuple(_number(_dotted(data, ours[k])) if k in ours else None
-                     for k in ("key", "low", "high"))
-    match = [r for r in _csv_rows(path)
-             if all(r.get(c) == str(v) for c, v in ours.get("where", {}).items())]
+        return tuple(
+            _number(_dotted(data, ours[k])) if k in ours else None for k in ("key", "low", "high")
+        )
+    match = [
+        r
+        for r in _csv_rows(path)
+        if all(r.get(c) == str(v) for c, v in ours.get("where", {}).items())
+    ]
     if not match:
         return None, None, None
     row = match[0]
-    return tuple(_number(row.get(ours[k])) if k in ours else None
-                 for k in ("column", "low", "high"))
+    return tuple(
+        _number(row.get(ours[k])) if k in ours else None for k in ("column", "low", "high")
+    )
 
 
 def _agrees(entry: dict, row: Headline, values: dict[str, float | None]) -> bool | None:
@@ -152,16 +157,23 @@ def note_applies(note: dict, version_dir: Path, config: dict) -> bool:
     return path.is_file() and _dotted(read_json(path), when["key"]) == when["equals"]
 
 
-def headlines(version_dir: str | Path, config: dict,
-              path: str | Path = REFERENCES) -> list[Headline]:
+def headlines(
+    version_dir: str | Path, config: dict, path: str | Path = REFERENCES
+) -> list[Headline]:
     """Every declared headline result judged against ``version_dir``, in declaration order."""
     version_dir = Path(version_dir)
     refs = load_references(str(path))
     rows, values = [], {}
     for entry in refs["references"]:
         ours = entry.get("ours")
-        row = Headline(entry["id"], entry["analysis"], entry["result"], entry["tutorial"],
-                       entry["source"], ours["file"] if ours else None)
+        row = Headline(
+            entry["id"],
+            entry["analysis"],
+            entry["result"],
+            entry["tutorial"],
+            entry["source"],
+            ours["file"] if ours else None,
+        )
         if ours:
             row.value, row.low, row.high = read_value(version_dir, ours)
         values[row.id] = row.value
@@ -172,8 +184,11 @@ def headlines(version_dir: str | Path, config: dict,
             row.file = entry.get("link")
         agrees = _agrees(entry, row, values)
         row.verdict = NOT_RUN if agrees is None else REPRODUCED if agrees else DIFFERS
-        row.notes = [refs["notes"][n]["text"] for n in entry.get("notes", [])
-                     if note_applies(refs["notes"][n], version_dir, config)]
+        row.notes = [
+            refs["notes"][n]["text"]
+            for n in entry.get("notes", [])
+            if note_applies(refs["notes"][n], version_dir, config)
+        ]
     return rows
 
 

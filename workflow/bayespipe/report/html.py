@@ -78,18 +78,23 @@ def collect_warnings(info: RunInfo, analyses: list[collect.AnalysisSection]) -> 
     """Plain-text warnings (the template escapes them)."""
     warnings = []
     present_names = {s.name for s in analyses}
-    warnings += [f"analysis {name} is enabled but has no results folder"
-                 for name in info.analyses if name not in present_names]
+    warnings += [
+        f"analysis {name} is enabled but has no results folder"
+        for name in info.analyses
+        if name not in present_names
+    ]
     for section in analyses:
         for gate in section.gates:
             if not gate.passed:
                 checks = f" ({', '.join(gate.failed_checks)})" if gate.failed_checks else ""
                 warnings.append(
-                    f"{section.title}: {gate.name} failed its convergence gates{checks}")
+                    f"{section.title}: {gate.name} failed its convergence gates{checks}"
+                )
         warnings += section.problems
     if (info.git or {}).get("dirty"):
-        warnings.append("the checkout had uncommitted changes; report/code-snapshot/ holds the "
-                        "code that ran")
+        warnings.append(
+            "the checkout had uncommitted changes; report/code-snapshot/ holds the code that ran"
+        )
     return warnings
 
 
@@ -107,8 +112,11 @@ def _run_rows(info: RunInfo, device_list: list[str]) -> list[tuple[str, str]]:
         ("Code commit", commit),
         ("Stan engine", f"{info.stan_engine.get('engine')} ({engine})"),
         ("Devices", "; ".join(device_list) or "CPU only (no job reported a device)"),
-        ("Host", " · ".join(str(x) for x in (host.get("name"), host.get("cpu_model")) if x)
-                 + f" · {host.get('cores')} cores · GPUs: {gpus}"),
+        (
+            "Host",
+            " · ".join(str(x) for x in (host.get("name"), host.get("cpu_model")) if x)
+            + f" · {host.get('cores')} cores · GPUs: {gpus}",
+        ),
         ("Analyses", ", ".join(info.analyses)),
     ]
     if info.reused:
@@ -116,18 +124,36 @@ def _run_rows(info: RunInfo, device_list: list[str]) -> list[tuple[str, str]]:
     return rows
 
 
-def _changes(version_dir: Path, info: RunInfo, results_dir: str | Path | None,
-             files: set[str] | None, analyses: list, rows: list) -> Changes | None:
+def _changes(
+    version_dir: Path,
+    info: RunInfo,
+    results_dir: str | Path | None,
+    files: set[str] | None,
+    analyses: list,
+    rows: list,
+) -> Changes | None:
     if results_dir is None:
         return None
-    run = {"version": info.version, "config": info.config, "code": info.code,
-           "data": info.data, "software": info.software, "stan_engine": info.stan_engine}
+    run = {
+        "version": info.version,
+        "config": info.config,
+        "code": info.code,
+        "data": info.data,
+        "software": info.software,
+        "stan_engine": info.stan_engine,
+    }
     listed = sorted(files) if files is not None else [rel for a in analyses for rel, _ in a.files]
     return changes_since_previous(version_dir, results_dir, run, listed, rows)
 
 
-def context(version_dir: Path, report_html: Path, info: RunInfo, *,
-            files: set[str] | None = None, results_dir: str | Path | None = None) -> dict:
+def context(
+    version_dir: Path,
+    report_html: Path,
+    info: RunInfo,
+    *,
+    files: set[str] | None = None,
+    results_dir: str | Path | None = None,
+) -> dict:
     """Everything the templates show, computed from the version folder and the run.
 
     ``files`` (version-relative) restricts the page to this run's files, since a work tree
@@ -137,8 +163,10 @@ def context(version_dir: Path, report_html: Path, info: RunInfo, *,
     def ours(rel: str) -> bool:
         return files is None or rel in files
 
-    analyses = [collect.collect_analysis(version_dir, name, files)
-                for name in collect.present_analyses(version_dir, files)]
+    analyses = [
+        collect.collect_analysis(version_dir, name, files)
+        for name in collect.present_analyses(version_dir, files)
+    ]
     rows = headline.headlines(version_dir, info.config)
     views = [sections.build(version_dir, report_dir, a, rows) for a in analyses]
     records = [r for r in collect.load_job_records(version_dir) if ours(r["_record"])]
@@ -148,10 +176,15 @@ def context(version_dir: Path, report_html: Path, info: RunInfo, *,
         "info": info,
         # Results this version has first; those of analyses it did not run at the end.
         "headlines": sorted(rows, key=lambda h: h.verdict == headline.NOT_RUN),
-        "headline_links": {h.id: sections.href(report_dir, h.file) for h in rows
-                           if h.file and h.verdict != headline.NOT_RUN},
-        "verdicts": {v: sum(r.verdict == v for r in rows) for v in
-                     (headline.REPRODUCED, headline.DIFFERS, headline.NOT_RUN)},
+        "headline_links": {
+            h.id: sections.href(report_dir, h.file)
+            for h in rows
+            if h.file and h.verdict != headline.NOT_RUN
+        },
+        "verdicts": {
+            v: sum(r.verdict == v for r in rows)
+            for v in (headline.REPRODUCED, headline.DIFFERS, headline.NOT_RUN)
+        },
         "run_rows": _run_rows(info, collect.devices(records)),
         "gates": gates,
         "failed_gates": [g for g in gates if not g.passed],
@@ -162,12 +195,16 @@ def context(version_dir: Path, report_html: Path, info: RunInfo, *,
         "compared": results_dir is not None,
         "records": records,
         "warnings": collect_warnings(info, analyses),
-        "log_warnings": [(log, sections.href(report_dir, log), lines)
-                         for log, lines in collect.log_warnings(version_dir) if ours(log)],
+        "log_warnings": [
+            (log, sections.href(report_dir, log), lines)
+            for log, lines in collect.log_warnings(version_dir)
+            if ours(log)
+        ],
         "links": {
             "manifest": sections.href(report_dir, MANIFEST),
-            "crate": (sections.href(report_dir, ROCRATE)
-                      if info.config.get("report", True) else None),
+            "crate": (
+                sections.href(report_dir, ROCRATE) if info.config.get("report", True) else None
+            ),
             "snapshot": sections.href(report_dir, "report/code-snapshot/Snakefile"),
         },
         "config_text": json.dumps(info.config, indent=2, sort_keys=True, default=str),
@@ -188,8 +225,9 @@ def render(version_dir: str | Path, report_html: str | Path, info: RunInfo, **kw
     return environment().get_template("report.html.j2").render(page)
 
 
-def write_report(version_dir: str | Path, report_html: str | Path, info: RunInfo,
-                 **kwargs) -> Written:
+def write_report(
+    version_dir: str | Path, report_html: str | Path, info: RunInfo, **kwargs
+) -> Written:
     """Render and write the report atomically; ``kwargs`` as for ``context``."""
     page = context(Path(version_dir), Path(report_html), info, **kwargs)
     text = environment().get_template("report.html.j2").render(page)

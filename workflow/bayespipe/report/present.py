@@ -92,8 +92,9 @@ def is_records(value: Any) -> bool:
 
 
 def _short_list(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) <= MAX_INLINE_VECTOR
-            and all(map(is_scalar, value)))
+    return (
+        isinstance(value, list) and len(value) <= MAX_INLINE_VECTOR and all(map(is_scalar, value))
+    )
 
 
 def records(value: list | dict) -> tuple[list[str], list[dict]]:
@@ -109,8 +110,11 @@ def partition(mapping: dict) -> tuple[list[tuple], list[tuple]]:
     """(rows shown as key/value, entries shown as nested blocks) of a mapping, in key order."""
     flat, nested = [], []
     for key, value in ordered_items(mapping):
-        plain = is_scalar(value) or is_vector(value) or (
-            isinstance(value, list) and all(map(is_scalar, value)))
+        plain = (
+            is_scalar(value)
+            or is_vector(value)
+            or (isinstance(value, list) and all(map(is_scalar, value)))
+        )
         (flat if plain else nested).append((key, value))
     return flat, nested
 
@@ -123,14 +127,20 @@ def is_entries(value: Any) -> bool:
     """A mapping (or list) of dicts that also hold nested parts (calibration.json: a verdict per
     program with its evidence): one table of their plain fields, the rest folded per entry."""
     rows = list(value.values()) if isinstance(value, dict) else value
-    return isinstance(rows, list) and bool(rows) and all(
-        isinstance(r, dict) and any(_plain(v) for v in r.values()) for r in rows)
+    return (
+        isinstance(rows, list)
+        and bool(rows)
+        and all(isinstance(r, dict) and any(_plain(v) for v in r.values()) for r in rows)
+    )
 
 
 def entries(value: dict | list) -> tuple[list[str], list[dict], list[tuple[str, dict]]]:
     """(columns, rows of plain fields, (entry label, nested fields) per entry that has any)."""
-    items = list(value.items()) if isinstance(value, dict) else [
-        (str(r.get("name") or r.get("model") or i), r) for i, r in enumerate(value)]
+    items = (
+        list(value.items())
+        if isinstance(value, dict)
+        else [(str(r.get("name") or r.get("model") or i), r) for i, r in enumerate(value)]
+    )
     columns: list[str] = ["name"] if isinstance(value, dict) else []
     rows, nested = [], []
     for label, entry in items:
@@ -165,8 +175,9 @@ def summarise(value: list | dict, bins: int = HISTOGRAM_BINS) -> VectorSummary:
         counts[index] += 1
     top = max(counts)
     bars = [(i * 4.0, round(24.0 * c / top, 2)) for i, c in enumerate(counts)]
-    return VectorSummary(len(values), len(values) - len(finite), low, high,
-                         sum(finite) / len(finite), bars)
+    return VectorSummary(
+        len(values), len(values) - len(finite), low, high, sum(finite) / len(finite), bars
+    )
 
 
 def is_gate(key: Any, value: Any, kind: str) -> bool:
@@ -190,11 +201,24 @@ def parse_cell(text: str) -> Any:
 
 
 def filters() -> dict:
-    return {"number": number, "yes_no": yes_no, "ordered_items": ordered_items,
-            "ordered_keys": ordered_keys, "records": records, "summarise": summarise,
-            "parse_cell": parse_cell, "partition": partition, "entries": entries}
+    return {
+        "number": number,
+        "yes_no": yes_no,
+        "ordered_items": ordered_items,
+        "ordered_keys": ordered_keys,
+        "records": records,
+        "summarise": summarise,
+        "parse_cell": parse_cell,
+        "partition": partition,
+        "entries": entries,
+    }
 
 
 def tests() -> dict:
-    return {"number": is_number, "scalar": is_scalar, "vector": is_vector, "records": is_records,
-            "entries": is_entries}
+    return {
+        "number": is_number,
+        "scalar": is_scalar,
+        "vector": is_vector,
+        "records": is_records,
+        "entries": is_entries,
+    }

@@ -19,13 +19,24 @@ from bayespipe.report.headline import NOT_RUN, Headline
 LAYOUT = Path(__file__).with_name("layout.yaml")
 MAX_EMBEDDED_IMAGE = 3_000_000  # bytes; larger figures are linked instead
 DEFAULT_KEY_FIGURES = 2
-MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
-        ".jpeg": "image/jpeg", ".gif": "image/gif"}
+MIME = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+}
 # Folded results, in reading order: what the data were, how models compare, whether fits
 # converged, what they found, then everything else.
 RAW_ORDER = ("data_card", "comparison", "diagnostics", "metrics", "table", "other")
-RAW_HEADINGS = {"data_card": "Data card", "comparison": "Comparison", "diagnostics": "Diagnostics",
-                "metrics": "Metrics", "table": "Table", "other": "Other results"}
+RAW_HEADINGS = {
+    "data_card": "Data card",
+    "comparison": "Comparison",
+    "diagnostics": "Diagnostics",
+    "metrics": "Metrics",
+    "table": "Table",
+    "other": "Other results",
+}
 
 
 @dataclass
@@ -96,20 +107,31 @@ def _in_section(rel: str) -> str:
 def _json_item(report_dir: Path, doc: collect.JsonDoc, approximate: dict[str, str]) -> Item:
     method = approximate.get(doc.path)
     heading = RAW_HEADINGS[doc.kind] + (f" (approximate fit: {method})" if method else "")
-    return Item(doc.path, href(report_dir, doc.path), doc.kind, heading, json=doc.data,
-                approximate=method)
+    return Item(
+        doc.path, href(report_dir, doc.path), doc.kind, heading, json=doc.data, approximate=method
+    )
 
 
 def _table_item(report_dir: Path, table: collect.Table) -> Item:
     name = Path(table.path).name
-    kind = "comparison" if "comparison" in name or "_vs_" in name else (
-        "diagnostics" if collect.json_kind(name) == "diagnostics" else "table")
-    return Item(table.path, href(report_dir, table.path), kind, RAW_HEADINGS[kind],
-                table=table, rows=len(table.rows) + table.truncated)
+    kind = (
+        "comparison"
+        if "comparison" in name or "_vs_" in name
+        else ("diagnostics" if collect.json_kind(name) == "diagnostics" else "table")
+    )
+    return Item(
+        table.path,
+        href(report_dir, table.path),
+        kind,
+        RAW_HEADINGS[kind],
+        table=table,
+        rows=len(table.rows) + table.truncated,
+    )
 
 
-def _split_figures(section: collect.AnalysisSection,
-                   patterns: list[str] | None) -> tuple[list, list]:
+def _split_figures(
+    section: collect.AnalysisSection, patterns: list[str] | None
+) -> tuple[list, list]:
     if not patterns:
         return section.figures[:DEFAULT_KEY_FIGURES], section.figures[DEFAULT_KEY_FIGURES:]
     key = [rel for pattern in patterns for rel in section.figures if matches(rel, pattern)]
@@ -119,13 +141,17 @@ def _split_figures(section: collect.AnalysisSection,
     return key, [rel for rel in section.figures if rel not in key]
 
 
-def build(version_dir: Path, report_dir: Path, section: collect.AnalysisSection,
-          headlines: list[Headline], layout: dict | None = None) -> SectionView:
+def build(
+    version_dir: Path,
+    report_dir: Path,
+    section: collect.AnalysisSection,
+    headlines: list[Headline],
+    layout: dict | None = None,
+) -> SectionView:
     layout = load_layout() if layout is None else layout
     plan = layout.get(section.name) or {}
     view = SectionView(section, f"analysis-{section.name}")
-    view.key_numbers = [h for h in headlines
-                        if h.analysis == section.name and h.verdict != NOT_RUN]
+    view.key_numbers = [h for h in headlines if h.analysis == section.name and h.verdict != NOT_RUN]
     key, more = _split_figures(section, plan.get("key_figures"))
     view.key_figures = [figure(version_dir, report_dir, rel) for rel in key]
     view.more_figures = [figure(version_dir, report_dir, rel) for rel in more]

@@ -46,8 +46,10 @@ def replication_rng(seed: int, program: str, replication: int) -> np.random.Gene
 def _cpu_seconds() -> float:
     """CPU time of this process and its finished children (CmdStan runs as a child): the cost of
     a batch apart from the machine's load."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
@@ -58,8 +60,9 @@ def _divergences(idata) -> int:
     return int(stats["diverging"].values.sum())
 
 
-def run_replication(engine, program: str, stan_file, stamp, design: dict, settings: dict,
-                    replication: int) -> dict:
+def run_replication(
+    engine, program: str, stan_file, stamp, design: dict, settings: dict, replication: int
+) -> dict:
     """Simulate one data set from the prior, fit it, rank the true values."""
     rng = replication_rng(settings["seed"], program, replication)
     data, truth = simulate(program, design, rng)
@@ -70,16 +73,36 @@ def run_replication(engine, program: str, stan_file, stamp, design: dict, settin
         idata, _ = engine.fit(stan_file, data, sampler, stamp_path=stamp)
     except StanEngineError as exc:
         logger.warning("%s replication %d: fit failed: %s", program, replication, exc)
-        return {**record, "status": "failed", "error": str(exc)[-2000:],
-                "seconds": round(time.perf_counter() - clock, 3)}
+        return {
+            **record,
+            "status": "failed",
+            "error": str(exc)[-2000:],
+            "seconds": round(time.perf_counter() - clock, 3),
+        }
     result, size = rank_module.ranks(idata.posterior, truth, settings["thin"], rng)
-    return {**record, "status": "ok", "ranks": result, "draws": size,
-            "min_ess": rank_module.min_ess(idata.posterior, truth),
-            "divergences": _divergences(idata), "seconds": round(time.perf_counter() - clock, 3)}
+    return {
+        **record,
+        "status": "ok",
+        "ranks": result,
+        "draws": size,
+        "min_ess": rank_module.min_ess(idata.posterior, truth),
+        "divergences": _divergences(idata),
+        "seconds": round(time.perf_counter() - clock, 3),
+    }
 
 
-def run_batch(program: str, batch: int, *, stan_file, stamp, design_path, settings: dict,
-              engine: str, destination, program_name: str | None = None) -> dict:
+def run_batch(
+    program: str,
+    batch: int,
+    *,
+    stan_file,
+    stamp,
+    design_path,
+    settings: dict,
+    engine: str,
+    destination,
+    program_name: str | None = None,
+) -> dict:
     """Run every replication of ``batch`` and write them as JSON to ``destination``.
 
     ``program`` picks the simulator; ``stan_file`` may be a copy of the program (the tests plant
@@ -90,18 +113,32 @@ def run_batch(program: str, batch: int, *, stan_file, stamp, design_path, settin
     numbers = batch_replications(batch, settings["replications"], settings["batch_size"])
     stan_engine = get_engine(engine)
     clock, cpu = time.perf_counter(), _cpu_seconds()
-    records = [run_replication(stan_engine, program, stan_file, stamp, design, settings, r)
-               for r in numbers]
+    records = [
+        run_replication(stan_engine, program, stan_file, stamp, design, settings, r)
+        for r in numbers
+    ]
     result = {
-        "format": BATCH_FORMAT, "program": program_name or program, "simulator": program,
-        "stan_file": str(stan_file), "engine": stan_engine.name, "batch": batch,
-        "thin": settings["thin"], "sampler": settings["sampler"],
+        "format": BATCH_FORMAT,
+        "program": program_name or program,
+        "simulator": program,
+        "stan_file": str(stan_file),
+        "engine": stan_engine.name,
+        "batch": batch,
+        "thin": settings["thin"],
+        "sampler": settings["sampler"],
         "seconds": round(time.perf_counter() - clock, 3),
-        "cpu_seconds": round(_cpu_seconds() - cpu, 3), "replications": records,
+        "cpu_seconds": round(_cpu_seconds() - cpu, 3),
+        "replications": records,
     }
     failed = sum(r["status"] == "failed" for r in records)
-    logger.info("%s batch %d: %d replications, %d failed fits, %.1f s", program, batch,
-                len(records), failed, result["seconds"])
+    logger.info(
+        "%s batch %d: %d replications, %d failed fits, %.1f s",
+        program,
+        batch,
+        len(records),
+        failed,
+        result["seconds"],
+    )
     write_json(destination, result)
     return result
 
@@ -110,8 +147,16 @@ def batch_file(folder, program: str, batch: int) -> Path:
     return Path(folder) / program / f"{batch}.json"
 
 
-def calibrate_in_process(program: str, *, stan_file, design_path, settings: dict, engine: str,
-                         folder, program_name: str | None = None) -> list[Path]:
+def calibrate_in_process(
+    program: str,
+    *,
+    stan_file,
+    design_path,
+    settings: dict,
+    engine: str,
+    folder,
+    program_name: str | None = None,
+) -> list[Path]:
     """Compile and run every batch of one program here, one after the other (tests, benchmarks;
     the workflow runs the batches as separate jobs). Returns the batch files."""
     folder = Path(folder)
@@ -120,6 +165,15 @@ def calibrate_in_process(program: str, *, stan_file, design_path, settings: dict
     count = batch_count(settings["replications"], settings["batch_size"])
     paths = [batch_file(folder, program_name or program, b) for b in range(count)]
     for number, path in enumerate(paths):
-        run_batch(program, number, stan_file=stan_file, stamp=stamp, design_path=design_path,
-                  settings=settings, engine=engine, destination=path, program_name=program_name)
+        run_batch(
+            program,
+            number,
+            stan_file=stan_file,
+            stamp=stamp,
+            design_path=design_path,
+            settings=settings,
+            engine=engine,
+            destination=path,
+            program_name=program_name,
+        )
     return paths

@@ -16,8 +16,13 @@ import pandas as pd
 from bayespipe.errors import InputError
 from bayespipe.io import read_json, write_json
 
-PROGRAMS = ("tadpoles", "linear_regression", "random_intercepts", "intercepts_only",
-            "missing_predictor")
+PROGRAMS = (
+    "tadpoles",
+    "linear_regression",
+    "random_intercepts",
+    "intercepts_only",
+    "missing_predictor",
+)
 ZILLOW_PROGRAMS = PROGRAMS[1:]
 DESIGN_SEED = 16  # which rows a scaled-down zip group keeps (fixed: the design is not random)
 
@@ -43,10 +48,14 @@ def tadpoles_design(table_path, scale: float) -> dict:
     _columns(frame, table_path, ["density"])
     density = frame["density"].to_numpy()
     if len(density) == 0 or (density < 1).any():
-        raise InputError(table_path, "expected at least one tank, each with density >= 1",
-                         column="density")
-    return {"program": "tadpoles", "scale": scale,
-            "density": [_scaled(int(d), scale) for d in density]}
+        raise InputError(
+            table_path, "expected at least one tank, each with density >= 1", column="density"
+        )
+    return {
+        "program": "tadpoles",
+        "scale": scale,
+        "density": [_scaled(int(d), scale) for d in density],
+    }
 
 
 def _subsample(frame: pd.DataFrame, by: list[str], scale: float) -> pd.DataFrame:
@@ -65,8 +74,9 @@ def zillow_design(program: str, table_path, predictors_path, scale: float) -> di
     info = read_json(predictors_path)
     for key in ("predictors", "n_groups", "imputable_predictor"):
         if key not in info:
-            raise InputError(predictors_path, f"missing key '{key}' (expected the data stage's "
-                                              "predictors.json)")
+            raise InputError(
+                predictors_path, f"missing key '{key}' (expected the data stage's predictors.json)"
+            )
     predictors, n_groups = list(info["predictors"]), int(info["n_groups"])
     frame = pd.read_parquet(table_path)
     cells = ["zip_index"]
@@ -80,8 +90,9 @@ def zillow_design(program: str, table_path, predictors_path, scale: float) -> di
         _columns(frame, table_path, [*predictors, "zip_index"])
     groups = frame["zip_index"].to_numpy()
     if len(frame) == 0 or groups.min() < 1 or groups.max() > n_groups:
-        raise InputError(table_path, f"expected rows with zip_index in 1..{n_groups}",
-                         column="zip_index")
+        raise InputError(
+            table_path, f"expected rows with zip_index in 1..{n_groups}", column="zip_index"
+        )
     frame = _subsample(frame, cells, scale)
     design["group"] = frame["zip_index"].astype(int).tolist()
     if program != "intercepts_only":
@@ -140,4 +151,3 @@ def describe(design: dict) -> dict:
     if "missing" in design:
         summary["missing_rows"] = int(sum(design["missing"]))
     return summary
-

@@ -18,8 +18,10 @@ def parse_quantity(name: str) -> tuple[str, int | None]:
     """``beta[2]`` -> (``beta``, 2); ``sigma`` -> (``sigma``, None). Indices are 1-based."""
     match = _NAME.match(name)
     if not match or match["index"] == "0":
-        raise ValueError(f"quantity {name!r}: expected a variable name, optionally with a 1-based "
-                         "index, e.g. sigma or beta[2]")
+        raise ValueError(
+            f"quantity {name!r}: expected a variable name, optionally with a 1-based "
+            "index, e.g. sigma or beta[2]"
+        )
     return match["var"], int(match["index"]) if match["index"] else None
 
 

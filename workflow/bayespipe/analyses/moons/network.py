@@ -11,15 +11,23 @@ log likelihood of the batch plus KL / n_train.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bayespipe.engines.tfp.common import (
+    ProgressLogger,
+    Session,
+    batch_indices,
+    mean_field_normal_fn,
+    setup_from_config,
+    write_history,
+)
 from bayespipe.errors import InputError
-from bayespipe.io import atomic_path, read_json, write_json, write_parquet
-from bayespipe.engines.tfp.common import ProgressLogger, Session, batch_indices, mean_field_normal_fn, setup_from_config, write_history
 from bayespipe.figures import save_figure, use_agg
+from bayespipe.io import atomic_path, read_json, write_json, write_parquet
 
 VARIANTS = ("full_batch", "minibatch")
 FEATURES = ["x1", "x2"]
@@ -62,7 +70,9 @@ def read_points(path) -> tuple[np.ndarray, np.ndarray]:
     frame = pd.read_parquet(path)
     for column in FEATURES + ["y"]:
         if column not in frame.columns:
-            raise InputError(path, "missing column (expected x1, x2 and a 0/1 label y)", column=column)
+            raise InputError(
+                path, "missing column (expected x1, x2 and a 0/1 label y)", column=column
+            )
     labels = frame["y"].to_numpy()
     bad = np.flatnonzero(~np.isin(labels, (0, 1)))
     if bad.size:
@@ -101,8 +111,17 @@ def build_model(session: Session, hidden_units, n_train: int):
     return model
 
 
-def train(session: Session, model, x, y, *, steps: int, batch_size: int | None, learning_rate: float,
-          progress: ProgressLogger) -> float:
+def train(
+    session: Session,
+    model,
+    x,
+    y,
+    *,
+    steps: int,
+    batch_size: int | None,
+    learning_rate: float,
+    progress: ProgressLogger,
+) -> float:
     """Adam on the negative ELBO; returns the training wall time in seconds."""
     tf, tfd = session.tf, session.tfp.distributions
     n = len(x)
@@ -153,8 +172,14 @@ def grid_points(size: int) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------- the rule's work
 
 
-def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_path, test_path,
-        outputs: Mapping[str, Any]) -> tuple[dict, dict]:
+def fit(
+    cfg: Mapping[str, Any],
+    tfp_cfg: Mapping[str, Any],
+    variant: str,
+    train_path,
+    test_path,
+    outputs: Mapping[str, Any],
+) -> tuple[dict, dict]:
     """Train one variant, write metrics, history, test predictions and the grid; return (metrics, device)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown moons variant {variant!r} (expected one of {VARIANTS})")
@@ -166,13 +191,21 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_
     progress = ProgressLogger(f"moons {variant}", steps)
     with session.scope():
         model = build_model(session, cfg["hidden_units"], len(x_train))
-        seconds = train(session, model, x_train, y_train, steps=steps,
-                        batch_size=cfg["batch_size"] if minibatch else None,
-                        learning_rate=cfg["learning_rate"], progress=progress)
+        seconds = train(
+            session,
+            model,
+            x_train,
+            y_train,
+            steps=steps,
+            batch_size=cfg["batch_size"] if minibatch else None,
+            learning_rate=cfg["learning_rate"],
+            progress=progress,
+        )
         g1, g2 = grid_points(cfg["grid_size"])
         grid = np.column_stack([g1.ravel(), g2.ravel()]).astype("float32")
-        probs = predictive_probabilities(session, model, np.vstack([x_test, grid]),
-                                         cfg["posterior_draws"])
+        probs = predictive_probabilities(
+            session, model, np.vstack([x_test, grid]), cfg["posterior_draws"]
+        )
     test_probs, grid_probs = probs[:, : len(x_test)], probs[:, len(x_test) :]
     mean = test_probs.mean(axis=0)
     predicted = (mean > 0.5).astype("int64")
@@ -191,11 +224,25 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_
     }
     log.info("moons %s: test accuracy %.3f after %.1f s of training", variant, accuracy, seconds)
     write_history(outputs["history"], progress.rows)
-    test_frame = pd.DataFrame({"x1": x_test[:, 0], "x2": x_test[:, 1], "y": y_test.astype("int64"),
-                               "p_mean": mean, "p_sd": test_probs.std(axis=0), "predicted": predicted})
+    test_frame = pd.DataFrame(
+        {
+            "x1": x_test[:, 0],
+            "x2": x_test[:, 1],
+            "y": y_test.astype("int64"),
+            "p_mean": mean,
+            "p_sd": test_probs.std(axis=0),
+            "predicted": predicted,
+        }
+    )
     write_parquet(test_frame, outputs["predictions"])
-    grid_frame = pd.DataFrame({"x1": grid[:, 0], "x2": grid[:, 1], "p_mean": grid_probs.mean(axis=0),
-                               "p_sd": grid_probs.std(axis=0)})
+    grid_frame = pd.DataFrame(
+        {
+            "x1": grid[:, 0],
+            "x2": grid[:, 1],
+            "p_mean": grid_probs.mean(axis=0),
+            "p_sd": grid_probs.std(axis=0),
+        }
+    )
     write_parquet(grid_frame, outputs["grid"])
     write_json(outputs["metrics"], metrics)
     return metrics, session.info
@@ -204,7 +251,9 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], variant: str, train_
 # ---------------------------------------------------------------- figures
 
 
-def plot(history_path, predictions_path, grid_path, variant: str, outputs: Mapping[str, Any]) -> None:
+def plot(
+    history_path, predictions_path, grid_path, variant: str, outputs: Mapping[str, Any]
+) -> None:
     """ELBO trace, predicted test labels, and grid contours of the predictive mean and sd."""
     use_agg()
     import matplotlib.pyplot as plt
@@ -217,8 +266,12 @@ def plot(history_path, predictions_path, grid_path, variant: str, outputs: Mappi
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(history["step"], history["elbo"], lw=0.6, color="0.6", label="per step")
     window = max(1, len(history) // 50)
-    ax.plot(history["step"], history["elbo"].rolling(window, min_periods=1).mean(), color="C0",
-            label=f"rolling mean ({window} steps)")
+    ax.plot(
+        history["step"],
+        history["elbo"].rolling(window, min_periods=1).mean(),
+        color="C0",
+        label=f"rolling mean ({window} steps)",
+    )
     ax.set(xlabel="step", ylabel="ELBO", title=f"ELBO ({title})")
     ax.set_ylim(bottom=np.percentile(history["elbo"], 2))
     ax.legend()
@@ -229,23 +282,44 @@ def plot(history_path, predictions_path, grid_path, variant: str, outputs: Mappi
         chosen = test[test["predicted"] == label]
         ax.scatter(chosen["x1"], chosen["x2"], s=12, color=color, label=f"predicted {label}")
     wrong = test[test["predicted"] != test["y"]]
-    ax.scatter(wrong["x1"], wrong["x2"], s=40, facecolors="none", edgecolors="k", label="misclassified")
+    ax.scatter(
+        wrong["x1"], wrong["x2"], s=40, facecolors="none", edgecolors="k", label="misclassified"
+    )
     accuracy = (test["predicted"] == test["y"]).mean()
-    ax.set(xlabel="x1", ylabel="x2", title=f"Predicted test labels ({title}): accuracy {accuracy:.1%}")
+    ax.set(
+        xlabel="x1", ylabel="x2", title=f"Predicted test labels ({title}): accuracy {accuracy:.1%}"
+    )
     ax.legend(fontsize=8)
     save_figure(fig, outputs["labels"])
 
     size = int(round(np.sqrt(len(grid))))
     g1 = grid["x1"].to_numpy().reshape(size, size)
     g2 = grid["x2"].to_numpy().reshape(size, size)
-    for column, key, cmap, label in (("p_mean", "grid_mean", "RdBu_r", "posterior predictive mean"),
-                                     ("p_sd", "grid_sd", "viridis", "posterior predictive sd")):
+    for column, key, cmap, label in (
+        ("p_mean", "grid_mean", "RdBu_r", "posterior predictive mean"),
+        ("p_sd", "grid_sd", "viridis", "posterior predictive sd"),
+    ):
         fig, ax = plt.subplots(figsize=(6, 4.8))
-        contour = ax.contourf(g1, g2, grid[column].to_numpy().reshape(size, size), levels=20, cmap=cmap)
+        contour = ax.contourf(
+            g1, g2, grid[column].to_numpy().reshape(size, size), levels=20, cmap=cmap
+        )
         fig.colorbar(contour, ax=ax, label=label)
-        ax.scatter(test["x1"], test["x2"], c=test["y"], cmap="coolwarm", s=10, edgecolors="k", linewidths=0.3)
-        ax.set(xlabel="x1", ylabel="x2", xlim=(-GRID_LIMIT, GRID_LIMIT), ylim=(-GRID_LIMIT, GRID_LIMIT),
-               title=f"{label.capitalize()} on the grid ({title}) with test points")
+        ax.scatter(
+            test["x1"],
+            test["x2"],
+            c=test["y"],
+            cmap="coolwarm",
+            s=10,
+            edgecolors="k",
+            linewidths=0.3,
+        )
+        ax.set(
+            xlabel="x1",
+            ylabel="x2",
+            xlim=(-GRID_LIMIT, GRID_LIMIT),
+            ylim=(-GRID_LIMIT, GRID_LIMIT),
+            title=f"{label.capitalize()} on the grid ({title}) with test points",
+        )
         save_figure(fig, outputs[key])
 
 
@@ -255,9 +329,20 @@ def summarize(metric_paths, output_csv) -> pd.DataFrame:
     rows = []
     for path in metric_paths:
         metrics = read_json(path)
-        rows.append({k: metrics[k] for k in ("variant", "test_accuracy", "train_seconds", "steps",
-                                              "batch_size", "final_elbo")}
-                    | {"device": metrics["device"]["device"]})
+        rows.append(
+            {
+                k: metrics[k]
+                for k in (
+                    "variant",
+                    "test_accuracy",
+                    "train_seconds",
+                    "steps",
+                    "batch_size",
+                    "final_elbo",
+                )
+            }
+            | {"device": metrics["device"]["device"]}
+        )
     table = pd.DataFrame(rows)
     with atomic_path(output_csv) as tmp:
         table.to_csv(tmp, index=False)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespipe.io import write_json
 from bayespipe.engines.stan.data import Field, check_stan_data
 from bayespipe.figures import pyplot, save_figure
+from bayespipe.io import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,17 @@ def idata_kwargs(table: pd.DataFrame) -> dict:
     }
 
 
-def fit(table_path, stan_file, stamp_path, fit_paths: dict, metrics_path, *, engine: str, sampler: dict,
-        thresholds: dict) -> dict:
+def fit(
+    table_path,
+    stan_file,
+    stamp_path,
+    fit_paths: dict,
+    metrics_path,
+    *,
+    engine: str,
+    sampler: dict,
+    thresholds: dict,
+) -> dict:
     """Fit the model (posterior and prior-only runs), write the standard fit outputs and metrics."""
     from bayespipe.engines.stan.engine import get_engine
     from bayespipe.engines.stan.outputs import save_fit
@@ -65,13 +74,24 @@ def fit(table_path, stan_file, stamp_path, fit_paths: dict, metrics_path, *, eng
     data = stan_data(table, source=table_path)
     stan_engine = get_engine(engine)
     kwargs = idata_kwargs(table)
-    idata, info = stan_engine.fit(stan_file, data, sampler, stamp_path=stamp_path, idata_kwargs=kwargs)
+    idata, info = stan_engine.fit(
+        stan_file, data, sampler, stamp_path=stamp_path, idata_kwargs=kwargs
+    )
     prior = None
     if sampler.get("prior_draws", 1) > 0:
-        prior, _ = stan_engine.fit(stan_file, data, sampler, stamp_path=stamp_path, prior_only=True,
-                                   idata_kwargs=kwargs)
-    diagnostics = save_fit(fit_paths, idata, info, prior_idata=prior, thresholds=thresholds,
-                           var_names=GATED_VARIABLES, plot_vars=TRACE_VARIABLES, label="tadpoles")
+        prior, _ = stan_engine.fit(
+            stan_file, data, sampler, stamp_path=stamp_path, prior_only=True, idata_kwargs=kwargs
+        )
+    diagnostics = save_fit(
+        fit_paths,
+        idata,
+        info,
+        prior_idata=prior,
+        thresholds=thresholds,
+        var_names=GATED_VARIABLES,
+        plot_vars=TRACE_VARIABLES,
+        label="tadpoles",
+    )
     result = metrics(idata, diagnostics, info)
     write_json(metrics_path, result)
     return result
@@ -121,8 +141,15 @@ def _mark_densities(ax, table: pd.DataFrame) -> None:
     density = table["density"].to_numpy()
     starts = [0, *(int(b) for b in _density_breaks(table))]
     for left, right, start in zip(edges[:-1], edges[1:], starts):
-        ax.text((left + right) / 2, 1.02, f"density {density[start]}", transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=9)
+        ax.text(
+            (left + right) / 2,
+            1.02,
+            f"density {density[start]}",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
 
 
 def _axes(width=10.5, height=4.0, **subplots):
@@ -150,7 +177,12 @@ def plot_tank_logits(idata, table: pd.DataFrame, path) -> None:
     ax.vlines(tanks, q[0], q[3], color="C0", alpha=0.35, linewidth=1.2, label="90% interval")
     ax.vlines(tanks, q[1], q[2], color="C0", linewidth=3, label="50% interval")
     ax.plot(tanks, draws.mean(axis=0), "o", color="C0", markersize=4, label="posterior mean")
-    ax.axhline(float(idata.posterior["a_bar"].mean()), color="k", linewidth=1, label="posterior mean of a_bar")
+    ax.axhline(
+        float(idata.posterior["a_bar"].mean()),
+        color="k",
+        linewidth=1,
+        label="posterior mean of a_bar",
+    )
     _mark_densities(ax, table)
     ax.set(xlabel="tank", ylabel="log-odds of survival")
     ax.set_title("Per-tank posterior logits", pad=TITLE_PAD)
@@ -164,11 +196,18 @@ def plot_survival(idata, table: pd.DataFrame, path) -> None:
     tanks = table["tank"].to_numpy()
     fig, ax = _axes()
     low, high = np.percentile(draws, [25, 75], axis=0)
-    ax.vlines(tanks, low, high, color="C1", linewidth=2.5, alpha=0.7, label="posterior 50% interval")
+    ax.vlines(
+        tanks, low, high, color="C1", linewidth=2.5, alpha=0.7, label="posterior 50% interval"
+    )
     ax.plot(tanks, draws.mean(axis=0), "o", mfc="none", color="C1", label="posterior mean")
     ax.plot(tanks, table["propsurv"], "o", color="C0", markersize=4, label="observed propsurv")
-    ax.axhline(complete_pooling(table), color="k", linestyle="-", linewidth=1,
-               label="complete pooling sum(surv)/sum(density)")
+    ax.axhline(
+        complete_pooling(table),
+        color="k",
+        linestyle="-",
+        linewidth=1,
+        label="complete pooling sum(surv)/sum(density)",
+    )
     _mark_densities(ax, table)
     ax.set(xlabel="tank", ylabel="survival probability", ylim=(-0.02, 1.08))
     ax.set_title("Per-tank survival: observed and partial pooling", pad=TITLE_PAD)
@@ -198,7 +237,11 @@ def plot_shrinkage(idata, table: pd.DataFrame, path) -> None:
     ax.set_title("Shrinkage by tank", pad=TITLE_PAD)
     groups = [frame.loc[frame["density"] == d, "abs_shrinkage"] for d in sorted(colours)]
     box.boxplot(groups, tick_labels=[str(d) for d in sorted(colours)])
-    box.set(xlabel="tadpoles per tank", ylabel="|posterior mean - propsurv|", title="Smaller tanks shrink more")
+    box.set(
+        xlabel="tadpoles per tank",
+        ylabel="|posterior mean - propsurv|",
+        title="Smaller tanks shrink more",
+    )
     save_figure(fig, path)
 
 
@@ -214,7 +257,9 @@ def plot_ppc(idata, table: pd.DataFrame, path) -> None:
     _mark_densities(ax, table)
     inside = float(np.mean((table["surv"] >= low) & (table["surv"] <= high)))
     ax.set(xlabel="tank", ylabel="survivors")
-    ax.set_title(f"Posterior predictive check ({inside:.0%} of tanks inside the 90% interval)", pad=TITLE_PAD)
+    ax.set_title(
+        f"Posterior predictive check ({inside:.0%} of tanks inside the 90% interval)", pad=TITLE_PAD
+    )
     _legend_outside(ax)
     save_figure(fig, path)
 

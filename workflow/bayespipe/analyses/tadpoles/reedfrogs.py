@@ -27,11 +27,16 @@ def load(path: str | Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        raise InputError(path, f"the file is empty (expected a header with columns {', '.join(COLUMNS)})")
+        raise InputError(
+            path, f"the file is empty (expected a header with columns {', '.join(COLUMNS)})"
+        )
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise InputError(path, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})",
-                         column=missing[0])
+        raise InputError(
+            path,
+            f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})",
+            column=missing[0],
+        )
     if table.empty:
         raise InputError(path, "the table has no rows (expected one row per tank)")
     return validate(table, path)
@@ -41,7 +46,9 @@ def _integers(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
     values = pd.to_numeric(table[column], errors="coerce")
     for index, (raw, value) in enumerate(zip(table[column], values), start=1):
         if pd.isna(value) or not float(value).is_integer():
-            raise InputError(path, f"expected a whole number, got {raw!r}", column=column, row=index)
+            raise InputError(
+                path, f"expected a whole number, got {raw!r}", column=column, row=index
+            )
         if value < 0:
             raise InputError(path, f"expected a count >= 0, got {raw}", column=column, row=index)
     return values.astype("int64")
@@ -53,20 +60,35 @@ def validate(table: pd.DataFrame, path: str | Path = "<table>") -> pd.DataFrame:
     for column, allowed in LEVELS.items():
         for index, value in enumerate(table[column], start=1):
             if value not in allowed:
-                raise InputError(path, f"expected one of {', '.join(allowed)}, got {value!r}", column=column, row=index)
+                raise InputError(
+                    path,
+                    f"expected one of {', '.join(allowed)}, got {value!r}",
+                    column=column,
+                    row=index,
+                )
         clean[column] = table[column].astype(str)
     for index, (surv, density) in enumerate(zip(clean["surv"], clean["density"]), start=1):
         if density == 0:
-            raise InputError(path, "expected density >= 1 (a tank needs tadpoles)", column="density", row=index)
+            raise InputError(
+                path, "expected density >= 1 (a tank needs tadpoles)", column="density", row=index
+            )
         if surv > density:
-            raise InputError(path, f"expected 0 <= surv <= density, got surv={surv} > density={density}",
-                             column="surv", row=index)
+            raise InputError(
+                path,
+                f"expected 0 <= surv <= density, got surv={surv} > density={density}",
+                column="surv",
+                row=index,
+            )
     propsurv = pd.to_numeric(table["propsurv"], errors="coerce")
     expected = clean["surv"] / clean["density"]
     for index, (raw, got, want) in enumerate(zip(table["propsurv"], propsurv, expected), start=1):
         if pd.isna(got) or not np.isclose(got, want, atol=PROPSURV_TOLERANCE):
-            raise InputError(path, f"expected propsurv = surv / density = {want:.3f}, got {raw!r}",
-                             column="propsurv", row=index)
+            raise InputError(
+                path,
+                f"expected propsurv = surv / density = {want:.3f}, got {raw!r}",
+                column="propsurv",
+                row=index,
+            )
     clean["propsurv"] = propsurv.astype(float)
     clean.insert(0, "tank", np.arange(1, len(clean) + 1))
     return clean[["tank", *COLUMNS]]

@@ -17,8 +17,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from bayespipe.io import atomic_path, read_json
 from bayespipe.engines.stan.plots import plot_trace
+from bayespipe.io import atomic_path, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,15 @@ logger = logging.getLogger(__name__)
 # (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
 VOLATILE_FIELDS = {"comparison": ("wall_seconds", "min_ess_bulk_per_second")}  # CSV columns
 COMPARED_VARIABLES = ["a_bar", "sigma", "a"]
-HMC_DEFAULTS = {"step_size": 0.1, "leapfrog_steps": 3, "target_accept": 0.8, "warmup": 500, "draws": 500,
-                "chains": 4, "seed": 20261125}
+HMC_DEFAULTS = {
+    "step_size": 0.1,
+    "leapfrog_steps": 3,
+    "target_accept": 0.8,
+    "warmup": 500,
+    "draws": 500,
+    "chains": 4,
+    "seed": 20261125,
+}
 
 
 def joint_distribution(tfp, tf, density: np.ndarray):
@@ -35,15 +42,25 @@ def joint_distribution(tfp, tf, density: np.ndarray):
     tfd = tfp.distributions
     density = tf.constant(density, dtype=tf.float32)
     tanks = int(density.shape[0])
-    return tfd.JointDistributionSequential([
-        tfd.Normal(loc=0.0, scale=1.5, name="a_bar"),
-        tfd.Exponential(rate=1.0, name="sigma"),
-        lambda sigma, a_bar: tfd.Independent(
-            tfd.Normal(loc=a_bar[..., None] * tf.ones([tanks]), scale=sigma[..., None] * tf.ones([tanks])),
-            reinterpreted_batch_ndims=1, name="a"),
-        lambda a: tfd.Independent(tfd.Binomial(total_count=density, logits=a), reinterpreted_batch_ndims=1,
-                                  name="surv"),
-    ])
+    return tfd.JointDistributionSequential(
+        [
+            tfd.Normal(loc=0.0, scale=1.5, name="a_bar"),
+            tfd.Exponential(rate=1.0, name="sigma"),
+            lambda sigma, a_bar: tfd.Independent(
+                tfd.Normal(
+                    loc=a_bar[..., None] * tf.ones([tanks]),
+                    scale=sigma[..., None] * tf.ones([tanks]),
+                ),
+                reinterpreted_batch_ndims=1,
+                name="a",
+            ),
+            lambda a: tfd.Independent(
+                tfd.Binomial(total_count=density, logits=a),
+                reinterpreted_batch_ndims=1,
+                name="surv",
+            ),
+        ]
+    )
 
 
 def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, float, float]:
@@ -60,8 +77,11 @@ def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, floa
 
     kernel = tfp.mcmc.SimpleStepSizeAdaptation(
         tfp.mcmc.TransformedTransitionKernel(
-            tfp.mcmc.HamiltonianMonteCarlo(target_log_prob, step_size=cfg["step_size"],
-                                           num_leapfrog_steps=cfg["leapfrog_steps"]),
+            tfp.mcmc.HamiltonianMonteCarlo(
+                target_log_prob,
+                step_size=cfg["step_size"],
+                num_leapfrog_steps=cfg["leapfrog_steps"],
+            ),
             bijector=[tfp.bijectors.Identity(), tfp.bijectors.Exp(), tfp.bijectors.Identity()],
         ),
         num_adaptation_steps=cfg["warmup"],
@@ -78,7 +98,10 @@ def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, floa
     @tf.function(autograph=False)
     def run():
         return tfp.mcmc.sample_chain(
-            num_results=cfg["draws"], num_burnin_steps=cfg["warmup"], current_state=init, kernel=kernel,
+            num_results=cfg["draws"],
+            num_burnin_steps=cfg["warmup"],
+            current_state=init,
+            kernel=kernel,
             trace_fn=lambda _, results: results.inner_results.inner_results.is_accepted,
             seed=tf.constant([cfg["seed"] % 2**31, 1], tf.int32),
         )
@@ -88,7 +111,10 @@ def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, floa
         states, accepted = run()
     seconds = time.perf_counter() - clock
     # sample_chain stacks draws first: (draw, chain, ...) -> ArviZ's (chain, draw, ...).
-    draws = {name: np.swapaxes(state.numpy(), 0, 1) for name, state in zip(("a_bar", "sigma", "a"), states)}
+    draws = {
+        name: np.swapaxes(state.numpy(), 0, 1)
+        for name, state in zip(("a_bar", "sigma", "a"), states)
+    }
     return draws, float(np.mean(accepted.numpy())), seconds
 
 
@@ -112,24 +138,43 @@ def sampler_row(label: str, idata, seconds: float) -> dict:
     }
 
 
-def compare(table_path, nuts_metrics_path, nuts_posterior_path, comparison_path, summary_path, trace_path, *,
-            hmc: dict, tfp_config: dict, threads: int = 2) -> dict:
+def compare(
+    table_path,
+    nuts_metrics_path,
+    nuts_posterior_path,
+    comparison_path,
+    summary_path,
+    trace_path,
+    *,
+    hmc: dict,
+    tfp_config: dict,
+    threads: int = 2,
+) -> dict:
     """Sample with TFP's HMC and write the NUTS-vs-HMC table, HMC's summary and traces."""
     import arviz as az
 
     from bayespipe.engines.tfp.common import setup
 
     settings = {**HMC_DEFAULTS, **hmc}
-    session = setup(device=tfp_config.get("device", "auto"), seed=settings["seed"],
-                    deterministic=tfp_config.get("deterministic", True), threads=threads)
+    session = setup(
+        device=tfp_config.get("device", "auto"),
+        seed=settings["seed"],
+        deterministic=tfp_config.get("deterministic", True),
+        threads=threads,
+    )
     table = pd.read_parquet(table_path)
     draws, acceptance, seconds = sample_hmc(session, table, settings)
-    hmc_idata = az.from_dict(posterior=draws, coords={"tank": table["tank"].tolist()}, dims={"a": ["tank"]})
+    hmc_idata = az.from_dict(
+        posterior=draws, coords={"tank": table["tank"].tolist()}, dims={"a": ["tank"]}
+    )
     nuts_idata = az.from_netcdf(nuts_posterior_path)
     nuts_seconds = read_json(nuts_metrics_path)["sampling_seconds"]
     rows = [
         sampler_row("NUTS (Stan)", nuts_idata, nuts_seconds),
-        {**sampler_row("HMC (TFP, tutorial settings)", hmc_idata, seconds), "acceptance_rate": acceptance},
+        {
+            **sampler_row("HMC (TFP, tutorial settings)", hmc_idata, seconds),
+            "acceptance_rate": acceptance,
+        },
     ]
     frame = pd.DataFrame(rows)
     with atomic_path(comparison_path) as tmp:
@@ -137,6 +182,8 @@ def compare(table_path, nuts_metrics_path, nuts_posterior_path, comparison_path,
     summary = az.summary(hmc_idata, round_to="none")
     with atomic_path(summary_path) as tmp:
         summary.to_csv(tmp, index_label="variable")
-    plot_trace(hmc_idata, trace_path, ["a_bar", "sigma"], title="TFP HMC (tutorial settings): traces")
+    plot_trace(
+        hmc_idata, trace_path, ["a_bar", "sigma"], title="TFP HMC (tutorial settings): traces"
+    )
     logger.info("NUTS vs TFP HMC:\n%s", frame.to_string(index=False))
     return {"rows": rows, "device": session.info}

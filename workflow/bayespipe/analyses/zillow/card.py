@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayespipe.analyses.zillow.prep import missing_mask_column, unseen_missing_rows
 from bayespipe.figures import pyplot, save_figure
 from bayespipe.io import atomic_path, read_json, write_json
-from bayespipe.analyses.zillow.prep import missing_mask_column, unseen_missing_rows
 
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 UNSEEN_ZIP_NOTE = (
@@ -38,8 +38,16 @@ TAILS_NOTE = (
 )
 
 
-def build(reports: dict, groups_path, validation_path, missing_path, source: str, raw_files: dict,
-          truth: dict | None, split_path=None) -> dict:
+def build(
+    reports: dict,
+    groups_path,
+    validation_path,
+    missing_path,
+    source: str,
+    raw_files: dict,
+    truth: dict | None,
+    split_path=None,
+) -> dict:
     """Assemble the card from the stage reports (paths of their JSON files, keyed by stage)."""
     merge, columns, choice = (read_json(reports[k]) for k in ("merge", "columns", "choice"))
     rows, split, predictors = (read_json(reports[k]) for k in ("rows", "split", "predictors"))
@@ -54,14 +62,27 @@ def build(reports: dict, groups_path, validation_path, missing_path, source: str
         "stages": [
             {"stage": "transactions (train_2016_v2.csv)", "rows": merge["transactions"]},
             {"stage": "properties (properties_2016.csv)", "rows": merge["properties"]},
-            {"stage": "merge: left join on parcelid", "rows": merge["merged_rows"],
-             "unmatched_transactions": merge["unmatched_transactions"]},
-            {"stage": "drop columns with null fraction > max_null_fraction", "rows": merge["merged_rows"],
-             "columns": len(columns["kept"]), "columns_dropped": len(columns["dropped"])},
-            {"stage": "drop rows with nulls in logerror, regionidzip or a predictor", "rows": rows["rows_complete"]},
+            {
+                "stage": "merge: left join on parcelid",
+                "rows": merge["merged_rows"],
+                "unmatched_transactions": merge["unmatched_transactions"],
+            },
+            {
+                "stage": "drop columns with null fraction > max_null_fraction",
+                "rows": merge["merged_rows"],
+                "columns": len(columns["kept"]),
+                "columns_dropped": len(columns["dropped"]),
+            },
+            {
+                "stage": "drop rows with nulls in logerror, regionidzip or a predictor",
+                "rows": rows["rows_complete"],
+            },
             {"stage": "train split", "rows": split["train"]},
             {"stage": "validation split", "rows": split["validation"]},
-            {"stage": f"missing-data table (training rows, {imputable} may be missing)", "rows": len(missing)},
+            {
+                "stage": f"missing-data table (training rows, {imputable} may be missing)",
+                "rows": len(missing),
+            },
         ],
         "unmatched_parcel_ids_sample": merge["unmatched_parcel_ids_sample"],
         "max_null_fraction": columns["max_null_fraction"],
@@ -74,19 +95,26 @@ def build(reports: dict, groups_path, validation_path, missing_path, source: str
             "note": SKIPPED_NOTE,
         },
         "logerror": merge.get("logerror"),
-        "repeat_sales": {"transactions_of_a_parcel_sold_before": merge.get("repeat_sales"),
-                         "parcels_sold_more_than_once": merge.get("parcels_sold_more_than_once"),
-                         "note": REPEAT_NOTE},
+        "repeat_sales": {
+            "transactions_of_a_parcel_sold_before": merge.get("repeat_sales"),
+            "parcels_sold_more_than_once": merge.get("parcels_sold_more_than_once"),
+            "note": REPEAT_NOTE,
+        },
         "predictors": [
-            {"name": p, "correlation_with_logerror": choice["correlations"][p],
-             "null_fraction_merged": choice["null_fractions"][p],
-             "train_mean": predictors["means"][p], "train_sd": predictors["sds"][p]}
+            {
+                "name": p,
+                "correlation_with_logerror": choice["correlations"][p],
+                "null_fraction_merged": choice["null_fractions"][p],
+                "train_mean": predictors["means"][p],
+                "train_sd": predictors["sds"][p],
+            }
             for p in predictors["predictors"]
         ],
         "imputable_predictor": {
             "name": imputable,
             "missing_in_training_rows": int(missing[missing_mask_column(imputable)].sum()),
-            "left_out_zip_without_complete_rows": None if split_path is None
+            "left_out_zip_without_complete_rows": None
+            if split_path is None
             else unseen_missing_rows(split_path, groups_path),
         },
         "row_null_counts": rows["null_counts"],
@@ -95,7 +123,9 @@ def build(reports: dict, groups_path, validation_path, missing_path, source: str
             "n_groups": int(len(groups)),
             "train_rows_per_group_quantiles": {
                 f"q{int(q * 100):02d}": float(np.quantile(groups["n_train"], q)) for q in QUANTILES
-            } if len(groups) else {},
+            }
+            if len(groups)
+            else {},
             "validation_rows_unseen_zip": int(len(unseen)),
             "validation_zips_unseen": int(unseen["regionidzip"].nunique()),
             "note": UNSEEN_ZIP_NOTE,
@@ -112,29 +142,66 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 def markdown(card: dict) -> str:
     lines = [f"# Zillow data card ({card['source']} source)", "", "## Rows after each stage", ""]
     lines += _table(["stage", "rows"], [[s["stage"], f"{s['rows']:,}"] for s in card["stages"]])
-    lines += ["", f"Unmatched transactions (no property row): {card['stages'][2]['unmatched_transactions']}.",
-              "", f"## Dropped columns (null fraction > {card['max_null_fraction']})", ""]
-    lines += _table(["column", "null fraction"], [[c, f"{f:.3f}"] for c, f in card["dropped_columns"].items()])
+    lines += [
+        "",
+        f"Unmatched transactions (no property row): {card['stages'][2]['unmatched_transactions']}.",
+        "",
+        f"## Dropped columns (null fraction > {card['max_null_fraction']})",
+        "",
+    ]
+    lines += _table(
+        ["column", "null fraction"], [[c, f"{f:.3f}"] for c, f in card["dropped_columns"].items()]
+    )
     lines += ["", f"## Predictors ({card['predictor_method']})", ""]
-    lines += _table(["predictor", "correlation with logerror", "null fraction", "train mean", "train sd"],
-                    [[p["name"], f"{p['correlation_with_logerror']:+.4f}", f"{p['null_fraction_merged']:.3f}",
-                      f"{p['train_mean']:.6g}", f"{p['train_sd']:.6g}"] for p in card["predictors"]])
+    lines += _table(
+        ["predictor", "correlation with logerror", "null fraction", "train mean", "train sd"],
+        [
+            [
+                p["name"],
+                f"{p['correlation_with_logerror']:+.4f}",
+                f"{p['null_fraction_merged']:.3f}",
+                f"{p['train_mean']:.6g}",
+                f"{p['train_sd']:.6g}",
+            ]
+            for p in card["predictors"]
+        ],
+    )
     lines += _skipped_lines(card.get("predictor_selection"))
     imputable = card["imputable_predictor"]
-    lines += ["", f"Imputable predictor: `{imputable['name']}`, missing in "
-                  f"{imputable['missing_in_training_rows']:,} training rows of the missing-data table"
-                  + (f" ({imputable['left_out_zip_without_complete_rows']} more left out: their zip has no "
-                     "complete training row)." if imputable.get("left_out_zip_without_complete_rows") else "."), ""]
+    lines += [
+        "",
+        f"Imputable predictor: `{imputable['name']}`, missing in "
+        f"{imputable['missing_in_training_rows']:,} training rows of the missing-data table"
+        + (
+            f" ({imputable['left_out_zip_without_complete_rows']} more left out: their zip has no "
+            "complete training row)."
+            if imputable.get("left_out_zip_without_complete_rows")
+            else "."
+        ),
+        "",
+    ]
     groups = card["groups"]
     lines += ["## Zip-code groups", "", f"{groups['n_groups']} groups (zips seen in training).", ""]
     quantiles = groups["train_rows_per_group_quantiles"]
-    lines += _table(["training rows per group: " + k for k in quantiles], [[f"{v:g}" for v in quantiles.values()]])
-    lines += ["", f"Validation rows in zips unseen in training: {groups['validation_rows_unseen_zip']} "
-                  f"({groups['validation_zips_unseen']} zips). {groups['note']}", ""]
+    lines += _table(
+        ["training rows per group: " + k for k in quantiles],
+        [[f"{v:g}" for v in quantiles.values()]],
+    )
+    lines += [
+        "",
+        f"Validation rows in zips unseen in training: {groups['validation_rows_unseen_zip']} "
+        f"({groups['validation_zips_unseen']} zips). {groups['note']}",
+        "",
+    ]
     lines += _logerror_lines(card.get("logerror"), card.get("repeat_sales"))
     split = card["split"]
-    lines += ["## Split", "", f"Seed {split['seed']}, validation fraction {split['validation_fraction']}: "
-                              f"{split['train']:,} training and {split['validation']:,} validation rows.", ""]
+    lines += [
+        "## Split",
+        "",
+        f"Seed {split['seed']}, validation fraction {split['validation_fraction']}: "
+        f"{split['train']:,} training and {split['validation']:,} validation rows.",
+        "",
+    ]
     if card["truth"]:
         truth = card["truth"]
         lines += ["## Truth (synthetic source)", "", truth["model"], ""]

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayespipe.errors import InputError
-from bayespipe.io import atomic_path, write_json
+from bayespipe.analyses.zillow import heldout, model_figures, models
 from bayespipe.engines.stan.engine import get_engine
 from bayespipe.engines.stan.outputs import save_fit
-from bayespipe.analyses.zillow import heldout
-from bayespipe.analyses.zillow import model_figures
-from bayespipe.analyses.zillow import models
+from bayespipe.errors import InputError
+from bayespipe.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -51,35 +49,56 @@ class ModelData:
     missing_rows: pd.DataFrame | None = None
 
 
-def _read_missing_table(path: str, predictors: list[str], imputable: str, n_groups: int) -> pd.DataFrame:
+def _read_missing_table(
+    path: str, predictors: list[str], imputable: str, n_groups: int
+) -> pd.DataFrame:
     flag = f"{imputable}_missing"
-    frame = models.read_table(path, ["parcelid", "logerror", *predictors, "zip_index", flag], allow_nan=(imputable,))
+    frame = models.read_table(
+        path, ["parcelid", "logerror", *predictors, "zip_index", flag], allow_nan=(imputable,)
+    )
     models.check_groups(frame, n_groups, path)
     flagged = frame[flag].to_numpy(dtype=bool)
     values = frame[imputable].to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values) & ~flagged)
     if bad.size:
-        raise InputError(path, f"non-finite value but {flag} is False", column=imputable, row=int(bad[0]))
+        raise InputError(
+            path, f"non-finite value but {flag} is False", column=imputable, row=int(bad[0])
+        )
     if not flagged.any():
-        logger.warning("%s: no training row misses %s; the model has nothing to impute", path, imputable)
+        logger.warning(
+            "%s: no training row misses %s; the model has nothing to impute", path, imputable
+        )
     return frame
 
 
-def _stan_data(model: str, inputs: ModelInputs, info: dict, predictors: list[str], *, n_rep: int,
-               fixed_sigma: float | None) -> tuple[dict, pd.DataFrame | None, str]:
+def _stan_data(
+    model: str,
+    inputs: ModelInputs,
+    info: dict,
+    predictors: list[str],
+    *,
+    n_rep: int,
+    fixed_sigma: float | None,
+) -> tuple[dict, pd.DataFrame | None, str]:
     """The model's Stan data, the rows missing the imputable predictor (if any) and the source file."""
     n_groups = int(info["n_groups"])
     if model == "missing_predictor":
         imputable = info.get("imputable_predictor")
         if imputable not in predictors:
-            raise InputError(inputs.predictors, f"imputable_predictor {imputable!r} is not one of the predictors")
+            raise InputError(
+                inputs.predictors, f"imputable_predictor {imputable!r} is not one of the predictors"
+            )
         frame = _read_missing_table(inputs.missing, predictors, imputable, n_groups)
-        data, missing_rows = models.missing_predictor_data(frame, predictors, imputable, n_groups, n_rep=n_rep)
+        data, missing_rows = models.missing_predictor_data(
+            frame, predictors, imputable, n_groups, n_rep=n_rep
+        )
         return data, missing_rows, inputs.missing
     frame = models.read_table(inputs.train, ["logerror", *predictors, "zip_index"])
     models.check_groups(frame, n_groups, inputs.train)
     if model == "linear_regression":
-        data = models.linear_regression_data(frame, predictors, n_rep=n_rep, fixed_sigma=fixed_sigma)
+        data = models.linear_regression_data(
+            frame, predictors, n_rep=n_rep, fixed_sigma=fixed_sigma
+        )
     elif model == "random_intercepts":
         data = models.random_intercepts_data(frame, predictors, n_groups, n_rep=n_rep)
     else:
@@ -87,8 +106,13 @@ def _stan_data(model: str, inputs: ModelInputs, info: dict, predictors: list[str
     return data, None, inputs.train
 
 
-def _labels(model: str, zip_codes: np.ndarray, predictors: list[str], n_rep: int,
-            missing_rows: pd.DataFrame | None) -> tuple[dict, dict]:
+def _labels(
+    model: str,
+    zip_codes: np.ndarray,
+    predictors: list[str],
+    n_rep: int,
+    missing_rows: pd.DataFrame | None,
+) -> tuple[dict, dict]:
     """ArviZ coords and dims: zips by code, betas by predictor name."""
     coords = {"zip": zip_codes, "check_row": np.arange(n_rep)}
     dims = {"y_rep": ["check_row"], "y_obs": ["check_row"]}
@@ -104,21 +128,31 @@ def _labels(model: str, zip_codes: np.ndarray, predictors: list[str], n_rep: int
     return coords, dims
 
 
-def load_model_data(model: str, inputs: ModelInputs, *, n_rep: int, fixed_sigma: float | None) -> ModelData:
+def load_model_data(
+    model: str, inputs: ModelInputs, *, n_rep: int, fixed_sigma: float | None
+) -> ModelData:
     """The Stan data of ``model`` from the prepared tables, checked before any sampling."""
     info = models.read_predictors(inputs.predictors)
-    zip_codes = pd.read_parquet(inputs.zip_groups).sort_values("zip_index")["regionidzip"].to_numpy()
+    zip_codes = (
+        pd.read_parquet(inputs.zip_groups).sort_values("zip_index")["regionidzip"].to_numpy()
+    )
     if len(zip_codes) != int(info["n_groups"]):
-        raise InputError(inputs.zip_groups, f"has {len(zip_codes)} zips, predictors.json says n_groups = "
-                                            f"{info['n_groups']}")
+        raise InputError(
+            inputs.zip_groups,
+            f"has {len(zip_codes)} zips, predictors.json says n_groups = {info['n_groups']}",
+        )
     predictors = [] if model == "intercepts_only" else list(info["predictors"])
-    data, missing_rows, source = _stan_data(model, inputs, info, predictors, n_rep=n_rep, fixed_sigma=fixed_sigma)
+    data, missing_rows, source = _stan_data(
+        model, inputs, info, predictors, n_rep=n_rep, fixed_sigma=fixed_sigma
+    )
     models.check_data(model, data, source)
     coords, dims = _labels(model, zip_codes, predictors, data["N_rep"], missing_rows)
     return ModelData(data, predictors, coords, dims, missing_rows)
 
 
-def missing_values_table(posterior, missing_rows: pd.DataFrame, imputable: str, mean: float, sd: float) -> pd.DataFrame:
+def missing_values_table(
+    posterior, missing_rows: pd.DataFrame, imputable: str, mean: float, sd: float
+) -> pd.DataFrame:
     """Posterior summary of every imputed value, standardized and on the original scale."""
     draws = heldout.flat(posterior, "x_mis")
     q5, q50, q95 = np.percentile(draws, [5, 50, 95], axis=0)
@@ -147,11 +181,19 @@ def tail_table(model: str, data: ModelData, idata, inputs: ModelInputs, path) ->
     models.check_groups(train, int(info["n_groups"]), inputs.train)
     X = train[data.predictors].to_numpy(dtype=float).reshape(len(train), len(data.predictors))
     draws = heldout.linear_draws(idata.posterior, len(data.predictors))
-    tails = heldout.tail_quantiles(draws, X, train["zip_index"].to_numpy(dtype=np.int64),
-                                   train["logerror"].to_numpy(dtype=float))
-    tails = {"model": model, "observed": f"logerror of the training rows ({inputs.train})",
-             "replicated": "one data set of the training rows per posterior draw, from the model's "
-                           "Normal likelihood", **tails}
+    tails = heldout.tail_quantiles(
+        draws,
+        X,
+        train["zip_index"].to_numpy(dtype=np.int64),
+        train["logerror"].to_numpy(dtype=float),
+    )
+    tails = {
+        "model": model,
+        "observed": f"logerror of the training rows ({inputs.train})",
+        "replicated": "one data set of the training rows per posterior draw, from the model's "
+        "Normal likelihood",
+        **tails,
+    }
     write_json(path, tails)
     if tails["outside_replicated_90"]:
         logger.warning(

@@ -42,7 +42,11 @@ def flat(posterior, name: str) -> np.ndarray:
 def linear_draws(posterior, n_predictors: int) -> LinearDraws:
     """The draws that predictions need, from an InferenceData posterior group (xarray Dataset)."""
     intercept = flat(posterior, "alpha" if "alpha" in posterior else "mu")
-    beta = flat(posterior, "beta").reshape(len(intercept), -1) if n_predictors else np.zeros((len(intercept), 0))
+    beta = (
+        flat(posterior, "beta").reshape(len(intercept), -1)
+        if n_predictors
+        else np.zeros((len(intercept), 0))
+    )
     grouped = "a_zip" in posterior
     return LinearDraws(
         intercept=intercept,
@@ -53,7 +57,9 @@ def linear_draws(posterior, n_predictors: int) -> LinearDraws:
     )
 
 
-def _chunk_moments(draws: LinearDraws, X: np.ndarray, zips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _chunk_moments(
+    draws: LinearDraws, X: np.ndarray, zips: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-draw predictive mean and sd for a chunk of rows, both (rows, S)."""
     mean = draws.intercept[None, :] + X @ draws.beta.T
     sd = np.broadcast_to(draws.sigma[None, :], mean.shape)
@@ -66,7 +72,13 @@ def _chunk_moments(draws: LinearDraws, X: np.ndarray, zips: np.ndarray) -> tuple
     return mean, sd
 
 
-def predict(draws: LinearDraws, X: np.ndarray, zips: np.ndarray, y: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS):
+def predict(
+    draws: LinearDraws,
+    X: np.ndarray,
+    zips: np.ndarray,
+    y: np.ndarray | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+):
     """Posterior-mean prediction per row and, given y, the log predictive density per row.
 
     lpd_i = log mean_s N(y_i | mu_is, sd_is), by log-sum-exp over draws.
@@ -90,7 +102,7 @@ TAIL_PROBABILITIES = (0.001, 0.01, 0.25, 0.75, 0.99, 0.999)
 
 
 def subset(draws: LinearDraws, index: np.ndarray) -> LinearDraws:
-    pick = (lambda a: None if a is None else a[index])
+    pick = lambda a: None if a is None else a[index]
     return LinearDraws(
         draws.intercept[index],
         draws.beta[index],

@@ -131,8 +131,16 @@ NUMERIC_PROPERTIES = tuple(c.name for c in PROPERTY_COLUMNS[1:] if c.kind == "fl
 
 # Never predictors: identifiers, codes and dates (plus the target and the parcel id).
 NON_PREDICTORS = frozenset(
-    {PARCEL, TARGET, DATE, "fips", "rawcensustractandblock", "censustractandblock", "assessmentyear",
-     "taxdelinquencyyear"}
+    {
+        PARCEL,
+        TARGET,
+        DATE,
+        "fips",
+        "rawcensustractandblock",
+        "censustractandblock",
+        "assessmentyear",
+        "taxdelinquencyyear",
+    }
     | {c.name for c in PROPERTY_COLUMNS if c.name.startswith("regionid") or "typeid" in c.name}
 )
 
@@ -149,8 +157,11 @@ def header(path: Path, columns: tuple[Column, ...]) -> list[str]:
     names = [name.strip() for name in first]
     missing = [c.name for c in columns if c.name not in names]
     if missing:
-        raise InputError(path, f"missing column(s) {', '.join(missing)} (expected the Kaggle columns)",
-                         column=missing[0])
+        raise InputError(
+            path,
+            f"missing column(s) {', '.join(missing)} (expected the Kaggle columns)",
+            column=missing[0],
+        )
     return names
 
 
@@ -173,7 +184,9 @@ def _problems_error(path: Path, problems: list[tuple[str, int, str]]) -> InputEr
     return InputError(path, message + more, column=column, row=row)
 
 
-def _malformed(text: pa.Table, columns: tuple[Column, ...], rows: np.ndarray) -> list[tuple[str, int, str]]:
+def _malformed(
+    text: pa.Table, columns: tuple[Column, ...], rows: np.ndarray
+) -> list[tuple[str, int, str]]:
     """Values that do not convert to their column's type (the table read as text)."""
     problems = []
     for column in columns:
@@ -186,26 +199,44 @@ def _malformed(text: pa.Table, columns: tuple[Column, ...], rows: np.ndarray) ->
             bad |= values.notna() & (values % 1 != 0)
         if bad.any():
             first = int(np.flatnonzero(bad.to_numpy())[0])
-            problems.append((column.name, int(rows[first]), f"expected {column.expectation}, got {raw.iloc[first]!r}"))
+            problems.append(
+                (
+                    column.name,
+                    int(rows[first]),
+                    f"expected {column.expectation}, got {raw.iloc[first]!r}",
+                )
+            )
     return problems
 
 
-def _out_of_range(table: pa.Table, columns: tuple[Column, ...], rows: np.ndarray) -> list[tuple[str, int, str]]:
+def _out_of_range(
+    table: pa.Table, columns: tuple[Column, ...], rows: np.ndarray
+) -> list[tuple[str, int, str]]:
     """Numeric values that are not finite or outside their column's bounds."""
     problems = []
     for column in columns:
         if column.low is None or column.kind == "text":
             continue
         values = table.column(column.name).to_numpy().astype(float)  # nulls become NaN
-        valid = table.column(column.name).is_valid().to_numpy() if table.num_rows else np.zeros(0, bool)
+        valid = (
+            table.column(column.name).is_valid().to_numpy() if table.num_rows else np.zeros(0, bool)
+        )
         bad = valid & ~((values >= column.low) & (values <= column.high))  # NaN and inf fail too
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            problems.append((column.name, int(rows[first]), f"expected {column.expectation}, got {values[first]!r}"))
+            problems.append(
+                (
+                    column.name,
+                    int(rows[first]),
+                    f"expected {column.expectation}, got {values[first]!r}",
+                )
+            )
     return problems
 
 
-def _read_typed(path: Path, source, columns: tuple[Column, ...], rows: np.ndarray | None = None) -> pa.Table:
+def _read_typed(
+    path: Path, source, columns: tuple[Column, ...], rows: np.ndarray | None = None
+) -> pa.Table:
     """Parse CSV (a path or bytes) with the schema's types and bounds; every bad column is reported.
 
     ``rows`` maps the parsed rows to the file's data rows (1-based); by default they are the same.
@@ -216,7 +247,9 @@ def _read_typed(path: Path, source, columns: tuple[Column, ...], rows: np.ndarra
         problems = []
     except pa.ArrowInvalid as exc:
         try:
-            text = pcsv.read_csv(as_input(), convert_options=_convert_options(columns, as_text=True))
+            text = pcsv.read_csv(
+                as_input(), convert_options=_convert_options(columns, as_text=True)
+            )
         except pa.ArrowInvalid as parse_error:
             raise InputError(path, f"could not be parsed as CSV ({parse_error})") from exc
         rows = np.arange(1, text.num_rows + 1) if rows is None else rows
@@ -235,7 +268,9 @@ def _require_values(path: Path, table: pa.Table, column: str, what: str) -> None
     values = table.column(column)
     if values.null_count:
         bad = int(np.flatnonzero(~values.is_valid().to_numpy())[0])
-        raise InputError(path, f"expected {what} in every row, got an empty value", column=column, row=bad + 1)
+        raise InputError(
+            path, f"expected {what} in every row, got an empty value", column=column, row=bad + 1
+        )
 
 
 def read_transactions(path: str | Path) -> pd.DataFrame:
@@ -244,15 +279,21 @@ def read_transactions(path: str | Path) -> pd.DataFrame:
     header(path, TRANSACTION_COLUMNS)
     table = _read_typed(path, str(path), TRANSACTION_COLUMNS)
     if table.num_rows == 0:
-        raise InputError(path, "the file has a header but no rows (expected one row per transaction)")
+        raise InputError(
+            path, "the file has a header but no rows (expected one row per transaction)"
+        )
     _require_values(path, table, PARCEL, "a parcel id")
     _require_values(path, table, TARGET, "a number")
     frame = table.to_pandas()
     dates = pd.to_datetime(frame[DATE], format="%Y-%m-%d", errors="coerce")
     if dates.isna().any():
         bad = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise InputError(path, f"expected a date YYYY-MM-DD, got {frame[DATE].iloc[bad]!r}", column=DATE,
-                         row=bad + 1)
+        raise InputError(
+            path,
+            f"expected a date YYYY-MM-DD, got {frame[DATE].iloc[bad]!r}",
+            column=DATE,
+            row=bad + 1,
+        )
     return frame
 
 
@@ -272,8 +313,12 @@ def _first_duplicate(path: Path, ids: np.ndarray) -> None:
     if same.size:
         value = int(ordered[same[0]])
         rows = (np.flatnonzero(ids == value)[:2] + 1).tolist()
-        raise InputError(path, f"expected each parcel id once, parcel {value} appears in rows {rows[0]} and "
-                               f"{rows[1]}", column=PARCEL, row=rows[1])
+        raise InputError(
+            path,
+            f"expected each parcel id once, parcel {value} appears in rows {rows[0]} and {rows[1]}",
+            column=PARCEL,
+            row=rows[1],
+        )
 
 
 ID_WIDTHS = (11, 20)  # bytes looked at for the leading parcel id: Kaggle's have 8 or 9 digits
@@ -286,7 +331,9 @@ def _first_commas(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, widt
     return window, np.where(is_comma.any(axis=1), is_comma.argmax(axis=1), -1)
 
 
-def _leading_ids(path: Path, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, first_row: int) -> np.ndarray:
+def _leading_ids(
+    path: Path, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, first_row: int
+) -> np.ndarray:
     """The integer before the first comma of each line, parsed for all lines at once."""
     window, width = _first_commas(buffer, starts, ends, ID_WIDTHS[0])
     ids = np.zeros(len(starts), np.int64)
@@ -301,13 +348,21 @@ def _leading_ids(path: Path, buffer: np.ndarray, starts: np.ndarray, ends: np.nd
     for w in np.flatnonzero(np.bincount(np.maximum(width, 0))):
         if w == 0:
             continue
-        rows = np.flatnonzero(width == w)  # ids of one width at a time: a small matrix-vector product
+        rows = np.flatnonzero(
+            width == w
+        )  # ids of one width at a time: a small matrix-vector product
         ids[rows], bad[rows] = _digits(window[rows, :w])
     if bad.any():
         line = int(np.flatnonzero(bad)[0])
-        text = bytes(buffer[starts[line]:min(ends[line], starts[line] + 40)]).decode(errors="replace")
-        raise InputError(path, f"expected a whole-number parcel id first in every row, got {text!r}",
-                         column=PARCEL, row=first_row + line)
+        text = bytes(buffer[starts[line] : min(ends[line], starts[line] + 40)]).decode(
+            errors="replace"
+        )
+        raise InputError(
+            path,
+            f"expected a whole-number parcel id first in every row, got {text!r}",
+            column=PARCEL,
+            row=first_row + line,
+        )
     return ids
 
 
@@ -334,7 +389,7 @@ def _blocks(path: Path, size: int = BLOCK_BYTES):
             rest = handle.readline() if store[n - 1] != ord("\n") else b""
             if n + len(rest) + 1 > len(store):
                 store.extend(b"\0" * (n + len(rest) + 1 - len(store)))
-            store[n:n + len(rest)] = rest
+            store[n : n + len(rest)] = rest
             n += len(rest)
             if store[n - 1] != ord("\n"):  # last line of a file without a final newline
                 store[n] = ord("\n")
@@ -388,7 +443,9 @@ def scan_properties(path: str | Path, wanted: np.ndarray) -> PropertyScan:
         raise InputError(path, "the file has a header but no rows (expected one row per parcel)")
     _first_duplicate(path, ids)
     if not len(rows):
-        table = pa.Table.from_pylist([], schema=pa.schema([(c.name, c.arrow_type) for c in PROPERTY_COLUMNS]))
+        table = pa.Table.from_pylist(
+            [], schema=pa.schema([(c.name, c.arrow_type) for c in PROPERTY_COLUMNS])
+        )
     else:
         table = _read_typed(path, head + b"".join(lines), PROPERTY_COLUMNS, rows)
     return PropertyScan(table=table.to_pandas(), n_rows=len(ids))
@@ -403,8 +460,10 @@ def kaggle_files(folder: str | None, root: str | Path, check: bool = True) -> di
 
     if not folder:
         if check:
-            raise ConfigError("zillow.kaggle_dir: required when zillow.source is kaggle (expected the folder "
-                              f"holding {TRANSACTIONS_FILE} and {PROPERTIES_FILE})")
+            raise ConfigError(
+                "zillow.kaggle_dir: required when zillow.source is kaggle (expected the folder "
+                f"holding {TRANSACTIONS_FILE} and {PROPERTIES_FILE})"
+            )
         return {}
     base = Path(folder) if Path(folder).is_absolute() else Path(root) / folder
     files = {"transactions": base / TRANSACTIONS_FILE, "properties": base / PROPERTIES_FILE}

@@ -11,8 +11,16 @@ from bayespipe.figures import pyplot, save_figure
 N_REPLICATES_SHOWN = 40
 
 
-def plot_predictive_check(observed: np.ndarray, replicates: np.ndarray, path: str | Path, *, title: str,
-                          label: str, seed: int = 0, tails: dict | None = None) -> None:
+def plot_predictive_check(
+    observed: np.ndarray,
+    replicates: np.ndarray,
+    path: str | Path,
+    *,
+    title: str,
+    label: str,
+    seed: int = 0,
+    tails: dict | None = None,
+) -> None:
     """Histograms of replicated data sets (thin lines) against the observed data (thick line).
 
     ``replicates`` is (draws, rows). The x range covers the central 99% of both, so a prior
@@ -22,7 +30,9 @@ def plot_predictive_check(observed: np.ndarray, replicates: np.ndarray, path: st
     """
     plt = pyplot()
     rng = np.random.default_rng(seed)
-    shown = replicates[rng.choice(len(replicates), size=min(N_REPLICATES_SHOWN, len(replicates)), replace=False)]
+    shown = replicates[
+        rng.choice(len(replicates), size=min(N_REPLICATES_SHOWN, len(replicates)), replace=False)
+    ]
     low, high = np.percentile(np.concatenate([observed, shown.ravel()]), [0.5, 99.5])
     n_bins = 1.5 * np.sqrt(len(observed))
     if tails:
@@ -34,14 +44,21 @@ def plot_predictive_check(observed: np.ndarray, replicates: np.ndarray, path: st
     bins = np.linspace(low, high, int(np.clip(n_bins, 15, 60)))
     centres = (bins[:-1] + bins[1:]) / 2
     if tails:
-        figure, (axis, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained",
-                                             gridspec_kw={"width_ratios": [3, 2]})
+        figure, (axis, right) = plt.subplots(
+            1, 2, figsize=(12, 4.4), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
+        )
     else:
         figure, axis = plt.subplots(figsize=(7, 4.2), layout="constrained")
     for i, replicate in enumerate(shown):
         density, _ = np.histogram(replicate, bins=bins, density=True)
-        axis.plot(centres, density, color="tab:blue", alpha=0.3, lw=0.8,
-                  label=f"{label} ({len(shown)} draws)" if i == 0 else None)
+        axis.plot(
+            centres,
+            density,
+            color="tab:blue",
+            alpha=0.3,
+            lw=0.8,
+            label=f"{label} ({len(shown)} draws)" if i == 0 else None,
+        )
     density, _ = np.histogram(observed, bins=bins, density=True)
     axis.plot(centres, density, color="black", lw=2, label=f"observed ({len(observed)} rows)")
     if tails:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespipe.errors import InputError
 from bayespipe.engines.stan.data import Field, check_stan_data
+from bayespipe.errors import InputError
 
 MODELS = ("linear_regression", "random_intercepts", "intercepts_only", "missing_predictor")
 GROUPED_MODELS = ("random_intercepts", "intercepts_only", "missing_predictor")
@@ -60,11 +60,17 @@ _MISSING = {
     "x_group_mis": Field("real", shape=("G", "K")),
 }
 STAN_DATA_SPECS = {
-    "linear_regression": {**_TOTALS, "estimate_sigma": Field("int", lower=0, upper=1),
-                          "sigma_fixed": Field("real", lower=0)},
+    "linear_regression": {
+        **_TOTALS,
+        "estimate_sigma": Field("int", lower=0, upper=1),
+        "sigma_fixed": Field("real", lower=0),
+    },
     "random_intercepts": {**_TOTALS, **_GROUPS},
-    "intercepts_only": {k: v for k, v in {**_TOTALS, **_GROUPS}.items()
-                        if k not in ("K", "xy", "x_sum", "xx", "x_group", "X_rep")},
+    "intercepts_only": {
+        k: v
+        for k, v in {**_TOTALS, **_GROUPS}.items()
+        if k not in ("K", "xy", "x_sum", "xx", "x_group", "X_rep")
+    },
     "missing_predictor": {**_TOTALS, **_GROUPS, **_MISSING},
 }
 
@@ -74,11 +80,15 @@ def read_predictors(path: str | Path) -> dict:
     info = json.loads(Path(path).read_text())
     for key in ("predictors", "n_groups"):
         if key not in info:
-            raise InputError(path, f"missing key '{key}' (expected the data stage's predictors.json)")
+            raise InputError(
+                path, f"missing key '{key}' (expected the data stage's predictors.json)"
+            )
     return info
 
 
-def read_table(path: str | Path, columns: list[str], *, allow_nan: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_table(
+    path: str | Path, columns: list[str], *, allow_nan: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """A prepared parquet table with the named columns, all finite except those in allow_nan."""
     frame = pd.read_parquet(path)
     for column in columns:
@@ -89,11 +99,15 @@ def read_table(path: str | Path, columns: list[str], *, allow_nan: tuple[str, ..
         values = frame[column].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise InputError(path, "expected finite numbers, found NaN or Inf", column=column, row=int(bad[0]))
+            raise InputError(
+                path, "expected finite numbers, found NaN or Inf", column=column, row=int(bad[0])
+            )
     return frame
 
 
-def check_groups(frame: pd.DataFrame, n_groups: int, path: str | Path, *, allow_unseen: bool = False) -> None:
+def check_groups(
+    frame: pd.DataFrame, n_groups: int, path: str | Path, *, allow_unseen: bool = False
+) -> None:
     """zip_index must be 1..G (0 allowed only for unseen validation zips)."""
     index = frame["zip_index"].to_numpy()
     low = 0 if allow_unseen else 1
@@ -107,7 +121,9 @@ def check_groups(frame: pd.DataFrame, n_groups: int, path: str | Path, *, allow_
         )
 
 
-def sufficient_statistics(y: np.ndarray, X: np.ndarray, groups: np.ndarray | None, n_groups: int) -> dict:
+def sufficient_statistics(
+    y: np.ndarray, X: np.ndarray, groups: np.ndarray | None, n_groups: int
+) -> dict:
     """Everything the Gaussian likelihoods need: totals, cross-products and per-group sums.
 
     ``groups`` holds 1-based group indices (None for the ungrouped linear model).
@@ -145,7 +161,9 @@ def _design(frame: pd.DataFrame, predictors: list[str]) -> np.ndarray:
     return frame[predictors].to_numpy(dtype=float).reshape(len(frame), len(predictors))
 
 
-def linear_regression_data(frame: pd.DataFrame, predictors: list[str], *, n_rep: int, fixed_sigma: float | None) -> dict:
+def linear_regression_data(
+    frame: pd.DataFrame, predictors: list[str], *, n_rep: int, fixed_sigma: float | None
+) -> dict:
     y, X = frame["logerror"].to_numpy(dtype=float), _design(frame, predictors)
     rep = replicate_rows(len(frame), n_rep)
     data = sufficient_statistics(y, X, None, 0)
@@ -159,7 +177,9 @@ def linear_regression_data(frame: pd.DataFrame, predictors: list[str], *, n_rep:
     return data
 
 
-def random_intercepts_data(frame: pd.DataFrame, predictors: list[str], n_groups: int, *, n_rep: int) -> dict:
+def random_intercepts_data(
+    frame: pd.DataFrame, predictors: list[str], n_groups: int, *, n_rep: int
+) -> dict:
     y, X = frame["logerror"].to_numpy(dtype=float), _design(frame, predictors)
     groups = frame["zip_index"].to_numpy(dtype=np.int64)
     rep = replicate_rows(len(frame), n_rep)
@@ -185,7 +205,10 @@ def missing_predictor_data(
     themselves are passed too, for the exact draws of their values in generated quantities.
     """
     missing = frame[f"{imputable}_missing"].to_numpy(dtype=bool)
-    complete, incomplete = frame[~missing], frame[missing].sort_values(["zip_index", "parcelid"], kind="stable")
+    complete, incomplete = (
+        frame[~missing],
+        frame[missing].sort_values(["zip_index", "parcelid"], kind="stable"),
+    )
     data = random_intercepts_data(complete, predictors, n_groups, n_rep=n_rep)
     column = predictors.index(imputable)
     X_mis = _design(incomplete, predictors).copy()  # pandas hands out read-only views
@@ -209,13 +232,18 @@ def missing_predictor_data(
     return data, incomplete.reset_index(drop=True)
 
 
-def missing_parameters_data(frame: pd.DataFrame, predictors: list[str], imputable: str, n_groups: int, *,
-                            n_rep: int) -> dict:
+def missing_parameters_data(
+    frame: pd.DataFrame, predictors: list[str], imputable: str, n_groups: int, *, n_rep: int
+) -> dict:
     """Data of the reference stan/reference/missing_predictor_parameters.stan, whose missing
     values are NUTS parameters: the missing rows' residuals are summed per zip through a CSR
     incidence matrix (rows sorted by zip)."""
     full, _ = missing_predictor_data(frame, predictors, imputable, n_groups, n_rep=n_rep)
-    data = {k: v for k, v in full.items() if not k.endswith("_mis") or k in ("N_mis", "y_mis", "X_mis", "g_mis")}
+    data = {
+        k: v
+        for k, v in full.items()
+        if not k.endswith("_mis") or k in ("N_mis", "y_mis", "X_mis", "g_mis")
+    }
     counts = np.bincount(data["g_mis"] - 1, minlength=n_groups)
     data.update(
         csr_w=np.ones(data["N_mis"]),

@@ -15,15 +15,23 @@ integrated out, sd sqrt(sigma^2 + sigma_zip^2), as the Stan models' held-out met
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bayespipe.engines.tfp.common import (
+    ProgressLogger,
+    Session,
+    batch_indices,
+    mean_field_normal_fn,
+    setup_from_config,
+    write_history,
+)
 from bayespipe.errors import InputError
-from bayespipe.io import read_json, write_json, write_parquet
-from bayespipe.engines.tfp.common import ProgressLogger, Session, batch_indices, mean_field_normal_fn, setup_from_config, write_history
 from bayespipe.figures import save_figure, use_agg
+from bayespipe.io import read_json, write_json, write_parquet
 
 MODEL_NAME = "network"
 # Fields of the files written here that differ between two runs of the same code and config
@@ -53,23 +61,39 @@ def read_split(path, predictors: list[str]) -> pd.DataFrame:
         values = frame[column].to_numpy(dtype="float64")
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise InputError(path, "expected finite numbers (prepared data has no nulls)", column=column,
-                             row=int(bad[0]))
+            raise InputError(
+                path,
+                "expected finite numbers (prepared data has no nulls)",
+                column=column,
+                row=int(bad[0]),
+            )
     zips = frame["zip_index"].to_numpy()
     if not np.issubdtype(zips.dtype, np.integer) or (zips < 0).any():
-        raise InputError(path, "expected non-negative integer zip indices (0 = unseen)", column="zip_index")
+        raise InputError(
+            path, "expected non-negative integer zip indices (0 = unseen)", column="zip_index"
+        )
     return frame
 
 
 def arrays(frame: pd.DataFrame, predictors: list[str]):
-    return (frame[predictors].to_numpy("float32"), frame["zip_index"].to_numpy("int32"),
-            frame["logerror"].to_numpy("float32"))
+    return (
+        frame[predictors].to_numpy("float32"),
+        frame["zip_index"].to_numpy("int32"),
+        frame["logerror"].to_numpy("float32"),
+    )
 
 
 # ---------------------------------------------------------------- model
 
 
-def build(session: Session, n_predictors: int, n_groups: int, n_train: int, cfg: Mapping[str, Any], y_sd: float):
+def build(
+    session: Session,
+    n_predictors: int,
+    n_groups: int,
+    n_train: int,
+    cfg: Mapping[str, Any],
+    y_sd: float,
+):
     """The network and the variational intercepts, as one tf.Module."""
     tf, tfp = session.tf, session.tfp
     tfb = tfp.bijectors
@@ -79,12 +103,17 @@ def build(session: Session, n_predictors: int, n_groups: int, n_train: int, cfg:
             super().__init__(name="random_effects_network")
             self.net = _network(session, n_predictors, n_train, cfg)
             self.alpha_loc = tf.Variable(0.0, name="alpha_loc")
-            self.alpha_scale = tfp.util.TransformedVariable(0.01, tfb.Softplus(), name="alpha_scale")
+            self.alpha_scale = tfp.util.TransformedVariable(
+                0.01, tfb.Softplus(), name="alpha_scale"
+            )
             self.zip_loc = tf.Variable(tf.zeros([n_groups]), name="zip_loc")
-            self.zip_scale = tfp.util.TransformedVariable(tf.fill([n_groups], 0.01), tfb.Softplus(),
-                                                          name="zip_scale")
+            self.zip_scale = tfp.util.TransformedVariable(
+                tf.fill([n_groups], 0.01), tfb.Softplus(), name="zip_scale"
+            )
             self.sigma = tfp.util.TransformedVariable(y_sd, tfb.Softplus(), name="sigma")
-            self.sigma_zip = tfp.util.TransformedVariable(0.1 * y_sd, tfb.Softplus(), name="sigma_zip")
+            self.sigma_zip = tfp.util.TransformedVariable(
+                0.1 * y_sd, tfb.Softplus(), name="sigma_zip"
+            )
 
     return RandomEffectsNetwork()
 
@@ -93,33 +122,52 @@ def _network(session: Session, n_predictors: int, n_train: int, cfg: Mapping[str
     tf, tfp = session.tf, session.tfp
     tfd = tfp.distributions
     if cfg["bayesian_layers"]:
+
         def kl_per_row(q, p, _):
             return tfd.kl_divergence(q, p) / n_train
 
         seed = session.seed
-        layers = [tfp.layers.DenseFlipout(cfg["hidden_units"], activation="tanh", kernel_divergence_fn=kl_per_row,
-                                          kernel_posterior_fn=mean_field_normal_fn(session, seed)),
-                  tfp.layers.DenseFlipout(1, kernel_divergence_fn=kl_per_row, bias_posterior_fn=None,
-                                          kernel_posterior_fn=mean_field_normal_fn(session, seed + 1))]
+        layers = [
+            tfp.layers.DenseFlipout(
+                cfg["hidden_units"],
+                activation="tanh",
+                kernel_divergence_fn=kl_per_row,
+                kernel_posterior_fn=mean_field_normal_fn(session, seed),
+            ),
+            tfp.layers.DenseFlipout(
+                1,
+                kernel_divergence_fn=kl_per_row,
+                bias_posterior_fn=None,
+                kernel_posterior_fn=mean_field_normal_fn(session, seed + 1),
+            ),
+        ]
     else:
         l2 = tf.keras.regularizers.L2(cfg["l2"])
-        layers = [tf.keras.layers.Dense(cfg["hidden_units"], activation="tanh", kernel_regularizer=l2),
-                  tf.keras.layers.Dense(1, kernel_regularizer=l2, use_bias=False)]  # alpha is the intercept
+        layers = [
+            tf.keras.layers.Dense(cfg["hidden_units"], activation="tanh", kernel_regularizer=l2),
+            tf.keras.layers.Dense(1, kernel_regularizer=l2, use_bias=False),
+        ]  # alpha is the intercept
     return tf.keras.Sequential([tf.keras.Input(shape=(n_predictors,)), *layers])
 
 
 def posteriors(session: Session, model):
     """q(alpha) and q(a_zip) as TFP distributions."""
     tfd = session.tfp.distributions
-    return (tfd.Normal(model.alpha_loc, model.alpha_scale),
-            tfd.Independent(tfd.Normal(model.zip_loc, model.zip_scale), reinterpreted_batch_ndims=1))
+    return (
+        tfd.Normal(model.alpha_loc, model.alpha_scale),
+        tfd.Independent(tfd.Normal(model.zip_loc, model.zip_scale), reinterpreted_batch_ndims=1),
+    )
 
 
 def priors(session: Session, model, n_groups: int):
     tf, tfd = session.tf, session.tfp.distributions
-    return (tfd.Normal(0.0, 1.0),
-            tfd.Independent(tfd.Normal(tf.zeros([n_groups]), model.sigma_zip * tf.ones([n_groups])),
-                            reinterpreted_batch_ndims=1))
+    return (
+        tfd.Normal(0.0, 1.0),
+        tfd.Independent(
+            tfd.Normal(tf.zeros([n_groups]), model.sigma_zip * tf.ones([n_groups])),
+            reinterpreted_batch_ndims=1,
+        ),
+    )
 
 
 def _location(session: Session, model, x, zips, alpha, a_zip, training: bool):
@@ -129,8 +177,17 @@ def _location(session: Session, model, x, zips, alpha, a_zip, training: bool):
     return model.net(x, training=training)[:, 0] + alpha + tf.gather(with_population, zips)
 
 
-def train(session: Session, model, x, zips, y, *, n_groups: int, cfg: Mapping[str, Any],
-          progress: ProgressLogger) -> float:
+def train(
+    session: Session,
+    model,
+    x,
+    zips,
+    y,
+    *,
+    n_groups: int,
+    cfg: Mapping[str, Any],
+    progress: ProgressLogger,
+) -> float:
     """RMSProp on the per-row negative ELBO; returns the training wall time."""
     tf, tfd = session.tf, session.tfp.distributions
     n = len(y)
@@ -171,7 +228,9 @@ def predict(session: Session, model, x, zips, y, draws: int) -> tuple[np.ndarray
     tf, tfd = session.tf, session.tfp.distributions
     q_alpha, q_zip = posteriors(session, model)
     x, zips, y = tf.constant(x), tf.constant(zips), tf.constant(y)
-    sd = tf.where(zips > 0, model.sigma, tf.sqrt(tf.square(model.sigma) + tf.square(model.sigma_zip)))
+    sd = tf.where(
+        zips > 0, model.sigma, tf.sqrt(tf.square(model.sigma) + tf.square(model.sigma_zip))
+    )
 
     @tf.function
     def one_draw():
@@ -199,16 +258,26 @@ def heldout_metrics(y, prediction, lpd, n_unseen: int, draws: int) -> dict:
 # ---------------------------------------------------------------- the rule's work
 
 
-def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], train_path, validation_path, predictors_path,
-        outputs: Mapping[str, Any]) -> tuple[dict, dict]:
+def fit(
+    cfg: Mapping[str, Any],
+    tfp_cfg: Mapping[str, Any],
+    train_path,
+    validation_path,
+    predictors_path,
+    outputs: Mapping[str, Any],
+) -> tuple[dict, dict]:
     """Train, evaluate on the validation split and write the outputs; returns (held-out metrics, device)."""
     predictors = read_predictors(predictors_path)
     train_frame = read_split(train_path, predictors)
     validation = read_split(validation_path, predictors)
     x, zips, y = arrays(train_frame, predictors)
     if (zips == 0).any():
-        raise InputError(train_path, "training rows must all have a zip index >= 1", column="zip_index",
-                         row=int(np.flatnonzero(zips == 0)[0]))
+        raise InputError(
+            train_path,
+            "training rows must all have a zip index >= 1",
+            column="zip_index",
+            row=int(np.flatnonzero(zips == 0)[0]),
+        )
     n_groups = int(max(zips.max(), validation["zip_index"].max()))
     session = setup_from_config(tfp_cfg, cfg["seed"])
     progress = ProgressLogger("zillow network", cfg["iterations"])
@@ -218,8 +287,13 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], train_path, validati
         xv, zv, yv = arrays(validation, predictors)
         prediction, lpd = predict(session, model, xv, zv, yv, cfg["predictive_draws"])
     heldout = heldout_metrics(yv, prediction, lpd, int((zv == 0).sum()), cfg["predictive_draws"])
-    log.info("zillow network: validation MAE %.4f, RMSE %.4f, MLPD %.3f after %.1f s of training",
-             heldout["mae"], heldout["rmse"], heldout["mlpd"], seconds)
+    log.info(
+        "zillow network: validation MAE %.4f, RMSE %.4f, MLPD %.3f after %.1f s of training",
+        heldout["mae"],
+        heldout["rmse"],
+        heldout["mlpd"],
+        seconds,
+    )
     metrics = {
         **heldout,
         "train_seconds": round(seconds, 3),
@@ -234,12 +308,29 @@ def fit(cfg: Mapping[str, Any], tfp_cfg: Mapping[str, Any], train_path, validati
         "device": session.info,
     }
     write_history(outputs["history"], progress.rows)
-    write_parquet(pd.DataFrame({"parcelid": validation["parcelid"].to_numpy(), "zip_index": zv,
-                                "logerror": yv.astype("float64"), "prediction": prediction.astype("float64"),
-                                "residual": (yv - prediction).astype("float64"), "lpd": lpd.astype("float64")}),
-                  outputs["predictions"])
-    write_parquet(pd.DataFrame({"zip_index": np.arange(1, n_groups + 1), "mean": model.zip_loc.numpy(),
-                                "sd": model.zip_scale.numpy()}), outputs["zip_intercepts"])
+    write_parquet(
+        pd.DataFrame(
+            {
+                "parcelid": validation["parcelid"].to_numpy(),
+                "zip_index": zv,
+                "logerror": yv.astype("float64"),
+                "prediction": prediction.astype("float64"),
+                "residual": (yv - prediction).astype("float64"),
+                "lpd": lpd.astype("float64"),
+            }
+        ),
+        outputs["predictions"],
+    )
+    write_parquet(
+        pd.DataFrame(
+            {
+                "zip_index": np.arange(1, n_groups + 1),
+                "mean": model.zip_loc.numpy(),
+                "sd": model.zip_scale.numpy(),
+            }
+        ),
+        outputs["zip_intercepts"],
+    )
     write_json(outputs["metrics"], metrics)
     write_json(outputs["heldout"], heldout)
     return heldout, session.info
@@ -256,7 +347,10 @@ def plot_residuals(predictions_path, figure_path) -> None:
     ax.hist(residual, bins=80, color="C2", alpha=0.8)
     ax.axvline(0.0, color="k", lw=1)
     ax.axvline(residual.mean(), color="C3", ls="--", lw=1, label=f"mean {residual.mean():.4f}")
-    ax.set(xlabel="validation logerror - prediction", ylabel="rows",
-           title=f"Network with random effects: residuals (MAE {np.abs(residual).mean():.4f})")
+    ax.set(
+        xlabel="validation logerror - prediction",
+        ylabel="rows",
+        title=f"Network with random effects: residuals (MAE {np.abs(residual).mean():.4f})",
+    )
     ax.legend()
     save_figure(fig, figure_path)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayespipe.analyses.zillow import kaggle
 from bayespipe.errors import InputError
 from bayespipe.io import read_json, write_json, write_parquet
-from bayespipe.analyses.zillow import kaggle
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +38,29 @@ def missing_mask_column(predictor: str) -> str:
 
 # --- merge ----------------------------------------------------------------------------------------
 
+
 def merge(transactions_path, properties_path, merged_path, report_path) -> dict:
     """Left-join the transactions to the properties on parcelid; unmatched sales are kept and counted."""
     transactions = kaggle.read_transactions(transactions_path)
     scan = kaggle.scan_properties(properties_path, transactions[PARCEL].to_numpy())
     matched = transactions[PARCEL].isin(scan.table[PARCEL])
     if not matched.any():
-        raise InputError(transactions_path, f"no transaction's parcel id appears in {properties_path} "
-                                            "(expected the properties of the sold parcels)", column=PARCEL)
+        raise InputError(
+            transactions_path,
+            f"no transaction's parcel id appears in {properties_path} "
+            "(expected the properties of the sold parcels)",
+            column=PARCEL,
+        )
     merged = transactions.merge(scan.table, on=PARCEL, how="left", validate="many_to_one")
     merged.insert(0, ROW, np.arange(len(merged), dtype="int64"))
     unmatched = transactions.loc[~matched, PARCEL]
     if len(unmatched):
-        log.warning("%d of %d transactions have no property row (first parcel ids: %s)", len(unmatched),
-                    len(transactions), unmatched.head(5).tolist())
+        log.warning(
+            "%d of %d transactions have no property row (first parcel ids: %s)",
+            len(unmatched),
+            len(transactions),
+            unmatched.head(5).tolist(),
+        )
     report = {
         "transactions": len(transactions),
         "properties": scan.n_rows,
@@ -92,15 +101,23 @@ def logerror_summary(values: np.ndarray) -> dict:
 
 # --- drop sparse columns --------------------------------------------------------------------------
 
+
 def drop_sparse_columns(merged_path, max_null_fraction: float, table_path, report_path) -> dict:
     """Drop columns whose null fraction over the merged transactions exceeds the threshold."""
     merged = pd.read_parquet(merged_path)
     fractions = merged.isna().mean()
-    dropped = {c: float(f) for c, f in fractions.items() if f > max_null_fraction and c not in PROTECTED}
+    dropped = {
+        c: float(f) for c, f in fractions.items() if f > max_null_fraction and c not in PROTECTED
+    }
     kept = merged.drop(columns=list(dropped))
-    if not [c for c in kept.columns if c in kaggle.NUMERIC_PROPERTIES and c not in kaggle.NON_PREDICTORS]:
-        raise InputError(merged_path, f"no numeric property column has a null fraction <= {max_null_fraction} "
-                                      "(zillow.max_null_fraction); nothing is left to predict with")
+    if not [
+        c for c in kept.columns if c in kaggle.NUMERIC_PROPERTIES and c not in kaggle.NON_PREDICTORS
+    ]:
+        raise InputError(
+            merged_path,
+            f"no numeric property column has a null fraction <= {max_null_fraction} "
+            "(zillow.max_null_fraction); nothing is left to predict with",
+        )
     report = {
         "max_null_fraction": max_null_fraction,
         "null_fractions": {c: float(f) for c, f in fractions.items() if c != ROW},
@@ -114,9 +131,14 @@ def drop_sparse_columns(merged_path, max_null_fraction: float, table_path, repor
 
 # --- choose predictors ----------------------------------------------------------------------------
 
+
 def candidate_columns(table: pd.DataFrame) -> list[str]:
     """Numeric property columns that may be predictors: never ids, codes, dates or the target."""
-    return [c for c in table.columns if c in kaggle.NUMERIC_PROPERTIES and c not in kaggle.NON_PREDICTORS]
+    return [
+        c
+        for c in table.columns
+        if c in kaggle.NUMERIC_PROPERTIES and c not in kaggle.NON_PREDICTORS
+    ]
 
 
 def correlations(table: pd.DataFrame, columns: list[str]) -> dict[str, float]:

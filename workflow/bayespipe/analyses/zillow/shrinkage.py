@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespipe.io import atomic_path
-from bayespipe.figures import pyplot, save_figure
 from bayespipe.analyses.zillow.heldout import flat
+from bayespipe.figures import pyplot, save_figure
+from bayespipe.io import atomic_path
 
 SIZE_CLASSES = ("small", "medium", "large")
 SIZE_COLOURS = {"small": "tab:red", "medium": "tab:orange", "large": "tab:blue"}
@@ -80,7 +80,9 @@ def shrinkage_by_class(table: pd.DataFrame) -> pd.DataFrame:
     return summary.reindex(list(SIZE_CLASSES)).reset_index()
 
 
-def plot_shrinkage(table: pd.DataFrame, mu: float, path: str | Path, title: str = "Shrinkage of zip means") -> None:
+def plot_shrinkage(
+    table: pd.DataFrame, mu: float, path: str | Path, title: str = "Shrinkage of zip means"
+) -> None:
     """Left: partial- against no-pooling estimates; right: shrinkage fraction against zip size."""
     plt = pyplot()
 
@@ -88,11 +90,19 @@ def plot_shrinkage(table: pd.DataFrame, mu: float, path: str | Path, title: str 
     for size in SIZE_CLASSES:
         rows = table[table["size_class"] == size]
         label = f"{size} ({rows['n_train'].min()}-{rows['n_train'].max()} rows)"
-        left.scatter(rows["no_pooling"], rows["partial_pooling"], s=14, alpha=0.75,
-                     color=SIZE_COLOURS[size], label=label)
+        left.scatter(
+            rows["no_pooling"],
+            rows["partial_pooling"],
+            s=14,
+            alpha=0.75,
+            color=SIZE_COLOURS[size],
+            label=label,
+        )
         # the fraction is unstable for zips whose own mean sits on the global mean
         stable = rows[(rows["no_pooling"] - mu).abs() >= MIN_DISTANCE]
-        right.scatter(stable["n_train"], stable["shrinkage"], s=14, alpha=0.75, color=SIZE_COLOURS[size])
+        right.scatter(
+            stable["n_train"], stable["shrinkage"], s=14, alpha=0.75, color=SIZE_COLOURS[size]
+        )
     limits = [table["no_pooling"].min(), table["no_pooling"].max()]
     left.plot(limits, limits, color="grey", lw=1, ls="--", label="no shrinkage (y = x)")
     left.axhline(mu, color="black", lw=1, label=f"global mean {mu:.4f}")
@@ -112,8 +122,15 @@ def write_table(table: pd.DataFrame, path: str | Path) -> None:
         table.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def run_study(posterior_path: str | Path, train_path: str | Path, predictors_path: str | Path, *,
-              figure_path: str | Path, table_path: str | Path, by_class_path: str | Path) -> pd.DataFrame:
+def run_study(
+    posterior_path: str | Path,
+    train_path: str | Path,
+    predictors_path: str | Path,
+    *,
+    figure_path: str | Path,
+    table_path: str | Path,
+    by_class_path: str | Path,
+) -> pd.DataFrame:
     """The shrinkage study from the intercepts-only fit: table, per-class summary and figure."""
     import arviz as az
 

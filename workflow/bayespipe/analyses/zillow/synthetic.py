@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from bayespipe.analyses.zillow import kaggle
 from bayespipe.errors import ConfigError
 from bayespipe.io import atomic_path, write_json
-from bayespipe.analyses.zillow import kaggle
 
 KAGGLE_PROPERTIES = 2_985_217
 KAGGLE_TRANSACTIONS = 90_275
@@ -75,8 +75,13 @@ class Truth:
     """The generating model of logerror (raw predictor scale, see the module docstring)."""
 
     intercept: float = 0.011
-    betas: dict = field(default_factory=lambda: {
-        "calculatedfinishedsquarefeet": 0.035, "lotsizesquarefeet": 0.025, "yearbuilt": -0.025})
+    betas: dict = field(
+        default_factory=lambda: {
+            "calculatedfinishedsquarefeet": 0.035,
+            "lotsizesquarefeet": 0.025,
+            "yearbuilt": -0.025,
+        }
+    )
     nonlinear_predictor: str = "yearbuilt"
     quadratic: float = 0.03
     sigma: float = 0.16  # sd of the noise (what a Normal likelihood's sigma estimates)
@@ -103,7 +108,9 @@ class Truth:
 
         def sd_minus_sigma(scale: float) -> float:
             bound = self.noise_bound / scale
-            variance = t(self.noise_df).expect(lambda x: x**2, lb=-bound, ub=bound, conditional=True)
+            variance = t(self.noise_df).expect(
+                lambda x: x**2, lb=-bound, ub=bound, conditional=True
+            )
             return scale * math.sqrt(variance) - self.sigma
 
         return brentq(sd_minus_sigma, 1e-3 * self.sigma, self.sigma, xtol=1e-12)

@@ -18,8 +18,8 @@ field of the same shape is checked element by element (``Field("int", ("N",), up
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -73,10 +73,14 @@ def _check_values(name: str, values: np.ndarray, field: Field, data: Mapping, so
     finite = np.isfinite(values)
     if not finite.all():
         index = _first_index(~finite)
-        raise StanDataError(source, name, f"expected finite values, got {values[index]}", index=index or None)
+        raise StanDataError(
+            source, name, f"expected finite values, got {values[index]}", index=index or None
+        )
     if field.kind == "int" and values.size and not np.all(values == np.round(values)):
         index = _first_index(values != np.round(values))
-        raise StanDataError(source, name, f"expected integers, got {values[index]}", index=index or None)
+        raise StanDataError(
+            source, name, f"expected integers, got {values[index]}", index=index or None
+        )
     for bound, compare, words in ((field.lower, np.less, ">="), (field.upper, np.greater, "<=")):
         limit = _resolve(bound, data, name, source, elementwise=True)
         if limit is None:
@@ -84,13 +88,19 @@ def _check_values(name: str, values: np.ndarray, field: Field, data: Mapping, so
         try:
             bad = compare(values, limit)
         except ValueError:
-            raise StanDataError(source, name, f"bound '{bound}' has shape {np.shape(limit)}, data {values.shape}")
+            raise StanDataError(
+                source, name, f"bound '{bound}' has shape {np.shape(limit)}, data {values.shape}"
+            )
         if bad.any():
             index = _first_index(bad)
             at = np.asarray(limit)[index] if np.ndim(limit) else limit
             label = f"{bound} = {at}" if isinstance(bound, str) else f"{limit}"
-            raise StanDataError(source, name, f"expected values {words} {label}, got {values[index]}",
-                                index=index or None)
+            raise StanDataError(
+                source,
+                name,
+                f"expected values {words} {label}, got {values[index]}",
+                index=index or None,
+            )
 
 
 def check_stan_data(data: Mapping, spec: Mapping, source=None) -> None:
@@ -101,11 +111,19 @@ def check_stan_data(data: Mapping, spec: Mapping, source=None) -> None:
         if name not in data:
             raise StanDataError(source, name, "missing from the data")
         try:
-            values = np.asarray(data[name], dtype=float) if not isinstance(data[name], np.ndarray) else data[name]
+            values = (
+                np.asarray(data[name], dtype=float)
+                if not isinstance(data[name], np.ndarray)
+                else data[name]
+            )
         except (TypeError, ValueError):
-            raise StanDataError(source, name, "expected numbers (could not read the values as an array)")
+            raise StanDataError(
+                source, name, "expected numbers (could not read the values as an array)"
+            )
         expected = tuple(_resolve(d, data, name, source) for d in field.shape)
         if values.shape != expected:
-            names = ", ".join(f"{d}={v}" if isinstance(d, str) else str(v) for d, v in zip(field.shape, expected))
+            names = ", ".join(
+                f"{d}={v}" if isinstance(d, str) else str(v) for d, v in zip(field.shape, expected)
+            )
             raise StanDataError(source, name, f"expected shape ({names}), got {values.shape}")
         _check_values(name, np.asarray(values), field, data, source)

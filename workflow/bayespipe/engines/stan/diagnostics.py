@@ -55,13 +55,23 @@ def _per_chain_sum(values) -> list[int]:
 
 
 def _check(value, threshold, passes) -> dict:
-    ok = value is not None and not (isinstance(value, float) and math.isnan(value)) and passes(value, threshold)
+    ok = (
+        value is not None
+        and not (isinstance(value, float) and math.isnan(value))
+        and passes(value, threshold)
+    )
     return {"value": value, "threshold": threshold, "passed": bool(ok)}
 
 
-def compute_diagnostics(idata, thresholds: dict | None = None, *, max_treedepth: int = 10,
-                        var_names: list[str] | None = None, method: str = "nuts",
-                        approximation: dict | None = None) -> dict:
+def compute_diagnostics(
+    idata,
+    thresholds: dict | None = None,
+    *,
+    max_treedepth: int = 10,
+    var_names: list[str] | None = None,
+    method: str = "nuts",
+    approximation: dict | None = None,
+) -> dict:
     """Every gate's value, threshold and verdict, plus the overall ``passed``."""
     import arviz as az
 
@@ -81,7 +91,9 @@ def compute_diagnostics(idata, thresholds: dict | None = None, *, max_treedepth:
     fraction = sum(saturated) / (chains * draws)
     checks = {
         "divergences": _check(sum(divergent), limits["max_divergences"], lambda v, t: v <= t),
-        "treedepth_fraction": _check(fraction, limits["max_treedepth_fraction"], lambda v, t: v <= t),
+        "treedepth_fraction": _check(
+            fraction, limits["max_treedepth_fraction"], lambda v, t: v <= t
+        ),
         "min_ebfmi": _check(min(ebfmi), limits["min_ebfmi"], lambda v, t: v >= t),
         "max_rhat": _check(rhat["value"], limits["max_rhat"], lambda v, t: v <= t),
         "min_ess_bulk": _check(ess_bulk["value"], limits["min_ess_bulk"], lambda v, t: v >= t),
@@ -93,7 +105,11 @@ def compute_diagnostics(idata, thresholds: dict | None = None, *, max_treedepth:
         draws_per_chain=draws,
         divergences=sum(divergent),
         divergences_per_chain=divergent,
-        treedepth={"max_treedepth": max_treedepth, "saturated_per_chain": saturated, "fraction": fraction},
+        treedepth={
+            "max_treedepth": max_treedepth,
+            "saturated_per_chain": saturated,
+            "fraction": fraction,
+        },
         ebfmi_per_chain=ebfmi,
         max_rhat=rhat,
         min_ess_bulk=ess_bulk,
@@ -130,16 +146,25 @@ def _elbo_row(line: str) -> dict | None:
         elbo, rel_mean, rel_median = (float(p) for p in parts[1:4])
     except ValueError:
         return None
-    return {"iteration": int(parts[0]), "elbo": elbo, "rel_mean": rel_mean,
-            "rel_median": rel_median, "note": " ".join(parts[4:])}
+    return {
+        "iteration": int(parts[0]),
+        "elbo": elbo,
+        "rel_mean": rel_mean,
+        "rel_median": rel_median,
+        "note": " ".join(parts[4:]),
+    }
 
 
 def elbo_trace(console: str) -> dict:
     """ADVI's ELBO trace and verdict from CmdStan's console output."""
     rows = [row for row in map(_elbo_row, console.splitlines()) if row]
     converged = any("CONVERGED" in row["note"].upper() for row in rows)
-    return {"converged": converged, "iterations": rows[-1]["iteration"] if rows else None,
-            "final_elbo": rows[-1]["elbo"] if rows else None, "trace": rows}
+    return {
+        "converged": converged,
+        "iterations": rows[-1]["iteration"] if rows else None,
+        "final_elbo": rows[-1]["elbo"] if rows else None,
+        "trace": rows,
+    }
 
 
 def approximate_diagnostics(method: str, approximation: dict, limits: dict) -> dict:
@@ -158,7 +183,7 @@ def approximate_diagnostics(method: str, approximation: dict, limits: dict) -> d
         "approximate": True,
         "thresholds": limits,
         "note": f"{method} draws are approximate: judged by Pareto k (and ADVI's ELBO), "
-                "not by MCMC gates",
+        "not by MCMC gates",
         "pareto_k": pareto_k,
         "draws": approximation.get("resampled_draws", approximation.get("draws")),
         "checks": checks,

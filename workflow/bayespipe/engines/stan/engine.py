@@ -41,11 +41,15 @@ from bayespipe.io import read_json, sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
-SAMPLER_SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "sections" / "sampler.schema.yaml"
+SAMPLER_SCHEMA = (
+    Path(__file__).resolve().parents[3] / "schemas" / "sections" / "sampler.schema.yaml"
+)
 METHODS = ("nuts", "pathfinder", "advi")
 STAMP_FORMAT = "bayespipe-stan-compile/1"
 # Where CmdStanPy's executables are cached, keyed by program text, options and CmdStan version.
-DEFAULT_EXE_CACHE = Path(os.environ.get("BAYESPIPE_CMDSTAN_CACHE", "~/.cache/bayespipe/cmdstan")).expanduser()
+DEFAULT_EXE_CACHE = Path(
+    os.environ.get("BAYESPIPE_CMDSTAN_CACHE", "~/.cache/bayespipe/cmdstan")
+).expanduser()
 
 
 class StanEngineError(RuntimeError):
@@ -68,14 +72,18 @@ def sampler_settings(sampler: dict | None) -> dict:
     settings = dict(sampler_defaults())
     unknown = sorted(set(sampler or {}) - set(settings))
     if unknown:
-        raise ValueError(f"unknown sampler setting(s) {', '.join(unknown)} (allowed: {', '.join(sorted(settings))})")
+        raise ValueError(
+            f"unknown sampler setting(s) {', '.join(unknown)} (allowed: {', '.join(sorted(settings))})"
+        )
     settings.update(sampler or {})
     if settings["method"] not in METHODS:
-        raise ValueError(f"sampler method must be one of {', '.join(METHODS)}; got {settings['method']!r}")
+        raise ValueError(
+            f"sampler method must be one of {', '.join(METHODS)}; got {settings['method']!r}"
+        )
     return settings
 
 
-def get_engine(requested: str) -> "StanEngine":
+def get_engine(requested: str) -> StanEngine:
     """The engine named by ``stan.engine`` (auto: CmdStanPy when CmdStan resolves, else PyStan)."""
     name = software.resolve_stan_engine(requested)
     if name == "cmdstanpy":
@@ -101,7 +109,7 @@ def _options_digest(*parts: Any) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class StanEngine(ABC):
@@ -113,13 +121,26 @@ class StanEngine(ABC):
         return software.stan_engine_info(self.name)
 
     @abstractmethod
-    def compile(self, stan_file, stamp_path, cpp_options: dict | None = None,
-                stanc_options: dict | None = None) -> dict:
+    def compile(
+        self,
+        stan_file,
+        stamp_path,
+        cpp_options: dict | None = None,
+        stanc_options: dict | None = None,
+    ) -> dict:
         """Compile ``stan_file`` once and write the JSON compile stamp to ``stamp_path``."""
 
     @abstractmethod
-    def fit(self, stan_file, data: dict, sampler: dict | None, *, stamp_path, prior_only: bool = False,
-            idata_kwargs: dict | None = None):
+    def fit(
+        self,
+        stan_file,
+        data: dict,
+        sampler: dict | None,
+        *,
+        stamp_path,
+        prior_only: bool = False,
+        idata_kwargs: dict | None = None,
+    ):
         """Sample (or approximate) the program; returns ``(arviz.InferenceData, info)``."""
 
     # --- shared helpers -------------------------------------------------------------------
@@ -133,7 +154,9 @@ class StanEngine(ABC):
             )
         current = sha256_file(stan_file)
         if stamp.get("stan_sha256") != current:
-            raise StaleStampError(f"{stamp_path}: {stan_file} changed since it was compiled; rerun the compile rule")
+            raise StaleStampError(
+                f"{stamp_path}: {stan_file} changed since it was compiled; rerun the compile rule"
+            )
         return stamp
 
     def _base_stamp(self, stan_file, cpp_options, stanc_options) -> dict:
@@ -160,8 +183,17 @@ class StanEngine(ABC):
             "method": settings["method"],
             "sampler": settings,
             "prior_only": prior_only,
-            "compile_stamp": {k: stamp.get(k) for k in ("stan_sha256", "model_name", "exe_file", "exe_sha256",
-                                                        "cpp_options", "stanc_options")},
+            "compile_stamp": {
+                k: stamp.get(k)
+                for k in (
+                    "stan_sha256",
+                    "model_name",
+                    "exe_file",
+                    "exe_sha256",
+                    "cpp_options",
+                    "stanc_options",
+                )
+            },
             **{k: round(v, 4) for k, v in timings.items()},
         }
 
@@ -170,7 +202,13 @@ def _converter_kwargs(idata_kwargs: dict | None, data: dict, prior_only: bool) -
     """Map the caller's names (posterior_predictive, log_likelihood, observed_data, coords, dims)
     onto the converter arguments of a posterior or a prior-only run."""
     kwargs = dict(idata_kwargs or {})
-    unknown = set(kwargs) - {"posterior_predictive", "log_likelihood", "observed_data", "coords", "dims"}
+    unknown = set(kwargs) - {
+        "posterior_predictive",
+        "log_likelihood",
+        "observed_data",
+        "coords",
+        "dims",
+    }
     if unknown:
         raise ValueError(f"unsupported idata_kwargs {sorted(unknown)}")
     observed = kwargs.pop("observed_data", None)
@@ -217,7 +255,9 @@ class PyStanEngine(StanEngine):
 
     def compile(self, stan_file, stamp_path, cpp_options=None, stanc_options=None) -> dict:
         if cpp_options or stanc_options:
-            logger.warning("PyStan ignores stan.cpp_options and stan.stanc_options (CmdStanPy only)")
+            logger.warning(
+                "PyStan ignores stan.cpp_options and stan.stanc_options (CmdStanPy only)"
+            )
         with _httpstan_context():
             return self._compile(stan_file, stamp_path, cpp_options, stanc_options)
 
@@ -236,9 +276,16 @@ class PyStanEngine(StanEngine):
             stanc_warnings=response.get("stanc_warnings", ""),
         )
         if response.get("name") != model_name:
-            raise StanEngineError(f"httpstan named the model {response.get('name')!r}, expected {model_name!r}")
+            raise StanEngineError(
+                f"httpstan named the model {response.get('name')!r}, expected {model_name!r}"
+            )
         write_json(stamp_path, stamp)
-        logger.info("compiled %s with httpstan as %s in %.1f s", stan_file, model_name, stamp["compile_seconds"])
+        logger.info(
+            "compiled %s with httpstan as %s in %.1f s",
+            stan_file,
+            model_name,
+            stamp["compile_seconds"],
+        )
         return stamp
 
     @staticmethod
@@ -254,7 +301,9 @@ class PyStanEngine(StanEngine):
             response = await client.post("/models", json={"program_code": code})
             body = response.json()
             if response.status != 201:
-                raise StanEngineError(f"Stan program failed to compile:\n{body.get('message', body)}")
+                raise StanEngineError(
+                    f"Stan program failed to compile:\n{body.get('message', body)}"
+                )
             return body
 
     def fit(self, stan_file, data, sampler, *, stamp_path, prior_only=False, idata_kwargs=None):
@@ -283,8 +332,12 @@ class PyStanEngine(StanEngine):
         model = stan.build(code, data=run_data, random_seed=settings["seed"])
         if model.model_name != stamp.get("model_name"):
             # Same program text, other Python environment: httpstan compiled it again for this one.
-            logger.warning("%s names httpstan model %s, this environment built %s", stamp_path,
-                           stamp.get("model_name"), model.model_name)
+            logger.warning(
+                "%s names httpstan model %s, this environment built %s",
+                stamp_path,
+                stamp.get("model_name"),
+                model.model_name,
+            )
         built = time.perf_counter()
         _limit_pystan_processes(settings["parallel_chains"])
         with _drop_new_cached_fits(model.model_name):
@@ -298,14 +351,24 @@ class PyStanEngine(StanEngine):
                     refresh=max(1, (settings["warmup"] + draws) // 4),
                 )
             except (RuntimeError, ValueError) as exc:
-                raise StanEngineError(f"Stan failed to sample {stan_file}:\n{_pystan_message(exc)}") from exc
+                raise StanEngineError(
+                    f"Stan failed to sample {stan_file}:\n{_pystan_message(exc)}"
+                ) from exc
         sampled = time.perf_counter()
         if prior_only:
             idata = az.from_pystan(prior=fit, prior_model=model, **conv)
         else:
-            idata = az.from_pystan(posterior=fit, posterior_model=model, observed_data=observed, **conv)
-        info = self._info(settings, stamp, prior_only, build_seconds=built - clock, sampling_seconds=sampled - built,
-                          conversion_seconds=time.perf_counter() - sampled)
+            idata = az.from_pystan(
+                posterior=fit, posterior_model=model, observed_data=observed, **conv
+            )
+        info = self._info(
+            settings,
+            stamp,
+            prior_only,
+            build_seconds=built - clock,
+            sampling_seconds=sampled - built,
+            conversion_seconds=time.perf_counter() - sampled,
+        )
         info["model_name"] = model.model_name
         return idata, info
 
@@ -409,8 +472,13 @@ class CmdStanPyEngine(StanEngine):
         """The cache folder of one program: its text, the compiler options and the CmdStan (version
         and path) that builds it decide the key, so any of them changing means a new build."""
         cmdstan = software.cmdstan_info() or {}
-        key = _options_digest(Path(stan_file).read_text(), cpp_options or {}, stanc_options or {},
-                              cmdstan.get("version"), cmdstan.get("path"))[:16]
+        key = _options_digest(
+            Path(stan_file).read_text(),
+            cpp_options or {},
+            stanc_options or {},
+            cmdstan.get("version"),
+            cmdstan.get("path"),
+        )[:16]
         return self.exe_cache / f"{Path(stan_file).stem}-{key}"
 
     def compile(self, stan_file, stamp_path, cpp_options=None, stanc_options=None) -> dict:
@@ -427,8 +495,9 @@ class CmdStanPyEngine(StanEngine):
             # Rewriting an identical copy would make CmdStanPy think the executable is out of date.
             if not source.exists() or source.read_bytes() != stan_file.read_bytes():
                 shutil.copyfile(stan_file, source)
-            model = cmdstanpy.CmdStanModel(stan_file=str(source), stanc_options=options,
-                                           cpp_options=dict(cpp_options or {}))
+            model = cmdstanpy.CmdStanModel(
+                stan_file=str(source), stanc_options=options, cpp_options=dict(cpp_options or {})
+            )
         exe_file = Path(model.exe_file)
         stamp = self._base_stamp(stan_file, cpp_options, stanc_options)
         stamp.update(
@@ -444,16 +513,23 @@ class CmdStanPyEngine(StanEngine):
     def _model(self, stan_file, stamp: dict, stamp_path):
         exe_file = Path(stamp.get("exe_file") or "")
         if not exe_file.is_file():
-            raise StaleStampError(f"{stamp_path}: executable {exe_file} is gone; rerun the compile rule")
+            raise StaleStampError(
+                f"{stamp_path}: executable {exe_file} is gone; rerun the compile rule"
+            )
         if sha256_file(exe_file) != stamp.get("exe_sha256"):
-            raise StaleStampError(f"{stamp_path}: executable {exe_file} changed since compiling; rerun the compile rule")
+            raise StaleStampError(
+                f"{stamp_path}: executable {exe_file} changed since compiling; rerun the compile rule"
+            )
         source = Path(stamp.get("build_folder", exe_file.parent)) / Path(stan_file).name
         # The same stanc options as at compile time: CmdStanPy may run stanc on the source for its info.
         options = _stanc_options(stan_file, stamp.get("stanc_options"))
-        return self._cmdstanpy().CmdStanModel(stan_file=str(source), exe_file=str(exe_file),
-                                              stanc_options=options)
+        return self._cmdstanpy().CmdStanModel(
+            stan_file=str(source), exe_file=str(exe_file), stanc_options=options
+        )
 
-    def sample_arguments(self, settings: dict, data: dict, output_dir: str, prior_only: bool) -> dict:
+    def sample_arguments(
+        self, settings: dict, data: dict, output_dir: str, prior_only: bool
+    ) -> dict:
         """Keyword arguments of ``CmdStanModel.sample`` for one sampler section."""
         draws = settings["prior_draws"] if prior_only else settings["draws"]
         return {
@@ -471,8 +547,9 @@ class CmdStanPyEngine(StanEngine):
             "refresh": max(1, (settings["warmup"] + draws) // 4),
         }
 
-    def pathfinder_arguments(self, settings: dict, data: dict, output_dir: str,
-                             threads: bool) -> dict:
+    def pathfinder_arguments(
+        self, settings: dict, data: dict, output_dir: str, threads: bool
+    ) -> dict:
         """Every path's draws, unresampled, with lp__ and lp_approx__: the engine computes Pareto k
         and does the importance resampling itself (see ``_pathfinder_draws``)."""
         args = {
@@ -529,8 +606,13 @@ class CmdStanPyEngine(StanEngine):
             else:
                 obs = {name: run_data[name] for name in observed} if observed else None
                 idata = az.from_cmdstanpy(posterior=fit, observed_data=obs, **conv)
-        info = self._info(settings, stamp, prior_only, sampling_seconds=sampled - clock,
-                          conversion_seconds=time.perf_counter() - sampled)
+        info = self._info(
+            settings,
+            stamp,
+            prior_only,
+            sampling_seconds=sampled - clock,
+            conversion_seconds=time.perf_counter() - sampled,
+        )
         info["exe_file"] = stamp.get("exe_file")
         if approximation is not None:
             info["approximation"] = approximation
@@ -552,8 +634,10 @@ def _stanc_options(stan_file, stanc_options: dict | None) -> dict:
     and ``bayespipe reproduce`` compares stamps."""
     options = copy.deepcopy(dict(stanc_options or {}))
     includes = options.get("include-paths", [])
-    options["include-paths"] = [*([includes] if isinstance(includes, str) else includes),
-                                str(Path(stan_file).resolve().parent)]
+    options["include-paths"] = [
+        *([includes] if isinstance(includes, str) else includes),
+        str(Path(stan_file).resolve().parent),
+    ]
     return options
 
 
@@ -604,8 +688,12 @@ def _advi_draws(fit):
     log_p, log_g = sample[:, columns.index("log_p__")], sample[:, columns.index("log_g__")]
     _, pareto_k = gates.psis_weights(log_p - log_g)
     console = Path(fit.runset.stdout_files[0]).read_text()
-    approximation = {"method": "advi", "draws": int(len(log_p)), "pareto_k": pareto_k,
-                     "elbo": gates.elbo_trace(console)}
+    approximation = {
+        "method": "advi",
+        "draws": int(len(log_p)),
+        "pareto_k": pareto_k,
+        "elbo": gates.elbo_trace(console),
+    }
     return variables, {"log_p": log_p, "log_g": log_g}, approximation
 
 

@@ -17,9 +17,9 @@ import json
 import logging
 from pathlib import Path
 
-from bayespipe.io import atomic_path, write_json
 from bayespipe.engines.stan import diagnostics as gates
 from bayespipe.engines.stan.plots import plot_densities, plot_trace
+from bayespipe.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,17 @@ def write_summary(idata, path: str | Path, var_names: list[str] | None = None):
     return summary
 
 
-def save_fit(target, idata, info: dict, *, prior_idata=None, thresholds: dict | None = None,
-             var_names: list[str] | None = None, plot_vars: list[str] | None = None,
-             label: str = "fit") -> dict:
+def save_fit(
+    target,
+    idata,
+    info: dict,
+    *,
+    prior_idata=None,
+    thresholds: dict | None = None,
+    var_names: list[str] | None = None,
+    plot_vars: list[str] | None = None,
+    label: str = "fit",
+) -> dict:
     """Write the fit's standard outputs and return its diagnostics.
 
     ``target`` is the fit's folder or a dict of paths (keys of FIT_FILES). The gates run first:
@@ -86,8 +94,12 @@ def save_fit(target, idata, info: dict, *, prior_idata=None, thresholds: dict | 
     limits = {**gates.DEFAULT_THRESHOLDS, **(thresholds or {})}
     sampler = info.get("sampler", {})
     diagnostics = gates.compute_diagnostics(
-        idata, limits, max_treedepth=sampler.get("max_treedepth", 10), var_names=var_names,
-        method=info.get("method", "nuts"), approximation=info.get("approximation"),
+        idata,
+        limits,
+        max_treedepth=sampler.get("max_treedepth", 10),
+        var_names=var_names,
+        method=info.get("method", "nuts"),
+        approximation=info.get("approximation"),
     )
     diagnostics["engine"] = {k: info.get(k) for k in ("engine", "versions", "sampling_seconds")}
     if diagnostics["passed"] is False:

@@ -25,20 +25,25 @@ def plot_trace(idata, path, var_names: list[str] | None = None, title: str | Non
     use_agg()
     names = var_names or scalar_variables(idata.posterior)
     # compact=False: one colour per chain (compact mode tells chains apart by line style only)
-    axes = az.plot_trace(idata, var_names=names, compact=False, legend=True,
-                         backend_kwargs={"layout": "constrained"})
+    axes = az.plot_trace(
+        idata, var_names=names, compact=False, legend=True, backend_kwargs={"layout": "constrained"}
+    )
     figure = _figure_of(axes)
     if title:
         figure.suptitle(title)
     save_figure(figure, path)
 
 
-def plot_densities(idata, path, var_names: list[str] | None = None, title: str | None = None) -> None:
+def plot_densities(
+    idata, path, var_names: list[str] | None = None, title: str | None = None
+) -> None:
     import arviz as az
 
     use_agg()
     names = var_names or scalar_variables(idata.posterior)
-    axes = az.plot_posterior(idata, var_names=names, hdi_prob=0.9, backend_kwargs={"layout": "constrained"})
+    axes = az.plot_posterior(
+        idata, var_names=names, hdi_prob=0.9, backend_kwargs={"layout": "constrained"}
+    )
     figure = _figure_of(axes)
     if title:
         figure.suptitle(title)

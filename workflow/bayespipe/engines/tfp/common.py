@@ -17,9 +17,10 @@ import os
 import random
 import time
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,9 @@ def set_seeds(tf, seed: int) -> None:
     tf.keras.utils.set_random_seed(seed)
 
 
-def setup(device: str = "auto", seed: int = 0, deterministic: bool = True, threads: int = 2) -> Session:
+def setup(
+    device: str = "auto", seed: int = 0, deterministic: bool = True, threads: int = 2
+) -> Session:
     """Import TensorFlow, pick the device, seed everything and return the Session."""
     tf, tfp = _import_tensorflow()
     # tfp.layers call Keras' deprecated add_variable; the warning repeats per layer in every log.
@@ -137,9 +140,16 @@ def setup(device: str = "auto", seed: int = 0, deterministic: bool = True, threa
     }
     log.info(
         "TensorFlow %s, TFP %s on %s (GPUs seen: %s), seed %d, deterministic ops %s",
-        tf.__version__, tfp.__version__, info["device_name"], info["gpus"] or "none", seed, determinism,
+        tf.__version__,
+        tfp.__version__,
+        info["device_name"],
+        info["gpus"] or "none",
+        seed,
+        determinism,
     )
-    return Session(tf=tf, tfp=tfp, device=chosen, device_name=info["device_name"], seed=seed, info=info)
+    return Session(
+        tf=tf, tfp=tfp, device=chosen, device_name=info["device_name"], seed=seed, info=info
+    )
 
 
 def setup_from_config(tfp_config: Mapping[str, Any], seed: int) -> Session:
@@ -152,7 +162,9 @@ def setup_from_config(tfp_config: Mapping[str, Any], seed: int) -> Session:
     )
 
 
-def mean_field_normal_fn(session: Session, seed: int, loc_stddev: float = 0.1, untransformed_scale_mean: float = -3.0):
+def mean_field_normal_fn(
+    session: Session, seed: int, loc_stddev: float = 0.1, untransformed_scale_mean: float = -3.0
+):
     """A kernel_posterior_fn for tfp.layers.Dense*/Conv* layers with fresh, seeded initialisers.
 
     TFP's default shares one unseeded initialiser across layers, which repeats its values
@@ -163,7 +175,8 @@ def mean_field_normal_fn(session: Session, seed: int, loc_stddev: float = 0.1, u
     return tfp.layers.default_mean_field_normal_fn(
         loc_initializer=tf.keras.initializers.RandomNormal(stddev=loc_stddev, seed=seed),
         untransformed_scale_initializer=tf.keras.initializers.RandomNormal(
-            mean=untransformed_scale_mean, stddev=0.1, seed=seed + 100_003),
+            mean=untransformed_scale_mean, stddev=0.1, seed=seed + 100_003
+        ),
     )
 
 
@@ -189,7 +202,11 @@ class ProgressLogger:
             shown = ", ".join(f"{k} {v:.5g}" for k, v in row.items() if k != "step")
             self.logger.info(
                 "%s step %d/%d: %s (%.1f s)",
-                self.name, step, self.total_steps, shown, self.elapsed(),
+                self.name,
+                step,
+                self.total_steps,
+                shown,
+                self.elapsed(),
             )
 
     def elapsed(self) -> float:
@@ -206,7 +223,9 @@ class ProgressLogger:
 
             def _record(self, logs):
                 self.step += 1
-                progress.log(self.step, **{k: v for k, v in (logs or {}).items() if _finite_number(v)})
+                progress.log(
+                    self.step, **{k: v for k, v in (logs or {}).items() if _finite_number(v)}
+                )
 
             def on_epoch_end(self, epoch, logs=None):
                 if per == "epoch":
@@ -219,8 +238,14 @@ class ProgressLogger:
         return _Progress()
 
 
-def batch_indices(rng: np.random.Generator, n: int, batch_size: int | None, steps: int, *,
-                  drop_remainder: bool = True) -> list:
+def batch_indices(
+    rng: np.random.Generator,
+    n: int,
+    batch_size: int | None,
+    steps: int,
+    *,
+    drop_remainder: bool = True,
+) -> list:
     """Per step, None (full batch) or the row indices of a mini-batch; rows reshuffled every pass.
 
     ``drop_remainder`` (as in ``tf.data``): each pass over the n rows yields only whole batches and
