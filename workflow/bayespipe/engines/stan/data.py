@@ -87,10 +87,10 @@ def _check_values(name: str, values: np.ndarray, field: Field, data: Mapping, so
             continue
         try:
             bad = compare(values, limit)
-        except ValueError:
+        except ValueError as exc:
             raise StanDataError(
                 source, name, f"bound '{bound}' has shape {np.shape(limit)}, data {values.shape}"
-            )
+            ) from exc
         if bad.any():
             index = _first_index(bad)
             at = np.asarray(limit)[index] if np.ndim(limit) else limit
@@ -116,14 +116,15 @@ def check_stan_data(data: Mapping, spec: Mapping, source=None) -> None:
                 if not isinstance(data[name], np.ndarray)
                 else data[name]
             )
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
             raise StanDataError(
                 source, name, "expected numbers (could not read the values as an array)"
-            )
+            ) from exc
         expected = tuple(_resolve(d, data, name, source) for d in field.shape)
         if values.shape != expected:
             names = ", ".join(
-                f"{d}={v}" if isinstance(d, str) else str(v) for d, v in zip(field.shape, expected)
+                f"{d}={v}" if isinstance(d, str) else str(v)
+                for d, v in zip(field.shape, expected, strict=True)
             )
             raise StanDataError(source, name, f"expected shape ({names}), got {values.shape}")
         _check_values(name, np.asarray(values), field, data, source)
