@@ -8,6 +8,9 @@ its params as ``PropertyValue`` objects. Software versions are ``SoftwareApplica
 
 Only the metadata file is written (the data files are already in place), so the crate is valid
 as an attached crate of the folder it describes.
+
+Over 400 lines on purpose: one Workflow Run Crate, whose entities (workflow, actions, files,
+software) reference each other and are built together.
 """
 
 from __future__ import annotations

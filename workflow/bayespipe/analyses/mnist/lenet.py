@@ -20,6 +20,9 @@ this module is cheap (mnist.smk uses ``evaluation_steps`` and ``figure_name`` at
 Over 400 lines because the two rules' steps (train with periodic evaluation, then out of
 distribution) share the model, the predictor and the figures drawn at each evaluation; the
 figures (section below) are the part that could move to a module of their own.
+
+Over 400 lines on purpose: the Flipout LeNet, its training loop with periodic evaluation and
+figures, and the out-of-distribution check share one model and session.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ def make_train_step(session: Session, model, optimizer, images, labels):
             kl = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
             loss = nll + kl
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), y)
         return loss, nll, kl, tf.reduce_mean(tf.cast(hits, tf.float32))
 
@@ -447,7 +450,9 @@ def train_and_report(
     steps = evaluation_steps(settings["steps"], settings["viz_steps"])
     if not (len(weight_figures) == len(heldout_figures) == len(steps)):
         raise ValueError(f"expected {len(steps)} figures of each kind (steps {steps})")
-    figures = {step: (w, h) for step, w, h in zip(steps, weight_figures, heldout_figures)}
+    figures = {
+        step: (w, h) for step, w, h in zip(steps, weight_figures, heldout_figures, strict=True)
+    }
     session = setup_from_config(tfp_settings, settings["seed"])
     draws = settings["monte_carlo_draws"]
 

@@ -135,7 +135,7 @@ def train(
             kl = tf.add_n(model.losses)
             loss = nll + kl
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss, -(nll + kl) * n
 
     rng = np.random.default_rng(session.seed)

@@ -140,7 +140,7 @@ def _mark_densities(ax, table: pd.DataFrame) -> None:
         ax.axvline(x, color="grey", linewidth=0.8, linestyle="--")
     density = table["density"].to_numpy()
     starts = [0, *(int(b) for b in _density_breaks(table))]
-    for left, right, start in zip(edges[:-1], edges[1:], starts):
+    for left, right, start in zip(edges[:-1], edges[1:], starts, strict=False):
         ax.text(
             (left + right) / 2,
             1.02,

@@ -29,7 +29,7 @@ def load(path: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InputError(
             path, f"the file is empty (expected a header with columns {', '.join(COLUMNS)})"
-        )
+        ) from None
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise InputError(
@@ -44,7 +44,7 @@ def load(path: str | Path) -> pd.DataFrame:
 
 def _integers(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
     values = pd.to_numeric(table[column], errors="coerce")
-    for index, (raw, value) in enumerate(zip(table[column], values), start=1):
+    for index, (raw, value) in enumerate(zip(table[column], values, strict=True), start=1):
         if pd.isna(value) or not float(value).is_integer():
             raise InputError(
                 path, f"expected a whole number, got {raw!r}", column=column, row=index
@@ -67,7 +67,9 @@ def validate(table: pd.DataFrame, path: str | Path = "<table>") -> pd.DataFrame:
                     row=index,
                 )
         clean[column] = table[column].astype(str)
-    for index, (surv, density) in enumerate(zip(clean["surv"], clean["density"]), start=1):
+    for index, (surv, density) in enumerate(
+        zip(clean["surv"], clean["density"], strict=True), start=1
+    ):
         if density == 0:
             raise InputError(
                 path, "expected density >= 1 (a tank needs tadpoles)", column="density", row=index
@@ -81,7 +83,9 @@ def validate(table: pd.DataFrame, path: str | Path = "<table>") -> pd.DataFrame:
             )
     propsurv = pd.to_numeric(table["propsurv"], errors="coerce")
     expected = clean["surv"] / clean["density"]
-    for index, (raw, got, want) in enumerate(zip(table["propsurv"], propsurv, expected), start=1):
+    for index, (raw, got, want) in enumerate(
+        zip(table["propsurv"], propsurv, expected, strict=True), start=1
+    ):
         if pd.isna(got) or not np.isclose(got, want, atol=PROPSURV_TOLERANCE):
             raise InputError(
                 path,

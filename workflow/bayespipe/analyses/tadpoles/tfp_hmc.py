@@ -113,7 +113,7 @@ def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, floa
     # sample_chain stacks draws first: (draw, chain, ...) -> ArviZ's (chain, draw, ...).
     draws = {
         name: np.swapaxes(state.numpy(), 0, 1)
-        for name, state in zip(("a_bar", "sigma", "a"), states)
+        for name, state in zip(("a_bar", "sigma", "a"), states, strict=True)
     }
     return draws, float(np.mean(accepted.numpy())), seconds
 

@@ -102,7 +102,10 @@ TAIL_PROBABILITIES = (0.001, 0.01, 0.25, 0.75, 0.99, 0.999)
 
 
 def subset(draws: LinearDraws, index: np.ndarray) -> LinearDraws:
-    pick = lambda a: None if a is None else a[index]
+
+    def pick(a):
+        return None if a is None else a[index]
+
     return LinearDraws(
         draws.intercept[index],
         draws.beta[index],
@@ -150,7 +153,7 @@ def tail_quantiles(
     rep_q = np.quantile(replicated, probabilities, axis=0)  # (P, R)
     obs_q = np.quantile(y, probabilities)
     rows = []
-    for p, observed, reps in zip(probabilities, obs_q, rep_q):
+    for p, observed, reps in zip(probabilities, obs_q, rep_q, strict=True):
         low, median, high = np.quantile(reps, [0.05, 0.5, 0.95])
         rows.append(
             {

@@ -99,7 +99,10 @@ def _plot_tail_quantiles(axis, tails: dict) -> None:
     positions = np.arange(len(quantiles))
     median = np.array([q["replicated_median"] for q in quantiles])
     errors = np.array(
-        [[m - q["replicated_q05"], q["replicated_q95"] - m] for m, q in zip(median, quantiles)]
+        [
+            [m - q["replicated_q05"], q["replicated_q95"] - m]
+            for m, q in zip(median, quantiles, strict=True)
+        ]
     ).T
     axis.errorbar(
         positions,

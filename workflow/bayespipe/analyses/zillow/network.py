@@ -204,7 +204,7 @@ def train(
             kl = (tfd.kl_divergence(q_alpha, p_alpha) + tfd.kl_divergence(q_zip, p_zip)) / n
             penalty = tf.add_n(model.net.losses) if model.net.losses else 0.0
             loss = nll + kl + penalty
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss, -(nll + kl) * n
 
     rng = np.random.default_rng(session.seed)
