@@ -42,7 +42,8 @@ def fill_defaults(config: dict, schema: dict) -> dict:
 
 
 def config_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
-    """One message per problem, each naming the dotted key, e.g. ``zillow.seed: 'x' is not of type 'integer'``."""
+    """One message per problem, each naming the dotted key, e.g. ``zillow.seed: 'x' is not of type
+    'integer'``."""
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(load_schema(schema_path))

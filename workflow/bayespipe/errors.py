@@ -1,4 +1,4 @@
-"""Errors raised for bad user input: each names the file, the column or key, and what was expected."""
+"""Errors for bad user input: each names the file, the column or key, and what was expected."""
 
 from __future__ import annotations
 

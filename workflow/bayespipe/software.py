@@ -1,4 +1,4 @@
-"""Software versions and the Stan engine actually available, read without importing heavy packages."""
+"""Software versions and the Stan engine available, read without importing heavy packages."""
 
 from __future__ import annotations
 

@@ -3,4 +3,4 @@ from bayespipe.jobs import job
 
 with job(snakemake) as record:
     table = moons.summarize(list(snakemake.input.metrics), snakemake.output.table)
-    record["test_accuracy"] = dict(zip(table["variant"], table["test_accuracy"]))
+    record["test_accuracy"] = dict(zip(table["variant"], table["test_accuracy"], strict=True))

@@ -1,4 +1,5 @@
-# Fit the reed-frog varying-intercepts model: posterior and prior-only runs, standard outputs, metrics.
+# Fit the reed-frog varying-intercepts model: posterior and prior-only runs, standard outputs,
+# metrics.
 from bayespipe.analyses.tadpoles import model as tadpoles
 from bayespipe.engines.stan.outputs import FIT_FILES
 from bayespipe.jobs import job

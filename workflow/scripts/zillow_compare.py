@@ -1,4 +1,5 @@
-# Held-out comparison of the Zillow models: one row per model (MAE, RMSE, mean log predictive density).
+# Held-out comparison of the Zillow models: one row per model (MAE, RMSE, mean log predictive
+# density).
 from bayespipe.analyses.zillow import heldout
 from bayespipe.jobs import job
 

@@ -12,5 +12,5 @@ with job(snakemake) as record:
         by_class_path=snakemake.output.by_class,
     )
     record["median_shrinkage_by_class"] = dict(
-        zip(by_class["size_class"], by_class["median_shrinkage"])
+        zip(by_class["size_class"], by_class["median_shrinkage"], strict=True)
     )

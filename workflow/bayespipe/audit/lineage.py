@@ -190,11 +190,13 @@ def format_lineage(result: Lineage) -> str:
         lines.append(f"    <- rule {step.rule}  ({step.kind}; job record {step.job})")
         if step.script:
             lines.append(
-                f"       script       {step.script.get('path')}  sha256 {_short(step.script.get('sha256'))}"
+                f"       script       {step.script.get('path')}  "
+                f"sha256 {_short(step.script.get('sha256'))}"
             )
         if step.stan_program:
             lines.append(
-                f"       stan program {step.stan_program.get('path')}  sha256 {_short(step.stan_program.get('sha256'))}"
+                f"       stan program {step.stan_program.get('path')}  "
+                f"sha256 {_short(step.stan_program.get('sha256'))}"
             )
         for key, value in sorted(step.params.items()):
             text = _params_text(value)

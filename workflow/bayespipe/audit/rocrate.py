@@ -147,7 +147,8 @@ class _Builder:
         crate, m = self.crate, self.manifest
         crate.name = f"bayespipe version {m['version']}"
         crate.description = (
-            f"Results of the bayespipe workflow, version {m['version']} (analyses: {', '.join(m.get('analyses', []))}), "
+            f"Results of the bayespipe workflow, version {m['version']} "
+            f"(analyses: {', '.join(m.get('analyses', []))}), "
             "with the provenance of every file."
         )
         crate.datePublished = m.get("end_time") or m.get("start_time")
@@ -298,7 +299,8 @@ class _Builder:
                 "startTime": job.get("start_time"),
                 "endTime": job.get("end_time"),
                 "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"},
-                "description": f"Snakemake job {stem} (record {job['job']}), {job.get('threads')} thread(s) on {job.get('host')}",
+                "description": f"Snakemake job {stem} (record {job['job']}), "
+                f"{job.get('threads')} thread(s) on {job.get('host')}",
             }
             action = self.crate.add_action(
                 tool, identifier=f"#job-{stem}", object=objects, result=results, properties=props
@@ -403,7 +405,8 @@ def offline_context_cache(cache_name: str | Path) -> Path:
 def validate_crate(
     version_dir: str | Path, cache_name: str | Path, profile: str = VALIDATION_PROFILE
 ) -> list[str]:
-    """Validate the crate of ``version_dir`` offline; returns the failed requirements (empty: valid)."""
+    """Validate the crate of ``version_dir`` offline; returns the failed requirements (empty:
+    valid)."""
     from rocrate_validator import models, services
 
     offline_context_cache(cache_name)
@@ -422,7 +425,8 @@ def validate_crate(
 
 
 def add_command(commands) -> None:
-    """``bayespipe rocrate VERSION [--validate]``: (re)write the crate, optionally validate it offline."""
+    """``bayespipe rocrate VERSION [--validate]``: (re)write the crate, optionally validate it
+    offline."""
     parser = commands.add_parser(
         "rocrate", help="write ro-crate-metadata.json of a version; --validate checks it offline"
     )
@@ -457,6 +461,7 @@ def _command(args) -> int:
     for failure in failures:
         print(failure)
     print(
-        f"{VALIDATION_PROFILE}: {'valid' if not failures else f'{len(failures)} failed requirements'}"
+        f"{VALIDATION_PROFILE}: "
+        f"{'valid' if not failures else f'{len(failures)} failed requirements'}"
     )
     return 0 if not failures else 1

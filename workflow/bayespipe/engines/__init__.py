@@ -1,1 +1,1 @@
-"""Inference engines: Stan (CmdStanPy or PyStan) and TensorFlow Probability. They know no analysis."""
+"""Inference engines: Stan (CmdStanPy or PyStan) and TensorFlow Probability; no analysis code."""

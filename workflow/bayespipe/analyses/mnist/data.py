@@ -243,7 +243,8 @@ def cached_download(url: str, cache_dir: str | Path, sha256: str) -> Path:
         if got != sha256:
             raise InputError(
                 url,
-                f"sha256 mismatch: expected {sha256} (mnist.sha256), got {got}; the download was deleted",
+                f"sha256 mismatch: expected {sha256} (mnist.sha256), got {got}; "
+                "the download was deleted",
             )
     return target
 

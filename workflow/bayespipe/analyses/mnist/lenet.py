@@ -1,10 +1,11 @@
-"""Bayesian LeNet-5 with Flipout layers on MNIST (analysis D2), as in TFP's Bayesian network example.
+"""Bayesian LeNet-5 with Flipout layers on MNIST (analysis D2), as in TFP's Bayesian network
+example.
 
 Model: Conv2DFlipout 6@5x5 (same padding, ReLU), max-pool 2, Conv2DFlipout 16@5x5, max-pool 2,
 Conv2DFlipout 120@5x5, flatten, DenseFlipout 84 (ReLU), DenseFlipout 10 logits (``mnist.padding``
-of the second and third convolutions: ``valid``, LeCun's LeNet-5, or ``same``, TFP's example); Categorical
-likelihood. Loss = mean negative log likelihood of the batch + sum of the layers' KL divergences
-each divided by the number of training images (the negative ELBO per example). Adam.
+of the second and third convolutions: ``valid``, LeCun's LeNet-5, or ``same``, TFP's example);
+Categorical likelihood. Loss = mean negative log likelihood of the batch + sum of the layers' KL
+divergences each divided by the number of training images (the negative ELBO per example). Adam.
 
 Every ``viz_steps`` (and at the last step): held-out log probability from ``monte_carlo_draws``
 network draws (mean over images of log mean-over-draws p(true label)), held-out accuracy of the
@@ -14,8 +15,9 @@ Out of distribution: Normal(0, 1) noise images (inputs are pixels / 255, so the 
 inputs' order of magnitude); the maximum mean class probability separates digits from noise
 (AUROC), and an image is refused when no class's mean probability exceeds ``refuse_below``.
 
-TensorFlow is imported only through ``bayespipe.engines.tfp.common.setup`` (the Session), so importing
-this module is cheap (mnist.smk uses ``evaluation_steps`` and ``figure_name`` at parse time).
+TensorFlow is imported only through ``bayespipe.engines.tfp.common.setup`` (the Session), so
+importing this module is cheap (mnist.smk uses ``evaluation_steps`` and ``figure_name`` at parse
+time).
 
 Over 400 lines because the two rules' steps (train with periodic evaluation, then out of
 distribution) share the model, the predictor and the figures drawn at each evaluation; the
@@ -307,7 +309,7 @@ def plot_weight_posteriors(model, path: str | Path, step: int) -> None:
 
 
 def shown_indices(n: int) -> np.ndarray:
-    """Images drawn in a prediction figure: evenly spaced, so a class-sorted set shows many classes."""
+    """Images drawn in a prediction figure: evenly spaced, so a sorted set shows many classes."""
     return np.unique(np.linspace(0, n - 1, min(SHOWN_IMAGES, n)).round().astype(int))
 
 
@@ -569,7 +571,8 @@ def ood_and_report(
     plot_predictions(noise, noise_probs, noise_figure, "Normal(0, 1) noise images")
     write_json(metrics, summary)
     log.info(
-        "out of distribution: AUROC %.4f; refused %.1f%% of digits, %.1f%% of noise (threshold %.2f)",
+        "out of distribution: AUROC %.4f; refused %.1f%% of digits, %.1f%% of noise "
+        "(threshold %.2f)",
         summary["auroc"],
         100 * summary["refusal_rate_heldout"],
         100 * summary["refusal_rate_noise"],

@@ -180,7 +180,8 @@ def fit(
     test_path,
     outputs: Mapping[str, Any],
 ) -> tuple[dict, dict]:
-    """Train one variant, write metrics, history, test predictions and the grid; return (metrics, device)."""
+    """Train one variant, write metrics, history, test predictions and the grid; return (metrics,
+    device)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown moons variant {variant!r} (expected one of {VARIANTS})")
     x_train, y_train = read_points(train_path)

@@ -1,1 +1,2 @@
-"""The sinusoid analysis: rules in workflow/rules/sinusoid.smk, results in results/<version>/sinusoid/."""
+"""The sinusoid analysis: rules in workflow/rules/sinusoid.smk, results in
+results/<version>/sinusoid/."""

@@ -1,1 +1,2 @@
-"""The tadpoles analysis: rules in workflow/rules/tadpoles.smk, results in results/<version>/tadpoles/."""
+"""The tadpoles analysis: rules in workflow/rules/tadpoles.smk, results in
+results/<version>/tadpoles/."""

@@ -191,7 +191,7 @@ def plot_tank_logits(idata, table: pd.DataFrame, path) -> None:
 
 
 def plot_survival(idata, table: pd.DataFrame, path) -> None:
-    """Posterior survival probability per tank (mean, 50% interval) against the observed propsurv."""
+    """Posterior survival probability per tank (mean, 50% interval) against observed propsurv."""
     draws = _draws(idata, "p")
     tanks = table["tank"].to_numpy()
     fig, ax = _axes()
@@ -246,7 +246,7 @@ def plot_shrinkage(idata, table: pd.DataFrame, path) -> None:
 
 
 def plot_ppc(idata, table: pd.DataFrame, path) -> None:
-    """Posterior predictive survivors per tank (median and 90% interval) against the observed ones."""
+    """Posterior predictive survivors per tank (median, 90% interval) against the observed ones."""
     draws = _draws(idata, "surv_rep", group="posterior_predictive")
     tanks = table["tank"].to_numpy()
     fig, ax = _axes()

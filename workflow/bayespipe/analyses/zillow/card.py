@@ -230,7 +230,8 @@ def _noise_line(truth: dict) -> str:
         return "Noise: Normal."
     return (
         f"Noise: {noise['family'].replace('_', ' ')}, {noise['df']:g} degrees of freedom, scale "
-        f"{noise['scale']:.5f}, bound +-{noise['bound']:g} (sd {noise['sd']:g}): heavier tails than the "
+        f"{noise['scale']:.5f}, bound +-{noise['bound']:g} (sd {noise['sd']:g}): "
+        "heavier tails than the "
         "models' Normal likelihood, whose sigma estimates this sd."
     )
 
@@ -245,7 +246,8 @@ def _generating_lines(truth: dict) -> list[str]:
     ]
     if omitted:
         lines.append(
-            f"Generating predictor(s) not chosen: {', '.join(omitted)} (their effect joins the noise)."
+            f"Generating predictor(s) not chosen: {', '.join(omitted)} "
+            "(their effect joins the noise)."
         )
     return lines
 
@@ -292,7 +294,8 @@ def _logerror_lines(summary: dict | None, repeats: dict | None) -> list[str]:
     if repeats and repeats.get("parcels_sold_more_than_once") is not None:
         lines += [
             f"Repeat sales: {repeats['parcels_sold_more_than_once']} parcels sold more than once "
-            f"({repeats['transactions_of_a_parcel_sold_before']} extra transactions). {repeats['note']}",
+            f"({repeats['transactions_of_a_parcel_sold_before']} extra transactions). "
+            f"{repeats['note']}",
             "",
         ]
     return lines

@@ -80,7 +80,7 @@ def _stan_data(
     n_rep: int,
     fixed_sigma: float | None,
 ) -> tuple[dict, pd.DataFrame | None, str]:
-    """The model's Stan data, the rows missing the imputable predictor (if any) and the source file."""
+    """The model's Stan data, rows missing the imputable predictor (if any) and the source file."""
     n_groups = int(info["n_groups"])
     if model == "missing_predictor":
         imputable = info.get("imputable_predictor")
@@ -122,7 +122,8 @@ def _labels(
     if model != "linear_regression":
         dims.update(a_zip=["zip"], zip_mean=["zip"])
     if missing_rows is not None:
-        # positions, not parcel ids: a parcel sold twice appears twice (missing_values.csv has the ids)
+        # positions, not parcel ids: a parcel sold twice appears twice (missing_values.csv has the
+        # ids)
         coords["missing_row"] = np.arange(len(missing_rows))
         dims["x_mis"] = ["missing_row"]
     return coords, dims

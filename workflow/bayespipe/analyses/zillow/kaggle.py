@@ -1,8 +1,8 @@
 """The Kaggle Zillow Prize 2016 files: their schema, and a loader that checks them against it.
 
-``train_2016_v2.csv`` holds the transactions (small, read whole); ``properties_2016.csv`` holds about
-3 million parcels and is streamed in blocks, keeping only the parcels that have a transaction, so
-that memory stays proportional to the transactions rather than to the properties file.
+``train_2016_v2.csv`` holds the transactions (small, read whole); ``properties_2016.csv`` holds
+about 3 million parcels and is streamed in blocks, keeping only the parcels that have a transaction,
+so that memory stays proportional to the transactions rather than to the properties file.
 
 Over 400 lines on purpose: most of it is the declarative table of Kaggle's 58 property columns
 and their checks, which belong in one place.
@@ -150,7 +150,8 @@ NON_PREDICTORS = frozenset(
 
 def header(path: Path, columns: tuple[Column, ...]) -> list[str]:
     """The header row; raises InputError for a missing or empty file or missing columns."""
-    what = f"a CSV with columns {', '.join(c.name for c in columns[:3])}{', ...' if len(columns) > 3 else ''}"
+    more = ", ..." if len(columns) > 3 else ""
+    what = f"a CSV with columns {', '.join(c.name for c in columns[:3])}{more}"
     if not path.is_file():
         raise InputError(path, f"file not found (expected {what})")
     with open(path, newline="") as handle:
@@ -377,7 +378,7 @@ def _digits(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _blocks(path: Path, size: int = BLOCK_BYTES):
-    """Yield (header line, block of whole lines) as numpy bytes, reading about ``size`` bytes at a time.
+    """Yield (header line, block of whole lines) as numpy bytes, reading ``size`` bytes at a time.
 
     Each block is read into one reused buffer and completed to the end of its last line, so no
     block is copied; a block is only valid until the next one is read.

@@ -115,7 +115,8 @@ def check_groups(
     if bad.size:
         raise InputError(
             path,
-            f"zip_index {int(index[bad[0]])} outside {low}..{n_groups} (n_groups of predictors.json)",
+            f"zip_index {int(index[bad[0]])} outside {low}..{n_groups} "
+            "(n_groups of predictors.json)",
             column="zip_index",
             row=int(bad[0]),
         )

@@ -8,7 +8,8 @@ training; validation rows of zips never seen in training get ``zip_index`` 0 and
 ``zip_seen = False``, and models give them the population intercept.
 
 Each function reads its inputs, raises InputError for anything a user must fix, and writes its
-outputs atomically (so a failure leaves nothing behind); it returns a small report for the data card.
+outputs atomically (so a failure leaves nothing behind); it returns a small report for the data
+card.
 
 Over 400 lines on purpose: the preparation chain is one sequence of small stage functions (one
 per rule) sharing their column conventions; each stage is short.
@@ -43,7 +44,8 @@ def missing_mask_column(predictor: str) -> str:
 
 
 def merge(transactions_path, properties_path, merged_path, report_path) -> dict:
-    """Left-join the transactions to the properties on parcelid; unmatched sales are kept and counted."""
+    """Left-join the transactions to the properties on parcelid; unmatched sales are kept and
+    counted."""
     transactions = kaggle.read_transactions(transactions_path)
     scan = kaggle.scan_properties(properties_path, transactions[PARCEL].to_numpy())
     matched = transactions[PARCEL].isin(scan.table[PARCEL])
@@ -158,7 +160,7 @@ def correlations(table: pd.DataFrame, columns: list[str]) -> dict[str, float]:
 
 
 def pairwise_correlation(table: pd.DataFrame, a: str, b: str) -> float:
-    """Pearson correlation of two columns over the rows where both are present (NaN if undefined)."""
+    """Pearson correlation of two columns over rows where both are present (NaN if undefined)."""
     x, y = table[a].to_numpy(float), table[b].to_numpy(float)
     both = ~np.isnan(x) & ~np.isnan(y)
     if both.sum() < 3 or np.std(x[both]) == 0 or np.std(y[both]) == 0:
@@ -288,7 +290,8 @@ def choose_predictors(
         "method": "configured"
         if predictors
         else (
-            f"top {n_predictors} by absolute correlation with logerror, skipping any candidate whose "
+            f"top {n_predictors} by absolute correlation with logerror, "
+            "skipping any candidate whose "
             f"absolute correlation with an already chosen predictor exceeds {max_correlation}"
         ),
         "correlations": {c: ranked[c] for c in chosen},

@@ -68,7 +68,7 @@ def shrinkage_table(train: pd.DataFrame, posterior, n_groups: int) -> tuple[pd.D
 
 
 def shrinkage_by_class(table: pd.DataFrame) -> pd.DataFrame:
-    """Median shrinkage and zip sizes per size class (robust to zips that sit on the global mean)."""
+    """Median shrinkage and zip sizes per size class (robust to zips on the global mean)."""
     grouped = table.groupby("size_class", sort=False)
     summary = grouped.agg(
         zips=("zip_index", "size"),

@@ -477,7 +477,8 @@ def generate(
 def raw_truth(truth: Truth, p: Plan, seed: int, n_properties: int, n_transactions: int) -> dict:
     return {
         "scale": "raw",
-        "model": "logerror = intercept + sum_k betas[k] * (x_k - mu_k) / sd_k + quadratic * (z_nl^2 - 1)"
+        "model": "logerror = intercept + sum_k betas[k] * (x_k - mu_k) / sd_k"
+        " + quadratic * (z_nl^2 - 1)"
         " + a_zip + e, e with mean 0 and sd sigma (see noise); logerror rounded to 4 decimals",
         "seed": seed,
         "n_properties": n_properties,

@@ -10,7 +10,9 @@ the standard outputs of a fit and its figures.
     engine.compile(stan_file, stamp_path)                 # its own rule, once per program
     idata, info = engine.fit(stan_file, data, sampler, stamp_path=stamp_path, idata_kwargs=...)
     prior, _ = engine.fit(stan_file, data, sampler, stamp_path=stamp_path, prior_only=True, ...)
-    diagnostics = save_fit(fit_folder, idata, info, prior_idata=prior, thresholds=config["diagnostics"])
+    diagnostics = save_fit(
+        fit_folder, idata, info, prior_idata=prior, thresholds=config["diagnostics"]
+    )
 
 Every Stan program declares ``int<lower=0, upper=1> prior_only;`` in its data; the engine sets it.
 Submodules import their heavy dependencies (arviz, stan, cmdstanpy, matplotlib) themselves, so

@@ -50,7 +50,8 @@ class CmdStanPyEngine(StanEngine):
         info = software.cmdstan_info()
         if not info:
             raise StanEngineError(
-                "stan.engine is cmdstanpy but CmdStan is not installed (cmdstanpy.cmdstan_path() does not "
+                "stan.engine is cmdstanpy but CmdStan is not installed "
+                "(cmdstanpy.cmdstan_path() does not "
                 "resolve); install CmdStan or set stan.engine: pystan"
             )
         return info
@@ -105,10 +106,12 @@ class CmdStanPyEngine(StanEngine):
             )
         if sha256_file(exe_file) != stamp.get("exe_sha256"):
             raise StaleStampError(
-                f"{stamp_path}: executable {exe_file} changed since compiling; rerun the compile rule"
+                f"{stamp_path}: executable {exe_file} changed since compiling; "
+                "rerun the compile rule"
             )
         source = Path(stamp.get("build_folder", exe_file.parent)) / Path(stan_file).name
-        # The same stanc options as at compile time: CmdStanPy may run stanc on the source for its info.
+        # The same stanc options as at compile time: CmdStanPy may run stanc on the source for its
+        # info.
         options = _stanc_options(stan_file, stamp.get("stanc_options"))
         return self._cmdstanpy().CmdStanModel(
             stan_file=str(source), exe_file=str(exe_file), stanc_options=options

@@ -66,7 +66,8 @@ def sampler_settings(sampler: dict | None) -> dict:
     unknown = sorted(set(sampler or {}) - set(settings))
     if unknown:
         raise ValueError(
-            f"unknown sampler setting(s) {', '.join(unknown)} (allowed: {', '.join(sorted(settings))})"
+            f"unknown sampler setting(s) {', '.join(unknown)} "
+            f"(allowed: {', '.join(sorted(settings))})"
         )
     settings.update(sampler or {})
     if settings["method"] not in METHODS:
@@ -142,7 +143,8 @@ class StanEngine(ABC):
         stamp = read_json(stamp_path)
         if stamp.get("engine") != self.name:
             raise StaleStampError(
-                f"{stamp_path}: compiled for engine {stamp.get('engine')!r}, but fitting with {self.name!r}; "
+                f"{stamp_path}: compiled for engine {stamp.get('engine')!r}, "
+                f"but fitting with {self.name!r}; "
                 "rerun the compile rule"
             )
         current = sha256_file(stan_file)

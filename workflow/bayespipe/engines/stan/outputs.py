@@ -1,8 +1,8 @@
 """The standard outputs of one Stan fit, written atomically into its folder:
 
-    posterior.nc       InferenceData: posterior, sample_stats, observed_data (+ posterior_predictive,
-                       log_likelihood when the program has them) and prior / prior_predictive
-                       from the prior-only run
+    posterior.nc       InferenceData: posterior, sample_stats, observed_data
+                       (+ posterior_predictive, log_likelihood when the program has them) and
+                       prior / prior_predictive from the prior-only run
     summary.csv        az.summary of the posterior
     diagnostics.json   the convergence gates (see bayespipe.engines.stan.diagnostics)
     trace.png          traces, one colour per chain
