@@ -29,7 +29,8 @@ def _package(root: Path) -> Path:
     rules = root / "workflow" / "rules" / "moons.smk"
     rules.parent.mkdir(parents=True)
     rules.write_text(
-        "rule moons_fit:\n    output:\n        'x'\n    script:\n        '../scripts/moons_fit.py'\n"
+        "rule moons_fit:\n    output:\n        'x'\n"
+        "    script:\n        '../scripts/moons_fit.py'\n"
         "\n\nfor _m in ['a']:\n\n    rule:\n        name:\n            f'fit_{_m}'\n"
         "        output:\n            f'{_m}.txt'\n\n\nrule other:\n    output:\n        'y'\n"
     )

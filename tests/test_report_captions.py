@@ -1,4 +1,5 @@
-"""Every figure marked report(...) in a rule file has its caption in workflow/report/, grouped by analysis."""
+"""Every figure marked report(...) in a rule file has its caption in workflow/report/, grouped by
+analysis."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
 names = sys.argv[1].split(",")
 with SnakemakeApi(OutputSettings(verbose=False)) as api:
-    wf = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path("Snakefile"), workdir=Path("."),
-                      config_settings=ConfigSettings(config={"analyses": names}))
+    wf = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path("Snakefile"),
+                      workdir=Path("."), config_settings=ConfigSettings(config={"analyses": names}))
     wf.dag(DAGSettings())
     for rule in wf._workflow.rules:
         for item in rule.output:

@@ -85,7 +85,7 @@ class FakeFit:
 
 
 class FakeCmdStanModel:
-    """Records what the engine asks of CmdStanPy; 'compiles' by writing a file next to the source."""
+    """Records what the engine asks of CmdStanPy; 'compiles' by writing a file by the source."""
 
     calls: list = []
     fail_with: str | None = None
@@ -402,14 +402,17 @@ def test_real_approximate_methods_give_draws_and_their_diagnostics(real_engine, 
 
 
 def test_engines_give_the_same_draws(tmp_path):
-    """Same Stan version and seed: CmdStan and PyStan draw the same numbers (chains in the same order)."""
+    """Same Stan version and seed: CmdStan and PyStan draw the same numbers (chains in order)."""
     from packaging.version import Version
 
     info = require_cmdstan()
     stan_version = software.httpstan_stan_version()
     # CmdStanPy reports "2.35", httpstan's headers "2.35.0": the same version once parsed.
     if Version(info.get("version") or "0") != Version(stan_version or "0"):
-        message = f"CmdStan {info.get('version')} and PyStan's Stan {stan_version} differ; draws need one version"
+        message = (
+            f"CmdStan {info.get('version')} and PyStan's Stan {stan_version} differ; "
+            "draws need one version"
+        )
         print(f"SKIPPED: {message}")
         pytest.skip(message)
     sampler = {"chains": 2, "warmup": 200, "draws": 100, "seed": 8}

@@ -1,4 +1,5 @@
-"""Convergence gates both ways, on_fail, and the standard fit outputs (synthetic draws, no sampling)."""
+"""Convergence gates both ways, on_fail, and the standard fit outputs (synthetic draws, no
+sampling)."""
 
 import json
 import logging

@@ -1,4 +1,5 @@
-"""The Stan engine with PyStan (runs here): compile once, fit outputs, errors before and during sampling."""
+"""The Stan engine with PyStan (runs here): compile once, fit outputs, errors before and during
+sampling."""
 
 from pathlib import Path
 

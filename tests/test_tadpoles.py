@@ -1,4 +1,4 @@
-"""Analysis C: the reed-frog model through the Stan engine (PyStan here), its metrics and figures."""
+"""Analysis C: the reed-frog model via the Stan engine (PyStan here), its metrics and figures."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""bayespipe.engines.tfp.common: lazy TensorFlow import, device choice, seeds, progress logs, history."""
+"""bayespipe.engines.tfp.common: lazy TensorFlow import, device choice, seeds, progress logs,
+history."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from bayespipe.errors import ConfigError
 def test_importing_the_tfp_modules_selects_tf_keras_and_loads_no_tensorflow():
     code = (
         "import sys\n"
-        "import bayespipe.engines.tfp.common, bayespipe.analyses.moons.network, bayespipe.analyses.sinusoid.network, bayespipe.analyses.zillow.network\n"
+        "import bayespipe.engines.tfp.common, bayespipe.analyses.moons.network, "
+        "bayespipe.analyses.sinusoid.network, bayespipe.analyses.zillow.network\n"
         "import os\n"
         "print(os.environ['TF_USE_LEGACY_KERAS'], 'tensorflow' in sys.modules)\n"
     )

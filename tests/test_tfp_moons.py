@@ -106,8 +106,8 @@ def test_summary_has_one_row_per_variant(tmp_path):
     for variant, accuracy in (("full_batch", 0.95), ("minibatch", 0.93)):
         path = tmp_path / f"{variant}.json"
         path.write_text(
-            '{"variant": "%s", "test_accuracy": %s, "train_seconds": 1.0, "steps": 10, "batch_size": 50,'
-            ' "final_elbo": -90.0, "device": {"device": "cpu"}}' % (variant, accuracy)
+            f'{{"variant": "{variant}", "test_accuracy": {accuracy}, "train_seconds": 1.0,'
+            ' "steps": 10, "batch_size": 50, "final_elbo": -90.0, "device": {"device": "cpu"}}'
         )
         paths.append(path)
     table = moons.summarize(paths, tmp_path / "summary.csv")

@@ -1,4 +1,4 @@
-"""Version ids: stable under no change, changed by each kind of change; snapshots of the work tree."""
+"""Version ids: stable under no change, changed by each kind of change; work-tree snapshots."""
 
 from __future__ import annotations
 

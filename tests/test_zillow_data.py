@@ -172,7 +172,7 @@ def test_heavy_tailed_noise_has_the_stated_sd_and_bound():
 
 
 def test_prepared_truth_rewrites_the_model_exactly():
-    """The generating formula on raw values and truth.json's formula on the prepared values agree."""
+    """The generating formula on raw values and truth.json's on the prepared values agree."""
     rng = np.random.default_rng(3)
     raw = synthetic.raw_truth(
         synthetic.Truth(), synthetic.plan(1, 50, 10, 3, synthetic.Truth()), 1, 50, 10
@@ -291,7 +291,9 @@ def test_predictor_choice_configured_and_ranked(raw, tmp_path):
     choice = read_json(tmp_path / "predictor_choice.json")
     assert choice["predictors"] == ["bedroomcnt", "yearbuilt"] and choice["method"] == "configured"
     ranked = [entry["correlation"] for entry in choice["candidate_ranking"]]
-    assert len(ranked) > 5 and all(abs(a) >= abs(b) for a, b in zip(ranked, ranked[1:]))
+    assert len(ranked) > 5 and all(
+        abs(a) >= abs(b) for a, b in zip(ranked, ranked[1:], strict=False)
+    )
     assert not {entry["column"] for entry in choice["candidate_ranking"]} & kaggle.NON_PREDICTORS
 
 

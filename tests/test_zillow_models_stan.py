@@ -48,7 +48,7 @@ def as_lists(data: dict) -> dict:
 
 
 def theta(beta: np.ndarray, data: dict) -> np.ndarray:
-    """The programs sample theta = R* beta (QR reparameterisation), R* = chol(X'X)' / sqrt(N - 1)."""
+    """The programs sample theta = R* beta (QR reparameterisation), R* = chol(X'X)'/sqrt(N-1)."""
     return np.linalg.cholesky(data["xx"]).T @ beta / np.sqrt(data["N"] - 1)
 
 
@@ -145,7 +145,8 @@ def test_missing_values_integrated_out_give_the_posterior_of_missing_values_as_p
     engine, stamps
 ):
     """stan/missing_predictor.stan against the NUTS-parameter reference: same posterior means
-    and sds (within Monte Carlo error) for the parameters, the zip intercepts and the imputed values."""
+    and sds (within Monte Carlo error) for the parameters, the zip intercepts and the imputed
+    values."""
     frame, names = missing_rows(n=400, n_groups=12, seed=6)
     fast, _ = models.missing_predictor_data(frame, names, "x1", 12, n_rep=5)
     naive = models.missing_parameters_data(frame, names, "x1", 12, n_rep=5)
@@ -161,7 +162,8 @@ def test_missing_values_integrated_out_give_the_posterior_of_missing_values_as_p
     mean_z = (a["mean"] - b["mean"]).abs() / np.sqrt(a["mcse_mean"] ** 2 + b["mcse_mean"] ** 2)
     sd_z = (a["sd"] - b["sd"]).abs() / np.sqrt(a["mcse_sd"] ** 2 + b["mcse_sd"] ** 2)
     print(
-        f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), sd {sd_z.max():.2f} ({sd_z.idxmax()})"
+        f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), "
+        f"sd {sd_z.max():.2f} ({sd_z.idxmax()})"
     )
     assert mean_z.max() < 4.5 and sd_z.max() < 4.5
 
@@ -225,8 +227,10 @@ def test_fast_program_gives_the_pointwise_posterior(engine, stamps):
     mean_z = (fast["mean"] - naive["mean"]).abs() / mean_error
     sd_z = (fast["sd"] - naive["sd"]).abs() / sd_error
     print(
-        f"fast {fast_info['sampling_seconds']:.2f} s, pointwise {naive_info['sampling_seconds']:.2f} s; "
-        f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), sd {sd_z.max():.2f} ({sd_z.idxmax()})"
+        f"fast {fast_info['sampling_seconds']:.2f} s, "
+        f"pointwise {naive_info['sampling_seconds']:.2f} s; "
+        f"largest |z|: mean {mean_z.max():.2f} ({mean_z.idxmax()}), "
+        f"sd {sd_z.max():.2f} ({sd_z.idxmax()})"
     )
     assert mean_z.max() < 4.5, mean_z.sort_values().tail()
     assert sd_z.max() < 4.5, sd_z.sort_values().tail()
@@ -426,7 +430,8 @@ def test_missing_predictor_fit_recovers_the_truth_and_saves_each_imputed_value(
 
 
 def test_random_intercepts_beat_the_linear_model_on_validation_mae(fitted):
-    """The synthetic truth has zip effects (sigma_zip 0.04): modelling them must pay off on held-out data."""
+    """The synthetic truth has zip effects (sigma_zip 0.04): modelling them must pay off on held-out
+    data."""
     linear = fitted("linear_regression")[1]["heldout"]
     random = fitted("random_intercepts")[1]["heldout"]
     print(f"validation MAE: linear {linear['mae']:.5f}, random intercepts {random['mae']:.5f}")

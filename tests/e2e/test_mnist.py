@@ -1,4 +1,4 @@
-"""Snakemake end to end for the Bayesian LeNet (analysis D2) on the tiny config/test.yaml section."""
+"""Snakemake end to end for the Bayesian LeNet (analysis D2) on the tiny config/test.yaml."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 The cluster tests start Slurm with tests/e2e/slurm/start_cluster.sh (root only: it installs
 slurm-wlm and munge if missing and starts munged, slurmctld and slurmd) and stop the daemons it
 started at the end. They run config/test.yaml through the profile in a copy of the repository,
-cancel one job with scancel and rerun, and run the tiny workflow tests/e2e/slurm/Snakefile for memory
-retries, cleanup of killed jobs and GPU requests.
+cancel one job with scancel and rerun, and run the tiny workflow tests/e2e/slurm/Snakefile for
+memory retries, cleanup of killed jobs and GPU requests.
 """
 
 from __future__ import annotations
@@ -189,7 +189,8 @@ def slurm_cluster(tmp_path_factory):
     """A running test cluster: its state folder (slurm.conf, daemon logs) and client environment."""
     if os.geteuid() != 0:
         pytest.skip(
-            "the Slurm cluster tests need root (tests/e2e/slurm/start_cluster.sh installs and starts Slurm)"
+            "the Slurm cluster tests need root "
+            "(tests/e2e/slurm/start_cluster.sh installs and starts Slurm)"
         )
     state = tmp_path_factory.mktemp("slurm")
     env = dict(os.environ, SLURM_CTLD_PORT=str(_free_port()), SLURMD_PORT=str(_free_port()))
@@ -222,7 +223,8 @@ def slurmctld_job_ids(cluster) -> set[str]:
 
 
 def plugin_log_ids(workdir: Path) -> dict[str, set[str]]:
-    """Rule -> Slurm job ids of the executor plugin's logs (.snakemake/slurm_logs/rule_<rule>/.../<id>.log)."""
+    """Rule -> Slurm job ids of the executor plugin's logs
+    (.snakemake/slurm_logs/rule_<rule>/.../<id>.log)."""
     ids: dict[str, set[str]] = {}
     for log in (workdir / ".snakemake" / "slurm_logs").glob("rule_*/**/*.log"):
         rule = log.relative_to(workdir / ".snakemake" / "slurm_logs").parts[0][len("rule_") :]
@@ -279,9 +281,10 @@ def _seconds(elapsed: str) -> int:
 def cancel_first_running_job(
     cluster, run: subprocess.Popen, *, after: int = 3, timeout: float = 300
 ) -> tuple[str, str, str]:
-    """scancel the first job that has run for ``after`` seconds; its (Slurm job id, rule, wildcards text).
+    """scancel the first job that has run for ``after`` seconds.
 
-    Every job starts Snakemake inside it first (several seconds), so it is still running then.
+    Returns its (Slurm job id, rule, wildcards text). Every job starts Snakemake inside it first
+    (several seconds), so it is still running then.
     """
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -389,7 +392,7 @@ def _without_timings(value):
 
 
 def _csv_without_timings(path: Path):
-    """A CSV table without its wall-clock columns (training and evaluation seconds differ per run)."""
+    """A CSV table without its wall-clock columns (training and evaluation seconds vary)."""
     import pandas as pd
 
     table = pd.read_csv(path)
@@ -397,7 +400,7 @@ def _csv_without_timings(path: Path):
 
 
 def differing_outputs(ours: Path, theirs: Path, paths: list[str]) -> list[str]:
-    """The deterministic outputs among ``paths`` whose content differs between two version folders."""
+    """The deterministic outputs among ``paths`` that differ between two version folders."""
     import arviz
 
     ours_hashes, theirs_hashes = outputs_of(ours), outputs_of(theirs)
@@ -461,7 +464,8 @@ def test_test_config_runs_through_slurm_and_survives_scancel(slurm_cluster, tmp_
     manifest = _manifest(version)
     assert manifest["executor"] == "slurm"
 
-    # Every job ran as a Slurm job: its id is in its job record, the plugin's logs and slurmctld's log.
+    # Every job ran as a Slurm job: its id is in its job record, the plugin's logs and slurmctld's
+    # log.
     jobs = manifest["jobs"]
     ids = [job["slurm_job_id"] for job in jobs]
     assert jobs and all(ids), [(job["rule"], job["slurm_job_id"]) for job in jobs]
@@ -508,6 +512,7 @@ def test_test_config_runs_through_slurm_and_survives_scancel(slurm_cluster, tmp_
 
     slurm_jobs = len(set(ids) | {cancelled_id})
     print(
-        f"\nslurm: {slurm_jobs} jobs ran through Slurm ({len(jobs)} in the manifest, 1 cancelled: {cancelled_rule}); "
-        f"{len(compared)} deterministic outputs equal the local run's; {time.time() - started:.0f} s"
+        f"\nslurm: {slurm_jobs} jobs ran through Slurm ({len(jobs)} in the manifest, "
+        f"1 cancelled: {cancelled_rule}); {len(compared)} deterministic outputs equal the local "
+        f"run's; {time.time() - started:.0f} s"
     )

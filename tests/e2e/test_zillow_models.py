@@ -1,4 +1,4 @@
-"""End to end: the Zillow Stan rules on config/test.yaml (data stage, four fits, shrinkage, table)."""
+"""End to end: Zillow Stan rules on config/test.yaml (data stage, four fits, shrinkage, table)."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ def test_zillow_models_run_end_to_end(repo_copy):
 
 @pytest.mark.e2e
 def test_kaggle_files_with_duplicate_columns_and_heavy_tails_pass_every_gate(repo_copy, tmp_path):
-    """Kaggle-format files with Kaggle's traits (finishedsquarefeet12 = calculatedfinishedsquarefeet,
-    calculatedbathnbr = bathroomcnt, heavy-tailed logerror out to +-4.7, repeat sales): the data
-    card names the skipped duplicate, every Stan fit passes its gates, and the tail table shows the
-    Normal likelihood's misfit."""
+    """Kaggle-format files with Kaggle's traits (finishedsquarefeet12 =
+    calculatedfinishedsquarefeet, calculatedbathnbr = bathroomcnt, heavy-tailed logerror out to
+    +-4.7, repeat sales): the data card names the skipped duplicate, every Stan fit passes its
+    gates, and the tail table shows the Normal likelihood's misfit."""
     import numpy as np
     import yaml
 
