@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from bayespipe.analyses.mnist import lenet
+from bayespipe.analyses.mnist import data as mnist  # noqa: E402
+from bayespipe.analyses.mnist import lenet  # noqa: E402
 from bayespipe.config import load_config  # noqa: E402
-from bayespipe.engines.tfp import mnist  # noqa: E402
 from bayespipe.engines.tfp.common import setup_from_config  # noqa: E402
 
 TARGETS = {

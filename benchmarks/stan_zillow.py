@@ -168,7 +168,8 @@ def main() -> None:
 
 def print_table(results: list[dict], sampler: dict) -> None:
     print(
-        f"\nrandom-intercepts model, {sampler['chains']} chains x {sampler['warmup']}/{sampler['draws']}"
+        f"\nrandom-intercepts model, {sampler['chains']} chains x "
+        f"{sampler['warmup']}/{sampler['draws']}"
     )
     header = (
         f"{'engine':<10} {'formulation':<11} {'rows':>7} {'sampling s':>10} {'min bulk ESS':>12} "
@@ -183,8 +184,9 @@ def print_table(results: list[dict], sampler: dict) -> None:
             ok = r["sampling_seconds"] <= TARGET_SECONDS[r["engine"]] and r["min_ess_bulk"] >= 1000
             target = "met" if ok else "MISSED"
         print(
-            f"{r['engine']:<10} {r['formulation']:<11} {r['rows']:>7} {r['sampling_seconds']:>10.2f} "
-            f"{r['min_ess_bulk']:>12.0f} {r['min_ess_tail']:>12.0f} {r['max_rhat']:>9.4f} {r['divergences']:>4} "
+            f"{r['engine']:<10} {r['formulation']:<11} {r['rows']:>7} "
+            f"{r['sampling_seconds']:>10.2f} {r['min_ess_bulk']:>12.0f} {r['min_ess_tail']:>12.0f} "
+            f"{r['max_rhat']:>9.4f} {r['divergences']:>4} "
             f"{r['ess_bulk_per_second']:>8.1f} {r['compile_seconds']:>9.1f} {target:>8}"
         )
     full = [r for r in results if r["formulation"] != "pointwise"]

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from bayespipe import tadpoles  # noqa: E402
-from bayespipe.analyses.tadpoles import reedfrogs
+from bayespipe.analyses.tadpoles import model as tadpoles  # noqa: E402
+from bayespipe.analyses.tadpoles import reedfrogs  # noqa: E402
 from bayespipe.config import load_config  # noqa: E402
 from bayespipe.engines.stan.diagnostics import compute_diagnostics  # noqa: E402
 from bayespipe.engines.stan.engine import get_engine  # noqa: E402

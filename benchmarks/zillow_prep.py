@@ -5,8 +5,8 @@ transactions) into --data-dir (outside the repository by default), then runs, ea
 process:
 
   baseline  pandas.read_csv of both files with every column (default engine), then the merge
-  chain     bayespipe.analyses.zillow.prep.prepare_all: merge (properties streamed and filtered by the
-            sold parcel ids) -> drop sparse columns -> predictors -> drop rows -> split -> zip
+  chain     bayespipe.analyses.zillow.prep.prepare_all: merge (properties streamed and filtered by
+            the sold parcel ids) -> drop sparse columns -> predictors -> drop rows -> split -> zip
             groups -> standardize -> missing-data table, writing every intermediate file
 
 and reports wall seconds (measured by the parent, interpreter start-up included) and peak RSS
@@ -34,8 +34,8 @@ SETTINGS = {"max_null_fraction": 0.5, "n_predictors": 3, "validation_fraction": 
 
 CHILD_FOOTER = """
 import json, resource
-print("RESULT " + json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                              "rows": rows}))
+peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("RESULT " + json.dumps({"peak_rss_mb": peak_rss_mb, "rows": rows}))
 """
 
 BASELINE = """
@@ -86,7 +86,7 @@ def run_child(code: str) -> dict:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    result = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    result = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))[7:])
     return {
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(result["peak_rss_mb"], 1),
@@ -134,7 +134,8 @@ def main() -> None:
         r = result[name]
         print(f"{name:<10}{r['wall_s']:>10.2f}{r['peak_rss_mb']:>14.1f}{r['rows']:>10}")
     print(
-        f"{'ratio':<10}{ratios['wall']:>10.3f}{ratios['peak_rss']:>14.3f}   (targets <= 0.5 and <= 0.25)"
+        f"{'ratio':<10}{ratios['wall']:>10.3f}{ratios['peak_rss']:>14.3f}"
+        "   (targets <= 0.5 and <= 0.25)"
     )
     print(f"load average {result['load_average']}, {result['cpus']} cpus")
     args.out.parent.mkdir(parents=True, exist_ok=True)
