@@ -1,4 +1,4 @@
-"""The provenance manifest of a version folder, assembled from the job records when a run completes."""
+"""The provenance manifest of a version folder, assembled from the job records when a run ends."""
 
 from __future__ import annotations
 

@@ -22,9 +22,6 @@ time).
 Over 400 lines because the two rules' steps (train with periodic evaluation, then out of
 distribution) share the model, the predictor and the figures drawn at each evaluation; the
 figures (section below) are the part that could move to a module of their own.
-
-Over 400 lines on purpose: the Flipout LeNet, its training loop with periodic evaluation and
-figures, and the out-of-distribution check share one model and session.
 """
 
 from __future__ import annotations
