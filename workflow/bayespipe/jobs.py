@@ -29,6 +29,31 @@ from bayespipe.io import sha256_file, write_json
 RUN_VERSION_ENV = "BAYESPIPE_VERSION"
 WORKFLOW_ROOT_ENV = "BAYESPIPE_ROOT"
 
+# Fields of a job record that change from run to run (bayespipe.audit.volatile reads them):
+# the record's frame, and the per-run values scripts add under "extra".
+VOLATILE_FIELDS = (
+    "start_time",
+    "end_time",
+    "wall_seconds",
+    "host",
+    "platform",
+    "slurm_job_id",
+    "run_version",  # the run that made the job: an earlier version when the job was reused
+    "params.root",  # the checkout's absolute path (report rules)
+    # {path: sha256}: an input with per-run fields has another sha256 after every run; each
+    # input file is compared itself (raw inputs are checked against these hashes when staging)
+    "inputs.*",
+    "extra.train_seconds",
+    "extra.sampling_seconds",
+    "extra.prior_sampling_seconds",
+    "extra.metrics.sampling_seconds",
+    "extra.compile.compile_seconds",
+    "extra.compile.exe_file",
+    "extra.comparison.*.wall_seconds",
+    "extra.comparison.*.min_ess_bulk_per_second",
+    "extra.generated",
+)
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -12,11 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from bayespipe.io import read_json, sha256_file, write_json
+from bayespipe.jobs import VOLATILE_FIELDS as JOB_RECORD_VOLATILE_FIELDS
 from bayespipe.jobs import job_record_path
 from bayespipe.versioning import WORK_FOLDER
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bayespipe-manifest/1"
+# Fields of the manifest that change from run to run (bayespipe.audit.volatile reads them).
+# Every file's sha256 and size are left to the comparison of the files themselves.
+VOLATILE_FIELDS = (
+    "start_time",
+    "end_time",
+    "command_line",
+    "workdir",
+    "host",
+    "git",
+    *(f"jobs.*.{field}" for field in JOB_RECORD_VOLATILE_FIELDS if field != "inputs.*"),
+    "jobs.*.reused_from",
+    "jobs.*.inputs.*.sha256",
+    "files.*.sha256",
+    "files.*.size",
+    "files.*.params.root",
+    "files.*.inputs.*.sha256",
+)
 ROCRATE = "ro-crate-metadata.json"
 SNAKEMAKE_REPORT = (
     "snakemake-report.zip"  # `snakemake --report results/<version>/snakemake-report.zip`

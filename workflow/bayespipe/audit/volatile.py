@@ -22,67 +22,6 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from typing import Any
 
-# Declared here until their writers declare them (bayespipe.jobs, bayespipe.provenance,
-# bayespipe.engines.stan.engine, bayespipe.analyses.zillow.fit, .sinusoid.network and
-# .calibration are being reworked): move each tuple beside its writer and import it below, as
-# the others are.
-
-# bayespipe.jobs.job(): the record's frame, and the per-run values scripts add under "extra".
-JOB_RECORD_FIELDS = (
-    "start_time",
-    "end_time",
-    "wall_seconds",
-    "host",
-    "platform",
-    "slurm_job_id",
-    "run_version",  # the run that made the job: an earlier version when the job was reused
-    "params.root",  # the checkout's absolute path (report rules)
-    # {path: sha256}: an input with per-run fields has another sha256 after every run; each
-    # input file is compared itself (raw inputs are checked against these hashes when staging)
-    "inputs.*",
-    "extra.train_seconds",
-    "extra.sampling_seconds",
-    "extra.prior_sampling_seconds",
-    "extra.metrics.sampling_seconds",
-    "extra.compile.compile_seconds",
-    "extra.compile.exe_file",
-    "extra.comparison.*.wall_seconds",
-    "extra.comparison.*.min_ess_bulk_per_second",
-    "extra.generated",
-)
-# bayespipe.provenance.build_manifest / write_manifest and run_info() in common.smk. Every
-# file's sha256 and size are left to the comparison of the files themselves.
-MANIFEST_FIELDS = (
-    "start_time",
-    "end_time",
-    "command_line",
-    "workdir",
-    "host",
-    "git",
-    *(f"jobs.*.{field}" for field in JOB_RECORD_FIELDS if field != "inputs.*"),
-    "jobs.*.reused_from",
-    "jobs.*.inputs.*.sha256",
-    "files.*.sha256",
-    "files.*.size",
-    "files.*.params.root",
-    "files.*.inputs.*.sha256",
-)
-# bayespipe.engines.stan.engine: the compile stamp (the build folder is in the user's cache).
-COMPILE_STAMP_FIELDS = (
-    "compile_seconds",
-    "compiled_at",
-    "build_folder",
-    "exe_file",
-    "stanc_options_used.include-paths",
-)
-# bayespipe.analyses.zillow.fit: held-out metrics of each Stan model.
-ZILLOW_HELDOUT_FIELDS = ("sampling_seconds", "prior_sampling_seconds")
-# bayespipe.analyses.sinusoid.network: each variant's metrics.json and the summary CSV.
-SINUSOID_FIELDS = ("train_seconds",)
-# bayespipe.analyses.calibration: each batch of fits, and calibration.json (program -> verdict).
-CALIBRATION_BATCH_FIELDS = ("seconds", "cpu_seconds", "replications.*.seconds")
-CALIBRATION_SUMMARY_FIELDS = ("*.seconds", "*.cpu_seconds", "*.fit_seconds")
-
 
 @dataclass(frozen=True)
 class FileKind:
@@ -109,17 +48,27 @@ PER_RUN_KINDS = (
 @functools.cache
 def registry() -> tuple[FileKind, ...]:
     """Every declared file kind (writers are imported here, not when the audit CLI starts)."""
+    from bayespipe import jobs, provenance
+    from bayespipe.analyses.calibration import batch as calibration_batch
+    from bayespipe.analyses.calibration import verdict as calibration_verdict
     from bayespipe.analyses.mnist import lenet
     from bayespipe.analyses.moons import network as moons
+    from bayespipe.analyses.sinusoid import network as sinusoid
     from bayespipe.analyses.tadpoles import model as tadpoles
     from bayespipe.analyses.tadpoles import tfp_hmc
+    from bayespipe.analyses.zillow import fit as zillow_fit
     from bayespipe.analyses.zillow import network as zillow_network
+    from bayespipe.engines.stan import engine as stan_engine
     from bayespipe.engines.stan import outputs as stan_outputs
 
     return PER_RUN_KINDS + (
-        FileKind("job record", ("*/logs/*.job.json",), JOB_RECORD_FIELDS),
-        FileKind("manifest", ("manifest.json",), MANIFEST_FIELDS),
-        FileKind("Stan compile stamp", ("*/stan/*.compile.json",), COMPILE_STAMP_FIELDS),
+        FileKind("job record", ("*/logs/*.job.json",), jobs.VOLATILE_FIELDS),
+        FileKind("manifest", ("manifest.json",), provenance.VOLATILE_FIELDS),
+        FileKind(
+            "Stan compile stamp",
+            ("*/stan/*.compile.json",),
+            stan_engine.VOLATILE_FIELDS["compile_stamp"],
+        ),
         FileKind(
             "Stan diagnostics", ("*/diagnostics.json",), stan_outputs.VOLATILE_FIELDS["diagnostics"]
         ),
@@ -134,7 +83,9 @@ def registry() -> tuple[FileKind, ...]:
             tfp_hmc.VOLATILE_FIELDS["comparison"],
         ),
         FileKind(
-            "Zillow held-out metrics", ("zillow/*/heldout_metrics.json",), ZILLOW_HELDOUT_FIELDS
+            "Zillow held-out metrics",
+            ("zillow/*/heldout_metrics.json",),
+            zillow_fit.VOLATILE_FIELDS["heldout_metrics"],
         ),
         FileKind(
             "Zillow network metrics",
@@ -146,7 +97,7 @@ def registry() -> tuple[FileKind, ...]:
         FileKind(
             "sinusoid metrics",
             ("sinusoid/*/metrics.json", "sinusoid/sinusoid_metrics.csv"),
-            SINUSOID_FIELDS,
+            sinusoid.VOLATILE_FIELDS["metrics"],
         ),
         FileKind("LeNet metrics", ("mnist/train/metrics.json",), lenet.VOLATILE_FIELDS["metrics"]),
         FileKind(
@@ -154,9 +105,15 @@ def registry() -> tuple[FileKind, ...]:
             ("mnist/train/evaluations.csv",),
             lenet.VOLATILE_FIELDS["evaluations"],
         ),
-        FileKind("calibration batch", ("calibration/batches/*/*.json",), CALIBRATION_BATCH_FIELDS),
         FileKind(
-            "calibration summary", ("calibration/calibration.json",), CALIBRATION_SUMMARY_FIELDS
+            "calibration batch",
+            ("calibration/batches/*/*.json",),
+            calibration_batch.VOLATILE_FIELDS["batch"],
+        ),
+        FileKind(
+            "calibration summary",
+            ("calibration/calibration.json",),
+            calibration_verdict.VOLATILE_FIELDS["summary"],
         ),
     )
 

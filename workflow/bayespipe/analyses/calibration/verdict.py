@@ -24,6 +24,8 @@ from bayespipe.figures import pyplot, save_figure
 from bayespipe.io import read_json, write_json
 
 logger = logging.getLogger(__name__)
+# Per-run fields of calibration.json (bayespipe.audit.volatile reads them).
+VOLATILE_FIELDS = {"summary": ("*.seconds", "*.cpu_seconds", "*.fit_seconds")}
 
 MAX_EVAL_POINTS = 100
 BAND_METHOD = "optimized"  # ArviZ's algorithm for simultaneous bands (Säilynoja et al. 2022)

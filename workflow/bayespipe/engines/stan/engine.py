@@ -39,6 +39,17 @@ SAMPLER_SCHEMA = (
 )
 METHODS = ("nuts", "pathfinder", "advi")
 STAMP_FORMAT = "bayespipe-stan-compile/1"
+# Fields of the compile stamp that change from run to run (the build folder is in the user's
+# cache); bayespipe.audit.volatile reads them.
+VOLATILE_FIELDS = {
+    "compile_stamp": (
+        "compile_seconds",
+        "compiled_at",
+        "build_folder",
+        "exe_file",
+        "stanc_options_used.include-paths",
+    )
+}
 # Where CmdStanPy's executables are cached, keyed by program text, options and CmdStan version.
 DEFAULT_EXE_CACHE = Path(
     os.environ.get("BAYESPIPE_CMDSTAN_CACHE", "~/.cache/bayespipe/cmdstan")
