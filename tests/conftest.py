@@ -100,6 +100,12 @@ def version_dir_of(workdir: Path) -> Path:
     return (workdir / "results" / "latest").resolve()
 
 
+def work_dir_of(workdir: Path, label: str = "test") -> Path:
+    """Where jobs write (results/.work/<run_label>): the place to look after a failed or
+    partial run, which writes no version folder."""
+    return workdir / "results" / ".work" / label
+
+
 @pytest.fixture(scope="session")
 def test_run(tmp_path_factory) -> Path:
     """A git checkout copy of the repository with one complete run of config/test.yaml."""

@@ -72,7 +72,7 @@ def test_snakemake_refuses_bad_config_before_any_job(repo_copy):
     assert result.returncode != 0
     assert "tadpoles.sampler.warmup" in result.stdout
     assert not (repo_copy / "results").exists() or not any(
-        (repo_copy / "results").glob("*/tadpoles")
+        (repo_copy / "results").glob("**/tadpoles")
     )
 
 

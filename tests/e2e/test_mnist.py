@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import TEST_CONFIG, run_snakemake, version_dir_of
+from conftest import TEST_CONFIG, run_snakemake, version_dir_of, work_dir_of
 
 MNIST_ONLY = (
     "--config",
@@ -80,11 +80,11 @@ def test_a_bad_npz_source_fails_clearly_and_leaves_nothing(repo_copy):
         repo_copy, "--configfile", "config/bad-mnist.yaml", *MNIST_ONLY, check=False
     )
     assert result.returncode != 0
-    logs = list((repo_copy / "results").glob("*/mnist/logs/mnist_prepare.log"))
+    logs = list(work_dir_of(repo_copy).glob("mnist/logs/mnist_prepare.log"))
     assert len(logs) == 1
     assert (
         "bad-mnist.npz, row 10, column 'y_train': expected labels 0..9, got 10"
         in logs[0].read_text()
     )
-    assert not list((repo_copy / "results").glob("*/mnist/data/*"))
-    assert not list((repo_copy / "results").glob("*/mnist/train"))
+    assert not list(work_dir_of(repo_copy).glob("mnist/data/*"))
+    assert not list(work_dir_of(repo_copy).glob("mnist/train"))

@@ -128,7 +128,13 @@ def compute_version(
 
 
 def is_complete(results_dir: str | Path, version_id: str) -> bool:
-    return (Path(results_dir) / version_id / "manifest.json").is_file()
+    """Whether a version folder holds a finished run of all its targets (a run of chosen
+    targets writes a manifest with ``complete: false``)."""
+    manifest = Path(results_dir) / version_id / "manifest.json"
+    try:
+        return bool(json.loads(manifest.read_text()).get("complete", True))
+    except (OSError, ValueError):
+        return False
 
 
 def complete_versions(results_dir: str | Path) -> list[tuple[Path, dict]]:

@@ -191,15 +191,22 @@ def write_version_manifest():
     """Called on success: link the run's files from the work tree into its version folder,
     write the manifest (then the RO-Crate, which describes the whole run) and point
     results/latest at it."""
+    # A run of chosen targets (or --until) gives a partial version: listed as such in its
+    # manifest, so the next full run of the same version completes it instead of skipping it.
+    missing = [f for f in run_targets() if not os.path.exists(f)]
     count = versioning.snapshot(WORK_DIR, VERSION_DIR, run_targets())
     write_manifest(
-        VERSION_DIR, workdir=ROOT, rule_scripts=rule_scripts(), run_info=run_info()
+        VERSION_DIR,
+        workdir=ROOT,
+        rule_scripts=rule_scripts(),
+        run_info={**run_info(), "complete": not missing},
     )
     if config["report"]:
         write_crate(VERSION_DIR)
     versioning.update_latest(RESULTS, VERSION.id)
     runlock.release_owner(SNAKEMAKE_DIR)
+    state = f"partial ({len(missing)} targets not built)" if missing else "complete"
     print(
-        f"bayespipe: version {VERSION.id} complete ({count} files): {VERSION_DIR}/manifest.json",
+        f"bayespipe: version {VERSION.id} {state} ({count} files): {VERSION_DIR}/manifest.json",
         file=sys.stderr,
     )
