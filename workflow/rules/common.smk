@@ -59,9 +59,9 @@ FINAL_TARGETS = {}  # analysis -> list of files; each rule file registers its ow
 
 def run_targets():
     """Every file the enabled analyses and the report must produce."""
-    return [f for name in ENABLED for f in FINAL_TARGETS.get(name, [])] + FINAL_TARGETS.get(
-        REPORT_DIR, []
-    )
+    return [
+        f for name in ENABLED for f in FINAL_TARGETS.get(name, [])
+    ] + FINAL_TARGETS.get(REPORT_DIR, [])
 
 
 # `snakemake --report` collects the figures of the jobs behind the targets: it needs them all.
@@ -70,7 +70,8 @@ REPORTING = any(arg == "--report" or arg.startswith("--report=") for arg in sys.
 
 def final_targets():
     """What `rule all` asks for: the run's targets, or, when this version is complete already,
-    only its manifest, which exists (so nothing runs and the folder is never touched again)."""
+    only its manifest, which exists (so nothing runs and the folder is never touched again).
+    """
     if versioning.is_complete(RESULTS, VERSION.id) and not REPORTING:
         return [f"{VERSION_DIR}/manifest.json"]
     return run_targets()
@@ -195,11 +196,10 @@ def write_version_manifest():
     # manifest, so the next full run of the same version completes it instead of skipping it.
     missing = [f for f in run_targets() if not os.path.exists(f)]
     count = versioning.snapshot(WORK_DIR, VERSION_DIR, run_targets())
+    info = {**run_info(), "complete": not missing}
+    # One line: a keyword argument named like a Snakemake directive must not start a line.
     write_manifest(
-        VERSION_DIR,
-        workdir=ROOT,
-        rule_scripts=rule_scripts(),
-        run_info={**run_info(), "complete": not missing},
+        VERSION_DIR, workdir=ROOT, rule_scripts=rule_scripts(), run_info=info
     )
     if config["report"]:
         write_crate(VERSION_DIR)
