@@ -136,12 +136,15 @@ model {
   }
 }
 generated quantities {
+  // Scales as vectors of the draws' size: normal_rng(vector[0], real) writes one draw into the
+  // empty vector (Stan Math sizes its output by the larger argument, a scalar counting 1), which
+  // crashed CmdStan 2.35 with a segmentation fault when N_mis or N_rep = 0.
   vector[G] a_zip;                      // zip intercepts, exact draws given the parameters
   vector[N_mis] x_mis;                  // the missing values, exact draws given a_zip
   vector[N_rep] y_rep;
   if (prior_only) {
     a_zip = to_vector(normal_rng(rep_vector(0, G), sigma_zip));
-    x_mis = to_vector(normal_rng(rep_vector(nu, N_mis), sigma_N));
+    x_mis = to_vector(normal_rng(rep_vector(nu, N_mis), rep_vector(sigma_N, N_mis)));
   } else {
     real var_mis = square(sigma) + square(beta[m] * sigma_N);
     vector[G] weighted_sum = zip_weighted_sums(alpha, beta, nu, m, sigma, var_mis, n_group, y_group, x_group,
@@ -154,7 +157,7 @@ generated quantities {
     real x_precision = inv_square(sigma_N) + square(beta[m] / sigma);
     vector[N_mis] partial = y_mis - alpha - X_mis * beta - a_zip[g_mis];
     x_mis = to_vector(normal_rng((nu * inv_square(sigma_N) + beta[m] * partial / square(sigma)) / x_precision,
-                                 inv_sqrt(x_precision)));
+                                 rep_vector(inv_sqrt(x_precision), N_mis)));
   }
-  y_rep = to_vector(normal_rng(alpha + X_rep * beta + a_zip[g_rep], sigma));
+  y_rep = to_vector(normal_rng(alpha + X_rep * beta + a_zip[g_rep], rep_vector(sigma, N_rep)));
 }

@@ -113,5 +113,8 @@ generated quantities {
     vector[G] total_var = sigma2 + n * tau2;
     a_zip = to_vector(normal_rng(tau2 * s ./ total_var, sqrt(sigma2 * tau2 ./ total_var)));
   }
-  y_rep = to_vector(normal_rng(alpha + X_rep * beta + a_zip[g_rep], sigma));
+  // sigma as a vector of size N_rep: normal_rng(vector[0], real) draws one value into the empty
+  // vector (Stan Math sizes its output by the larger argument, a scalar counting 1), which
+  // crashed CmdStan 2.35 with a segmentation fault when N_rep = 0
+  y_rep = to_vector(normal_rng(alpha + X_rep * beta + a_zip[g_rep], rep_vector(sigma, N_rep)));
 }

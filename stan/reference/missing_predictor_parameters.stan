@@ -110,5 +110,7 @@ generated quantities {
     vector[G] total_var = sigma2 + n * tau2;
     a_zip = to_vector(normal_rng(tau2 * s ./ total_var, sqrt(sigma2 * tau2 ./ total_var)));
   }
-  y_rep = to_vector(normal_rng(alpha + X_rep * beta + a_zip[g_rep], sigma));
+  // sigma as a vector: with a scalar, normal_rng draws one value into y_rep when N_rep = 0
+  // (Stan Math sizes its output by the larger argument), a segmentation fault in CmdStan 2.35
+  y_rep = to_vector(normal_rng(alpha + X_rep * beta + a_zip[g_rep], rep_vector(sigma, N_rep)));
 }
