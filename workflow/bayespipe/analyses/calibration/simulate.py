@@ -35,8 +35,10 @@ def sufficient_statistics(y, X, groups, n_groups: int) -> dict:
 
 
 def _replicates(y, X, groups) -> dict:
-    """Predictive-check rows: just the first row (they are not part of the posterior; with none,
-    N_rep = 0, random_intercepts.stan crashed CmdStan 2.35 with a segmentation fault)."""
+    """Predictive-check rows: just the first row (they are not part of the posterior). Not none:
+    with N_rep = 0, a program drawing y_rep with a scalar scale (normal_rng(vector[0], real))
+    crashes CmdStan 2.35 with a segmentation fault, as linear_regression.stan (and likely
+    intercepts_only.stan, same call) still do."""
     data = {"N_rep": 1, "y_obs": y[:1]}
     if X is not None:
         data["X_rep"] = X[:1]
