@@ -16,13 +16,6 @@ CALIBRATION_BATCHES = range(
 CALIBRATION_SAMPLER = CALIBRATION["sampler"]
 
 
-def calibration_design_inputs(wildcards):
-    """The prepared tables a program's design is made from."""
-    return calibration_design.design_inputs(
-        wildcards.program, rules.reedfrogs_prepare.output.table, ZILLOW_FILES
-    )
-
-
 rule calibration_stan_compile:
     input:
         stan_file="stan/{program}.stan",
@@ -46,7 +39,12 @@ rule calibration_stan_compile:
 
 rule calibration_design:
     input:
-        unpack(calibration_design_inputs),
+        # The prepared tables a program's design is made from.
+        unpack(
+            lambda wildcards: calibration_design.design_inputs(
+                wildcards.program, rules.reedfrogs_prepare.output.table, ZILLOW_FILES
+            )
+        ),
     output:
         design=out("calibration", "designs/{program}.json"),
     log:

@@ -69,7 +69,7 @@ REPORTING = any(arg == "--report" or arg.startswith("--report=") for arg in sys.
 
 
 def final_targets():
-    """What `rule all` asks for: the run's targets, or, when this version is complete already,
+    """The inputs of the target `all`: the run's targets, or, when this version is complete,
     only its manifest, which exists (so nothing runs and the folder is never touched again).
     """
     if versioning.is_complete(RESULTS, VERSION.id) and not REPORTING:
@@ -99,7 +99,7 @@ def rule_analysis(each):
 
 
 def job_code_keys():
-    """Give every rule a ``job_code`` param: the sha256 of its rule text, script and imported
+    """Give each job a ``job_code`` param: the sha256 of its rule text, script and imported
     package modules, plus the software (and, for Stan rules, the Stan engine). Snakemake's
     params trigger then reruns exactly the jobs whose code changed. Returns the code files
     the enabled analyses' jobs use."""
@@ -144,7 +144,7 @@ def workflow_code(job_code):
 
 
 def seal_version():
-    """Called once every rule is defined: job code keys, then the version id."""
+    """Called once all rules are defined. Sets the job code keys, then the version id."""
     global VERSION, VERSION_DIR
     VERSION = versioning.compute_version(
         ROOT,

@@ -56,8 +56,9 @@ if config["report"]:
             CONDA_ENV
         params:
             root=str(ROOT),
-            # The report compares with the newest other complete version in this folder.
-            results=RESULTS,
+            # The report compares with the newest other complete version in the results folder
+            # (results/.work/<label>/report/index.html -> results).
+            results=lambda wildcards, output: str(Path(output.html).parents[3]),
             run=lambda wildcards: {
                 "version": VERSION.id,
                 "config": config,
