@@ -58,5 +58,6 @@ generated quantities {
     a_zip = to_vector(normal_rng(tau2 * s ./ total_var, sqrt(sigma2 * tau2 ./ total_var)));
   }
   zip_mean = mu + a_zip;
-  y_rep = to_vector(normal_rng(mu + a_zip[g_rep], sigma));
+  // sigma as a vector of size N_rep (a size-0 draw with a real scale crashes CmdStan 2.35).
+  y_rep = to_vector(normal_rng(mu + a_zip[g_rep], rep_vector(sigma, N_rep)));
 }

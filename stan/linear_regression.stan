@@ -71,5 +71,7 @@ model {
   }
 }
 generated quantities {
-  vector[N_rep] y_rep = to_vector(normal_rng(alpha + X_rep * beta, sigma));
+  // sigma as a vector of size N_rep: normal_rng(vector[0], real) draws one value into the
+  // empty vector and crashes CmdStan 2.35 when N_rep = 0.
+  vector[N_rep] y_rep = to_vector(normal_rng(alpha + X_rep * beta, rep_vector(sigma, N_rep)));
 }
