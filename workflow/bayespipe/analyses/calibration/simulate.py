@@ -22,8 +22,13 @@ def _half_normal(rng, scale: float = 1.0) -> float:
 
 def sufficient_statistics(y, X, groups, n_groups: int) -> dict:
     """Totals, cross-products and per-group sums as the Zillow data blocks declare them."""
-    stats = {"yy": float(y @ y), "y_sum": float(y.sum()), "xy": X.T @ y, "x_sum": X.sum(axis=0),
-             "xx": X.T @ X}
+    stats = {
+        "yy": float(y @ y),
+        "y_sum": float(y.sum()),
+        "xy": X.T @ y,
+        "x_sum": X.sum(axis=0),
+        "xx": X.T @ X,
+    }
     if groups is not None:
         index = np.asarray(groups) - 1
         stats["n_group"] = np.bincount(index, minlength=n_groups).astype(float)
@@ -73,8 +78,14 @@ def _regression(design: dict, rng) -> tuple[np.ndarray, float, np.ndarray, float
 def simulate_linear_regression(design: dict, rng) -> tuple[dict, dict]:
     X, alpha, beta, sigma = _regression(design, rng)
     y = alpha + X @ beta + rng.normal(0.0, sigma, size=len(X))
-    data = {"N": len(X), "K": X.shape[1], **sufficient_statistics(y, X, None, 0),
-            "estimate_sigma": 1, "sigma_fixed": 1.0, **_replicates(y, X, None)}
+    data = {
+        "N": len(X),
+        "K": X.shape[1],
+        **sufficient_statistics(y, X, None, 0),
+        "estimate_sigma": 1,
+        "sigma_fixed": 1.0,
+        **_replicates(y, X, None),
+    }
     truth = {"alpha": alpha, **_named("beta", beta), "sigma": sigma}
     return data, truth
 
@@ -92,10 +103,20 @@ def simulate_random_intercepts(design: dict, rng) -> tuple[dict, dict]:
     groups, sigma_zip, a_zip, tracked = _zip_intercepts(design, rng)
     y = alpha + X @ beta + a_zip[groups - 1] + rng.normal(0.0, sigma, size=len(X))
     G, K = design["n_groups"], X.shape[1]
-    data = {"N": len(X), "K": K, "G": G, **sufficient_statistics(y, X, groups, G),
-            **_replicates(y, X, groups)}
-    truth = {"alpha": alpha, **_named("beta", beta), "sigma": sigma, "sigma_zip": sigma_zip,
-             **_named("a_zip", a_zip, tracked)}
+    data = {
+        "N": len(X),
+        "K": K,
+        "G": G,
+        **sufficient_statistics(y, X, groups, G),
+        **_replicates(y, X, groups),
+    }
+    truth = {
+        "alpha": alpha,
+        **_named("beta", beta),
+        "sigma": sigma,
+        "sigma_zip": sigma_zip,
+        **_named("a_zip", a_zip, tracked),
+    }
     return data, truth
 
 
@@ -105,10 +126,19 @@ def simulate_intercepts_only(design: dict, rng) -> tuple[dict, dict]:
     y = mu + a_zip[groups - 1] + rng.normal(0.0, sigma, size=len(groups))
     G = design["n_groups"]
     stats = sufficient_statistics(y, np.zeros((len(y), 0)), groups, G)
-    data = {"N": len(y), "G": G, **{k: stats[k] for k in ("yy", "y_sum", "n_group", "y_group")},
-            **_replicates(y, None, groups)}
-    truth = {"mu": mu, "sigma": sigma, "sigma_zip": sigma_zip, **_named("a_zip", a_zip, tracked),
-             **_named("zip_mean", mu + a_zip, tracked[-1:])}
+    data = {
+        "N": len(y),
+        "G": G,
+        **{k: stats[k] for k in ("yy", "y_sum", "n_group", "y_group")},
+        **_replicates(y, None, groups),
+    }
+    truth = {
+        "mu": mu,
+        "sigma": sigma,
+        "sigma_zip": sigma_zip,
+        **_named("a_zip", a_zip, tracked),
+        **_named("zip_mean", mu + a_zip, tracked[-1:]),
+    }
     return data, truth
 
 
@@ -129,17 +159,31 @@ def simulate_missing_predictor(design: dict, rng) -> tuple[dict, dict]:
     observed = X[~missing, m - 1]
     mis_stats = sufficient_statistics(y[missing], X_mis, groups[missing], G)
     data = {
-        "N": int((~missing).sum()), "K": K, "G": G,
+        "N": int((~missing).sum()),
+        "K": K,
+        "G": G,
         **sufficient_statistics(y[~missing], X[~missing], groups[~missing], G),
-        "m": m, "n_x_obs": len(observed), "x_obs_sum": float(observed.sum()),
+        "m": m,
+        "n_x_obs": len(observed),
+        "x_obs_sum": float(observed.sum()),
         "x_obs_ss": float(observed @ observed),
-        "N_mis": len(x_mis), "y_mis": y[missing], "X_mis": X_mis, "g_mis": groups[missing],
+        "N_mis": len(x_mis),
+        "y_mis": y[missing],
+        "X_mis": X_mis,
+        "g_mis": groups[missing],
         **{f"{k}_mis": v for k, v in mis_stats.items()},
         **_replicates(y[~missing], X[~missing], groups[~missing]),
     }
-    truth = {"alpha": alpha, **_named("beta", beta), "sigma": sigma, "sigma_zip": sigma_zip,
-             "nu": nu, "sigma_N": sigma_N, **_named("a_zip", a_zip, tracked),
-             **_named("x_mis", x_mis, tracked_indices(np.arange(len(x_mis))))}
+    truth = {
+        "alpha": alpha,
+        **_named("beta", beta),
+        "sigma": sigma,
+        "sigma_zip": sigma_zip,
+        "nu": nu,
+        "sigma_N": sigma_N,
+        **_named("a_zip", a_zip, tracked),
+        **_named("x_mis", x_mis, tracked_indices(np.arange(len(x_mis)))),
+    }
     return data, truth
 
 
