@@ -22,10 +22,11 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import SNAKEMAKE, copy_repo, executed_jobs, snakemake_env  # noqa: E402
 
 
-def timed_run(workdir: Path, configfile: str, cores: str) -> tuple[float, str]:
+def timed_run(workdir: Path, configfile: str, cores: str, *extra: str) -> tuple[float, str]:
+    """Run Snakemake once (exit on failure): wall seconds and its output."""
     start = time.perf_counter()
     result = subprocess.run(
-        [SNAKEMAKE, "--cores", cores, "--configfile", configfile],
+        [SNAKEMAKE, "--cores", cores, "--configfile", configfile, *extra],
         cwd=workdir,
         env=snakemake_env(),
         stdout=subprocess.PIPE,

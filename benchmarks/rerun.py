@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -24,22 +22,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import SNAKEMAKE, copy_repo, executed_jobs, snakemake_env  # noqa: E402
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from conftest import copy_repo, executed_jobs  # noqa: E402
+from noop_rerun import timed_run  # noqa: E402
 
 
 def run(workdir: Path, configfile: str, cores: str, *extra: str) -> tuple[float, dict]:
-    start = time.perf_counter()
-    result = subprocess.run(
-        [SNAKEMAKE, "--cores", cores, "--configfile", configfile, *extra],
-        cwd=workdir,
-        env=snakemake_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    if result.returncode:
-        sys.exit(result.stdout[-4000:])
-    return time.perf_counter() - start, executed_jobs(result.stdout)
+    seconds, output = timed_run(workdir, configfile, cores, *extra)
+    return seconds, executed_jobs(output)
 
 
 def set_key(workdir: Path, configfile: str, dotted: str, value) -> None:

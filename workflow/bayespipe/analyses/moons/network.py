@@ -27,7 +27,7 @@ from bayespipe.engines.tfp.common import (
 )
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
-from bayespipe.io import atomic_path, read_json, write_json, write_parquet
+from bayespipe.io import metrics_table, write_json, write_parquet
 
 VARIANTS = ("full_batch", "minibatch")
 FEATURES = ["x1", "x2"]
@@ -326,25 +326,15 @@ def plot(
 
 def summarize(metric_paths, output_csv) -> pd.DataFrame:
     """One row per variant: accuracy, training time, steps, device."""
-
-    rows = []
-    for path in metric_paths:
-        metrics = read_json(path)
-        rows.append(
-            {
-                k: metrics[k]
-                for k in (
-                    "variant",
-                    "test_accuracy",
-                    "train_seconds",
-                    "steps",
-                    "batch_size",
-                    "final_elbo",
-                )
-            }
-            | {"device": metrics["device"]["device"]}
-        )
-    table = pd.DataFrame(rows)
-    with atomic_path(output_csv) as tmp:
-        table.to_csv(tmp, index=False)
-    return table
+    return metrics_table(
+        metric_paths,
+        (
+            "variant",
+            "test_accuracy",
+            "train_seconds",
+            "steps",
+            "batch_size",
+            "final_elbo",
+        ),
+        output_csv,
+    )

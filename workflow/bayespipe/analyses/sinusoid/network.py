@@ -36,7 +36,7 @@ import pandas as pd
 from bayespipe.engines.tfp.common import ProgressLogger, Session, setup_from_config, write_history
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
-from bayespipe.io import atomic_path, read_json, write_json, write_parquet
+from bayespipe.io import metrics_table, write_json, write_parquet
 
 VARIANTS = ("epistemic", "aleatoric")
 # Per-run fields of each variant's metrics.json and of the summary CSV (audit.volatile).
@@ -418,27 +418,19 @@ def plot(train_path, predictions_path, variant: str, figure_path) -> None:
 
 
 def summarize(metric_paths, output_csv) -> pd.DataFrame:
-    rows = []
-    for path in metric_paths:
-        m = read_json(path)
-        rows.append(
-            {
-                k: m[k]
-                for k in (
-                    "variant",
-                    "band_ratio",
-                    "rmse_inside_over_noise_sd",
-                    "mean_epistemic_sd_inside",
-                    "mean_epistemic_sd_outside",
-                    "mean_aleatoric_sd_inside",
-                    "rmse_to_truth_inside",
-                    "train_seconds",
-                    "epochs",
-                )
-            }
-            | {"device": m["device"]["device"]}
-        )
-    table = pd.DataFrame(rows)
-    with atomic_path(output_csv) as tmp:
-        table.to_csv(tmp, index=False)
-    return table
+    """One row per variant: band ratio, in-range fit, band widths, training time, device."""
+    return metrics_table(
+        metric_paths,
+        (
+            "variant",
+            "band_ratio",
+            "rmse_inside_over_noise_sd",
+            "mean_epistemic_sd_inside",
+            "mean_epistemic_sd_outside",
+            "mean_aleatoric_sd_inside",
+            "rmse_to_truth_inside",
+            "train_seconds",
+            "epochs",
+        ),
+        output_csv,
+    )
