@@ -84,11 +84,11 @@ def test_uniform_ranks_are_inside_the_band_and_skewed_ranks_are_not():
     assert not skewed["inside_band"] and skewed["max_excess"] > 0
 
 
-def _records(rank_lists: dict, draws=99, failed=0):
+def _records(rank_lists: dict, draws=99, failed=0, first=0):
     n = len(next(iter(rank_lists.values())))
     ok = [
         {
-            "replication": i,
+            "replication": first + i,
             "status": "ok",
             "draws": draws,
             "seconds": 0.5,
@@ -98,7 +98,7 @@ def _records(rank_lists: dict, draws=99, failed=0):
         for i in range(n)
     ]
     bad = [
-        {"replication": n + i, "status": "failed", "error": "Stan said\nno", "seconds": 0.1}
+        {"replication": first + n + i, "status": "failed", "error": "Stan said\nno", "seconds": 0.1}
         for i in range(failed)
     ]
     return ok + bad
@@ -163,13 +163,98 @@ def test_summary_writes_json_and_figures_and_checks_batches(tmp_path):
     assert not (tmp_path / "d.json").exists()
 
 
+# --- two stages ----------------------------------------------------------------------------
+STAGE_SETTINGS = {"replications": 100, "ci_prob": 0.95, "max_failed_fraction": 0.05}
+
+
+def _stage(low: int, first: int, seed: int) -> list[dict]:
+    """100 replications of one quantity, ranks uniform on low..99 (low > 0: miscalibrated)."""
+    rng = np.random.default_rng(seed)
+    return _records({"a": rng.integers(low, 100, 100)}, first=first)
+
+
+def test_a_passing_screen_needs_no_confirmation():
+    result = verdict.judge(_stage(0, 0, 1), STAGE_SETTINGS)
+    assert (result["verdict"], result["screening"], result["confirmation"]) == (
+        "pass",
+        "pass",
+        "not needed",
+    )
+
+
+def test_a_flagged_screen_waits_for_its_confirmation():
+    result = verdict.judge(_stage(40, 0, 2), STAGE_SETTINGS)
+    assert result["screening"] == "flagged" and verdict.needs_confirmation(result)
+    final = verdict.judge(_stage(40, 0, 2), {**STAGE_SETTINGS, "confirm": False})
+    assert final["verdict"] == "fail" and final["confirmation"] == "off"
+
+
+def test_an_error_that_repeats_fails_and_a_chance_excursion_passes():
+    repeated = verdict.judge(_stage(40, 0, 3) + _stage(40, 100, 4), STAGE_SETTINGS)
+    assert repeated["verdict"] == "fail" and repeated["confirmation"] == "fail"
+    assert repeated["reasons"][0].startswith("screening: ECDF outside")
+    assert repeated["reasons"][-1].startswith("confirmation: ECDF outside")
+    chance = verdict.judge(_stage(40, 0, 3) + _stage(0, 100, 5), STAGE_SETTINGS)
+    assert chance["verdict"] == "pass" and chance["reasons"] == []
+    assert chance["screening"] == "flagged" and chance["confirmation"] == "pass"
+    assert "not confirmed on 100 independent replications" in chance["note"]
+    # the screening evidence stays visible at the top level
+    assert not chance["quantities"]["a"]["inside_band"]
+    assert chance["confirmation_result"]["quantities"]["a"]["inside_band"]
+
+
+def _write_batch(path, program, records):
+    path.write_text(
+        json.dumps(
+            {
+                "format": batch.BATCH_FORMAT,
+                "program": program,
+                "engine": "pystan",
+                "stan_file": f"stan/{program}.stan",
+                "seconds": 1.0,
+                "replications": records,
+            }
+        )
+    )
+    return path
+
+
+def test_screen_lists_the_flagged_programs_and_summary_needs_their_confirmation(tmp_path):
+    paths = [
+        _write_batch(tmp_path / "t0.json", "tadpoles", _stage(0, 0, 6)),
+        _write_batch(tmp_path / "l0.json", "linear_regression", _stage(40, 0, 7)),
+    ]
+    screened = verdict.screen(paths, STAGE_SETTINGS, tmp_path / "screen.json")
+    assert screened["tadpoles"] == {"screening": "pass", "reasons": [], "confirm": False}
+    assert screened["linear_regression"]["confirm"]
+    assert verdict.to_confirm(tmp_path / "screen.json") == ["linear_regression"]
+    with pytest.raises(ValueError, match="linear_regression: flagged in screening"):
+        verdict.summarize(paths, STAGE_SETTINGS, tmp_path / "c.json", {})
+    assert not (tmp_path / "c.json").exists()
+    confirmation = _write_batch(tmp_path / "l1.json", "linear_regression", _stage(0, 100, 8))
+    figure = tmp_path / "linear_regression.png"
+    result = verdict.summarize(
+        [*paths, confirmation], STAGE_SETTINGS, tmp_path / "c.json", {"linear_regression": figure}
+    )
+    assert result["linear_regression"]["verdict"] == "pass"
+    assert result["linear_regression"]["seconds"] == 2.0  # both stages' batches
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    half = _write_batch(tmp_path / "l2.json", "linear_regression", _stage(0, 100, 8)[:50])
+    with pytest.raises(ValueError, match="replications \\[150"):
+        verdict.load_batches([*paths, half], 100)
+
+
 # --- batches ---------------------------------------------------------------------------------
 def test_batches_cover_every_replication_once():
     count = batch.batch_count(10, 4)
     numbers = [r for b in range(count) for r in batch.batch_replications(b, 10, 4)]
     assert numbers == list(range(10)) and count == 3
+    confirmation = batch.confirmation_batches(10, 4)
+    assert list(confirmation) == [3, 4, 5]
+    numbers = [r for b in confirmation for r in batch.batch_replications(b, 10, 4)]
+    assert numbers == list(range(10, 20))
     with pytest.raises(ValueError):
-        batch.batch_replications(3, 10, 4)
+        batch.batch_replications(6, 10, 4)
 
 
 def test_replication_seeds_do_not_depend_on_the_batch_layout():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bayespipe.analyses.calibration.design import PROGRAMS
-from conftest import version_dir_of
+from conftest import TEST_CONFIG, executed_jobs, run_snakemake, version_dir_of
 
 pytestmark = pytest.mark.e2e
 
@@ -35,3 +35,42 @@ def check_calibration_folder(folder) -> dict:
 
 def test_every_program_passes_at_the_test_size(calibration_dir):
     check_calibration_folder(calibration_dir)
+
+
+def test_a_flagged_program_gets_confirmation_batches(repo_copy):
+    """Below 10 completed fits the screening always flags a program, so this small run takes
+    the checkpoint's confirmation path: batches of independent replications run, are judged, and
+    are part of the version."""
+    (repo_copy / "confirm.yaml").write_text(
+        json.dumps(
+            {
+                "analyses": ["calibration"],
+                "report": False,
+                "calibration": {"programs": ["tadpoles"], "replications": 6, "batch_size": 3},
+            }
+        )
+    )
+    run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "confirm.yaml")
+    folder = version_dir_of(repo_copy) / "calibration"
+    screen = json.loads((folder / "screen.json").read_text())
+    assert screen == {
+        "tadpoles": {
+            "screening": "flagged",
+            "reasons": ["only 6 completed replications (need 10)"],
+            "confirm": True,
+        }
+    }
+    result = json.loads((folder / "calibration.json").read_text())["tadpoles"]
+    assert (result["verdict"], result["screening"], result["confirmation"]) == (
+        "fail",
+        "flagged",
+        "fail",
+    )
+    assert result["confirmation_result"]["replications"] == 6
+    confirmation = [json.loads((folder / f"batches/tadpoles/{b}.json").read_text()) for b in (2, 3)]
+    numbers = [r["replication"] for b in confirmation for r in b["replications"]]
+    assert numbers == list(range(6, 12))
+    listed = {e["path"] for e in json.loads((folder.parent / "manifest.json").read_text())["files"]}
+    assert {"calibration/screen.json", "calibration/batches/tadpoles/3.json"} <= listed
+    again = run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "confirm.yaml", "-n")
+    assert executed_jobs(again.stdout) == {}

@@ -1,10 +1,13 @@
 # Simulation-based calibration (SBC) of every Stan program (issue 16).
 # Functions: bayespipe.analyses.calibration. Designs come from the prepared data of the tadpoles
 # and Zillow analyses; each {program}/{batch} job simulates, fits and ranks a batch of
-# replications, so a cluster spreads them; calibration_summary judges the ranks with ArviZ.
+# replications, so a cluster spreads them. The calibration_screen checkpoint judges the screening
+# batches with ArviZ; a flagged program gets as many confirmation batches (independent data) and
+# calibration_summary gives each program its two-stage verdict (see verdict.py).
 
 from bayespipe.analyses.calibration import batch as calibration_batch
 from bayespipe.analyses.calibration import design as calibration_design
+from bayespipe.analyses.calibration import verdict as calibration_verdict
 
 CALIBRATION = config["calibration"]
 CALIBRATION_PROGRAMS = CALIBRATION["programs"]
@@ -14,6 +17,9 @@ CALIBRATION_BATCHES = range(
     )
 )
 CALIBRATION_SAMPLER = CALIBRATION["sampler"]
+CALIBRATION_CONFIRMATION_BATCHES = calibration_batch.confirmation_batches(
+    CALIBRATION["replications"], CALIBRATION["batch_size"]
+)
 
 
 rule calibration_stan_compile:
@@ -85,12 +91,42 @@ rule calibration_batch:
         "../scripts/calibration_batch.py"
 
 
-rule calibration_summary:
+checkpoint calibration_screen:
     input:
         batches=expand(
             out("calibration", "batches/{program}/{batch}.json"),
             program=CALIBRATION_PROGRAMS,
             batch=CALIBRATION_BATCHES,
+        ),
+    output:
+        screen=out("calibration", "screen.json"),
+    log:
+        log_path("calibration", "calibration_screen"),
+    benchmark:
+        bench_path("calibration", "calibration_screen")
+    conda:
+        CONDA_ENV
+    params:
+        settings=CALIBRATION,
+    script:
+        "../scripts/calibration_screen.py"
+
+
+rule calibration_summary:
+    input:
+        screen=lambda wildcards: checkpoints.calibration_screen.get().output.screen,
+        batches=expand(
+            out("calibration", "batches/{program}/{batch}.json"),
+            program=CALIBRATION_PROGRAMS,
+            batch=CALIBRATION_BATCHES,
+        ),
+        # Confirmation batches of the programs the screening flagged.
+        confirmation=lambda wildcards: expand(
+            out("calibration", "batches/{program}/{batch}.json"),
+            program=calibration_verdict.to_confirm(
+                checkpoints.calibration_screen.get().output.screen
+            ),
+            batch=CALIBRATION_CONFIRMATION_BATCHES,
         ),
         designs=expand(
             out("calibration", "designs/{program}.json"), program=CALIBRATION_PROGRAMS

@@ -1,10 +1,10 @@
-# Uniformity of the ranks (ArviZ ECDF bands), a verdict per program, calibration.json, figures.
+# Two-stage verdict per program (ArviZ ECDF bands), calibration.json and a figure per program.
 from bayespipe.analyses.calibration import design, verdict
 from bayespipe.jobs import job
 
 with job(snakemake) as record:
     programs = verdict.summarize(
-        snakemake.input.batches,
+        [*snakemake.input.batches, *snakemake.input.confirmation],
         snakemake.params.settings,
         snakemake.output.summary,
         {program: snakemake.output[program] for program in snakemake.params.programs},

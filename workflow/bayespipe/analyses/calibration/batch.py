@@ -11,11 +11,14 @@ import logging
 import math
 import resource
 import time
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from bayespipe.analyses.calibration import ranks as rank_module
+from bayespipe.analyses.calibration import verdict
 from bayespipe.analyses.calibration.design import PROGRAMS, check_program, read_design
 from bayespipe.analyses.calibration.simulate import simulate
 from bayespipe.engines.stan.engine import StanEngineError, get_engine
@@ -29,16 +32,27 @@ VOLATILE_FIELDS = {"batch": ("seconds", "cpu_seconds", "replications.*.seconds")
 
 
 def batch_count(replications: int, batch_size: int) -> int:
+    """Batches of one stage (screening or confirmation)."""
     if replications < 1 or batch_size < 1:
         raise ValueError("calibration.replications and calibration.batch_size must be >= 1")
     return math.ceil(replications / batch_size)
 
 
+def confirmation_batches(replications: int, batch_size: int) -> range:
+    """Batch numbers of the confirmation stage: they follow the screening batches."""
+    count = batch_count(replications, batch_size)
+    return range(count, 2 * count)
+
+
 def batch_replications(batch: int, replications: int, batch_size: int) -> range:
-    """Replication numbers of batch ``batch`` (0-based)."""
-    if not 0 <= batch < batch_count(replications, batch_size):
-        raise ValueError(f"batch {batch} outside 0..{batch_count(replications, batch_size) - 1}")
-    return range(batch * batch_size, min((batch + 1) * batch_size, replications))
+    """Replication numbers of batch ``batch`` (0-based). Screening batches hold replications
+    0..R-1; confirmation batches hold R..2R-1, whose data and seeds are independent of them."""
+    count = batch_count(replications, batch_size)
+    if not 0 <= batch < 2 * count:
+        raise ValueError(f"batch {batch} outside 0..{2 * count - 1}")
+    stage, position = divmod(batch, count)
+    start = stage * replications + position * batch_size
+    return range(start, min(start + batch_size, (stage + 1) * replications))
 
 
 def replication_rng(seed: int, program: str, replication: int) -> np.random.Generator:
@@ -149,6 +163,36 @@ def batch_file(folder, program: str, batch: int) -> Path:
     return Path(folder) / program / f"{batch}.json"
 
 
+def run_batches_in_process(
+    program: str,
+    batches: Iterable[int],
+    *,
+    stan_file,
+    stamp,
+    design_path,
+    settings: dict,
+    engine: str,
+    folder,
+    program_name: str | None = None,
+) -> list[Path]:
+    """Run the given batches here, one after the other; returns their files."""
+    paths = []
+    for number in batches:
+        paths.append(batch_file(folder, program_name or program, number))
+        run_batch(
+            program,
+            number,
+            stan_file=stan_file,
+            stamp=stamp,
+            design_path=design_path,
+            settings=settings,
+            engine=engine,
+            destination=paths[-1],
+            program_name=program_name,
+        )
+    return paths
+
+
 def calibrate_in_process(
     program: str,
     *,
@@ -158,24 +202,29 @@ def calibrate_in_process(
     engine: str,
     folder,
     program_name: str | None = None,
-) -> list[Path]:
-    """Compile and run every batch of one program here, one after the other (tests, benchmarks;
-    the workflow runs the batches as separate jobs). Returns the batch files."""
+) -> dict:
+    """Compile and calibrate one program here with the workflow's two-stage policy (screening,
+    then confirmation if flagged), for tests and benchmarks; the workflow runs the batches as
+    separate jobs. Returns the program's verdict (see ``verdict.judge``)."""
     folder = Path(folder)
-    stamp = folder / f"{program_name or program}.compile.json"
+    label = program_name or program
+    stamp = folder / f"{label}.compile.json"
     get_engine(engine).compile(stan_file, stamp)
+    run = partial(
+        run_batches_in_process,
+        program,
+        stan_file=stan_file,
+        stamp=stamp,
+        design_path=design_path,
+        settings=settings,
+        engine=engine,
+        folder=folder,
+        program_name=program_name,
+    )
     count = batch_count(settings["replications"], settings["batch_size"])
-    paths = [batch_file(folder, program_name or program, b) for b in range(count)]
-    for number, path in enumerate(paths):
-        run_batch(
-            program,
-            number,
-            stan_file=stan_file,
-            stamp=stamp,
-            design_path=design_path,
-            settings=settings,
-            engine=engine,
-            destination=path,
-            program_name=program_name,
-        )
-    return paths
+    paths = run(range(count))
+    records, _ = verdict.load_batches(paths, settings["replications"])
+    if verdict.needs_confirmation(verdict.judge(records[label], settings)):
+        paths += run(confirmation_batches(settings["replications"], settings["batch_size"]))
+        records, _ = verdict.load_batches(paths, settings["replications"])
+    return verdict.judge(records[label], settings)

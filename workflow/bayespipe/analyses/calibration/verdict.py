@@ -8,12 +8,21 @@ is judged with ``arviz.stats.ecdf_utils.ecdf_confidence_band`` (the band ``az.pl
 at ``1 - (1 - ci_prob) / n_quantities`` (Bonferroni), so a calibrated program passes with
 probability at least ``ci_prob``. Failed fits are counted; more than ``max_failed_fraction`` of
 the replications fails the program, since dropping them could hide a miscalibration.
+
+Two stages. A calibrated program is still flagged by chance about 1 - ci_prob of the time, and a
+single unlucky set of simulated data sets must not condemn a correct program, nor may anyone
+re-seed until it passes. So a program flagged by its ``replications`` screening fits gets as many
+confirmation fits on independent simulated data (replications R..2R-1), judged alone by the same
+rule, and fails only if they are flagged too: a real error repeats, a chance excursion does not.
+A calibrated program then fails with probability about (1 - ci_prob)^2, and an error found with
+power p in one stage is found with power p^2; the figure and calibration.json show both stages.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import textwrap
 from functools import lru_cache
 
 import numpy as np
@@ -25,7 +34,14 @@ from bayespipe.io import read_json, write_json
 
 logger = logging.getLogger(__name__)
 # Per-run fields of calibration.json (bayespipe.audit.volatile reads them).
-VOLATILE_FIELDS = {"summary": ("*.seconds", "*.cpu_seconds", "*.fit_seconds")}
+VOLATILE_FIELDS = {
+    "summary": (
+        "*.seconds",
+        "*.cpu_seconds",
+        "*.fit_seconds",
+        "*.confirmation_result.fit_seconds",
+    )
+}
 
 MAX_EVAL_POINTS = 100
 BAND_METHOD = "optimized"  # ArviZ's algorithm for simultaneous bands (Säilynoja et al. 2022)
@@ -59,9 +75,14 @@ def load_batches(paths, replications: int) -> tuple[dict[str, list[dict]], dict[
             records[record["replication"]] = record
     result = {}
     for program, records in by_program.items():
-        missing = sorted(set(range(replications)) - set(records))
+        present = set(records)
+        stages = 2 if max(present) >= replications else 1
+        missing = sorted(set(range(stages * replications)) - present)
         if missing:
             raise ValueError(f"{program}: replications {missing[:5]} missing from the batches")
+        extra = sorted(present - set(range(stages * replications)))
+        if extra:
+            raise ValueError(f"{program}: replications {extra[:5]} beyond the two stages")
         result[program] = [records[r] for r in sorted(records)]
     return result, meta
 
@@ -173,42 +194,127 @@ def program_verdict(
     }
 
 
+def judge(records: list[dict], settings: dict) -> dict:
+    """The two-stage verdict of one program (see the module docstring).
+
+    The screening evidence stays at the top level; ``screening`` is pass or flagged,
+    ``confirmation`` one of not needed, off (``settings["confirm"]`` false: the screening verdict
+    is final), pending (flagged, confirmation fits not run yet), pass or fail, with
+    ``confirmation_result`` holding its evidence.
+    """
+    replications = settings["replications"]
+    rules = {
+        "ci_prob": settings["ci_prob"],
+        "max_failed_fraction": settings["max_failed_fraction"],
+    }
+    first = program_verdict([r for r in records if r["replication"] < replications], **rules)
+    confirmation = [r for r in records if r["replication"] >= replications]
+    result = {**first, "screening": "pass" if first["verdict"] == "pass" else "flagged"}
+    if first["verdict"] == "pass":
+        return {**result, "confirmation": "not needed"}
+    if not settings.get("confirm", True):
+        return {**result, "confirmation": "off"}
+    if not confirmation:
+        return {**result, "verdict": "pending", "confirmation": "pending"}
+    second = program_verdict(confirmation, **rules)
+    result.update(confirmation=second["verdict"], confirmation_result=second)
+    if second["verdict"] == "pass":
+        result.update(
+            verdict="pass",
+            reasons=[],
+            note=f"flagged in screening ({'; '.join(first['reasons'])}); not confirmed on "
+            f"{len(confirmation)} independent replications",
+        )
+    else:
+        result["reasons"] = [f"screening: {r}" for r in first["reasons"]] + [
+            f"confirmation: {r}" for r in second["reasons"]
+        ]
+    return result
+
+
+def needs_confirmation(result: dict) -> bool:
+    return result["confirmation"] == "pending"
+
+
+def screen(batch_paths, settings: dict, path) -> dict:
+    """screen.json: program -> its screening verdict and whether confirmation fits must run."""
+    by_program, _ = load_batches(batch_paths, settings["replications"])
+    screened = {}
+    for program, records in by_program.items():
+        result = judge(records, settings)
+        screened[program] = {
+            "screening": result["screening"],
+            "reasons": result["reasons"],
+            "confirm": needs_confirmation(result),
+        }
+    write_json(path, screened)
+    return screened
+
+
+def to_confirm(screen_path) -> list[str]:
+    """Programs whose confirmation fits must run, from screen.json."""
+    return sorted(p for p, s in read_json(screen_path).items() if s["confirm"])
+
+
 # --- figure ----------------------------------------------------------------------------------
-def plot_program(program: str, records: list[dict], verdict: dict, path) -> None:
-    """ECDF-difference plot of every quantity's PIT values with ArviZ's simultaneous band."""
+STAGE_STYLE = {"screening": "C0", "confirmation": "C1"}
+
+
+def plot_program(program: str, records: list[dict], result: dict, path, replications: int):
+    """ECDF-difference plot of every quantity's PIT values with ArviZ's simultaneous band; a
+    confirmation stage is drawn over the screening one (same n, so the same band)."""
     import arviz as az
     from scipy.stats import uniform
 
     plt = pyplot()
 
-    ranks, draws = _ok_ranks(records)
+    stages = {
+        "screening": [r for r in records if r["replication"] < replications],
+        "confirmation": [r for r in records if r["replication"] >= replications],
+    }
+    stage_ranks = {name: _ok_ranks(rows) for name, rows in stages.items() if rows}
+    ranks, draws = stage_ranks["screening"]
     names = list(ranks) or ["(no completed fit)"]
     cols = min(4, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for number, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):  # axes >= names
-        if name in ranks:
+        flagged = False
+        for stage, (values, size) in stage_ranks.items():
+            if name not in values:
+                continue
+            evidence = result if stage == "screening" else result["confirmation_result"]
             az.plot_ecdf(
-                pit_values(ranks[name], draws),
-                eval_points=eval_points(draws),
+                pit_values(values[name], size),
+                eval_points=eval_points(size),
                 cdf=uniform(0, 1).cdf,
                 confidence_bands=BAND_METHOD,
-                ci_prob=verdict["quantity_ci_prob"],
+                ci_prob=evidence["quantity_ci_prob"],
                 difference=True,
+                # the confirmation band is (nearly) the screening one: drawn once
+                fill_kwargs={"alpha": 0.2 if stage == "screening" else 0.0},
+                plot_kwargs={"color": STAGE_STYLE[stage], "label": stage},
                 ax=ax,
             )
-            inside = verdict["quantities"][name]["inside_band"]
-            ax.set_title(name, color="black" if inside else "red", fontsize=10)
+            flagged |= not evidence["quantities"][name]["inside_band"]
+        ax.set_title(name, color="red" if flagged else "black", fontsize=10)
         ax.set_xlabel("PIT of rank")
         ax.set_ylabel("ECDF - uniform CDF" if number % cols == 0 else "")
+    if len(stage_ranks) > 1:
+        axes.flat[0].legend(fontsize=8)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
-    fig.suptitle(
-        f"{program}: {verdict['verdict'].upper()} - {verdict['completed']} of "
-        f"{verdict['replications']} fits, {verdict['failed_fits']} failed; "
-        f"ECDF - uniform, {verdict['ci_prob']:.0%} joint band",
-        fontsize=10,
+    stage_text = (
+        f"screening {result['screening']}, confirmation {result['confirmation']}"
+        if result["screening"] == "flagged"
+        else "screening pass"
     )
+    details = (
+        f"{stage_text}; {result['completed']} of {result['replications']} screening fits, "
+        f"{result['failed_fits']} failed; {result['ci_prob']:.0%} joint band"
+    )
+    wrapped = textwrap.fill(details, width=max(40, int(27 * cols)))
+    fig.suptitle(f"{program}: {result['verdict'].upper()}\n{wrapped}", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, dpi=100, bbox_inches=None)
 
@@ -224,22 +330,29 @@ def summarize(
         raise ValueError(f"no batches for program(s) {', '.join(absent)}")
     programs = {}
     for program, records in by_program.items():
-        verdict = program_verdict(
-            records,
-            ci_prob=settings["ci_prob"],
-            max_failed_fraction=settings["max_failed_fraction"],
-        )
-        verdict.update(
+        result = judge(records, settings)
+        if needs_confirmation(result):
+            raise ValueError(
+                f"{program}: flagged in screening but its confirmation batches are missing"
+            )
+        result.update(
             seconds=round(meta[program]["seconds"], 2),
             cpu_seconds=round(meta[program]["cpu_seconds"], 2),
             engine=meta[program]["engine"],
             stan_file=meta[program]["stan_file"],
         )
         if designs and program in designs:
-            verdict["design"] = designs[program]
-        programs[program] = verdict
+            result["design"] = designs[program]
+        programs[program] = result
         if program in figures:
-            plot_program(program, records, verdict, figures[program])
-        logger.info("%s: %s %s", program, verdict["verdict"], "; ".join(verdict["reasons"]))
+            plot_program(program, records, result, figures[program], settings["replications"])
+        logger.info(
+            "%s: %s (screening %s, confirmation %s) %s",
+            program,
+            result["verdict"],
+            result["screening"],
+            result["confirmation"],
+            "; ".join(result["reasons"]) or result.get("note", ""),
+        )
     write_json(json_path, programs)
     return programs
