@@ -8,7 +8,8 @@ end (the tadpoles and Zillow data jobs its designs need run first and are report
     .venv/bin/python benchmarks/calibration.py [--config config/config.yaml] [--cores 2]
         [--replications N] [--seed S]
 
-Prints a table (program, verdict, replications, failed fits, batch-job seconds) and writes
+Prints a table (program, verdict, its screening and confirmation stages, replications, failed
+fits, batch-job seconds, quantities outside the band) and writes
 benchmarks/results/calibration.json (and the run's calibration folder, without the batches, to
 benchmarks/results/calibration/). Targets (this 2-core machine, default config, 100
 replications per program): every program passes; the calibration jobs finish within 900 s.
@@ -68,6 +69,10 @@ def job_records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("logs/*.job.json"))]
 
 
+def _outside(evidence: dict) -> list[str]:
+    return [name for name, q in evidence.get("quantities", {}).items() if not q["inside_band"]]
+
+
 def measure(version: Path) -> dict:
     records = job_records(version / "calibration")
     start = min(_time(r["start_time"]) for r in records)
@@ -89,7 +94,12 @@ def measure(version: Path) -> dict:
         "programs": {
             name: {
                 "verdict": v["verdict"],
+                "screening": v["screening"],
+                "confirmation": v["confirmation"],
                 "reasons": v["reasons"],
+                "note": v.get("note"),
+                "outside_band": _outside(v),
+                "confirmation_outside_band": _outside(v.get("confirmation_result", {})),
                 "replications": v["replications"],
                 "failed_fits": v["failed_fits"],
                 "fits_with_divergences": v["fits_with_divergences"],
@@ -138,14 +148,16 @@ def main() -> None:
         f"{result['snakemake_wall_s']} s, load {result['load_average']}"
     )
     print(
-        f"{'program':<20}{'verdict':>8}{'reps':>6}{'failed':>8}{'diverg.':>8}{'batch s':>9}"
-        f"{'CPU s':>8}"
+        f"{'program':<20}{'verdict':>8}{'screening':>10}{'confirm':>12}{'reps':>6}{'failed':>8}"
+        f"{'diverg.':>8}{'batch s':>9}{'CPU s':>8}  outside the band (screening; confirmation)"
     )
     for name, p in result["programs"].items():
         print(
-            f"{name:<20}{p['verdict']:>8}{p['replications']:>6}{p['failed_fits']:>8}"
-            f"{p['fits_with_divergences']:>8}{p['batch_seconds']:>9}"
-            f"{p['batch_cpu_seconds']:>8}"
+            f"{name:<20}{p['verdict']:>8}{p['screening']:>10}{p['confirmation']:>12}"
+            f"{p['replications']:>6}{p['failed_fits']:>8}{p['fits_with_divergences']:>8}"
+            f"{p['batch_seconds']:>9}{p['batch_cpu_seconds']:>8}  "
+            f"{', '.join(p['outside_band']) or '-'}; "
+            f"{', '.join(p['confirmation_outside_band']) or '-'}"
         )
     out = ROOT / "benchmarks" / "results" / "calibration.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -169,9 +169,14 @@ def test_calibration_verdicts_and_figures_are_rendered(fake_version):
         {
             "tadpoles": {
                 "verdict": "pass",
+                "screening": "flagged",
+                "confirmation": "pass",
                 "reasons": [],
+                "note": "flagged in screening (ECDF outside the simultaneous band: sigma); "
+                "not confirmed on 12 independent replications",
                 "replications": 12,
                 "quantities": quantities,
+                "confirmation_result": {"verdict": "pass", "quantities": quantities},
             },
             "linear_regression": {
                 "verdict": "fail",
@@ -187,7 +192,10 @@ def test_calibration_verdicts_and_figures_are_rendered(fake_version):
     table = calibration.split("<table>")[1]  # the verdict table, one row per program
     assert re.search(r"<td>linear_regression</td>\s*<td>fail</td>", table)
     assert "ECDF outside the simultaneous band: beta[2]" in table
-    assert "<summary>tadpoles: quantities</summary>" in calibration  # evidence folded
+    # the evidence of both stages folded
+    assert "<summary>tadpoles: quantities, confirmation_result</summary>" in calibration
+    assert re.search(r"<td>tadpoles</td>\s*<td>pass</td>\s*<td>flagged</td>\s*<td>pass</td>", table)
+    assert "not confirmed on 12 independent replications" in table
     assert "data:image/png;base64," in calibration
     assert "gate-fail" not in calibration  # a calibration verdict is not a convergence gate
     assert SECTION_IDS.findall(html)[-3] == "analysis-calibration"

@@ -202,6 +202,15 @@ def judge(records: list[dict], settings: dict) -> dict:
     is final), pending (flagged, confirmation fits not run yet), pass or fail, with
     ``confirmation_result`` holding its evidence.
     """
+    result = _judge(records, settings)
+    first = [k for k in LEADING_KEYS if k in result]  # what a reader of the table wants first
+    return {**{k: result[k] for k in first}, **result}
+
+
+LEADING_KEYS = ("verdict", "screening", "confirmation", "reasons", "note")
+
+
+def _judge(records: list[dict], settings: dict) -> dict:
     replications = settings["replications"]
     rules = {
         "ci_prob": settings["ci_prob"],
@@ -279,7 +288,7 @@ def plot_program(program: str, records: list[dict], result: dict, path, replicat
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for number, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):  # axes >= names
-        flagged = False
+        outside = []
         for stage, (values, size) in stage_ranks.items():
             if name not in values:
                 continue
@@ -296,8 +305,10 @@ def plot_program(program: str, records: list[dict], result: dict, path, replicat
                 plot_kwargs={"color": STAGE_STYLE[stage], "label": stage},
                 ax=ax,
             )
-            flagged |= not evidence["quantities"][name]["inside_band"]
-        ax.set_title(name, color="red" if flagged else "black", fontsize=10)
+            if not evidence["quantities"][name]["inside_band"]:
+                outside.append(stage)
+        title = f"{name}: outside in {' and '.join(outside)}" if outside else name
+        ax.set_title(title, color="red" if outside else "black", fontsize=10)
         ax.set_xlabel("PIT of rank")
         ax.set_ylabel("ECDF - uniform CDF" if number % cols == 0 else "")
     if len(stage_ranks) > 1:
