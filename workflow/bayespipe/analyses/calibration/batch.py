@@ -129,10 +129,20 @@ def run_batch(
     numbers = batch_replications(batch, settings["replications"], settings["batch_size"])
     stan_engine = get_engine(engine)
     clock, cpu = time.perf_counter(), _cpu_seconds()
-    records = [
-        run_replication(stan_engine, program, stan_file, stamp, design, settings, r)
-        for r in numbers
-    ]
+    records = []
+    for done, number in enumerate(numbers, start=1):  # progress in the job's log
+        records.append(
+            run_replication(stan_engine, program, stan_file, stamp, design, settings, number)
+        )
+        logger.info(
+            "%s replication %d (%d of %d in this batch): %s in %.1f s",
+            program,
+            number,
+            done,
+            len(numbers),
+            records[-1]["status"],
+            records[-1]["seconds"],
+        )
     result = {
         "format": BATCH_FORMAT,
         "program": program_name or program,
