@@ -348,7 +348,25 @@ def real_stamp(real_engine, tmp_path_factory):
     return path
 
 
-def test_real_cmdstan_fit(real_engine, real_stamp, tmp_path, monkeypatch):
+def test_console_filter_drops_only_empty_chain_lines():
+    import io
+
+    from bayespipe.engines.stan.cmdstanpy_engine import _ConsoleFilter
+
+    target = io.StringIO()
+    console = _ConsoleFilter(target)
+    for text in ("Chain [1] Iteration: 1 / 400", "\n", "Chain [1] \n" * 1000, "Chain [2] "):
+        console.write(text)
+    console.write("Chain [1] \nChain [1] Elapsed Time: 0.02 seconds\nChain [1] Chain [2] \n\n")
+    console.write("Chain [2] done")
+    console.flush()
+    assert target.getvalue() == (
+        "Chain [1] Iteration: 1 / 400\nChain [1] Elapsed Time: 0.02 seconds\nChain [2] done"
+    )
+
+
+def test_real_cmdstan_fit(real_engine, real_stamp, tmp_path, monkeypatch, capsys):
+    import re
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's own temporary folder
@@ -356,6 +374,9 @@ def test_real_cmdstan_fit(real_engine, real_stamp, tmp_path, monkeypatch):
     idata, info = real_engine.fit(
         TADPOLES, DATA, sampler, stamp_path=real_stamp, idata_kwargs=KWARGS
     )
+    console = capsys.readouterr().out.splitlines()  # Stan's messages, as the rule log gets them
+    assert any("Iteration:" in line for line in console)
+    assert not [line for line in console if re.fullmatch(r"(Chain \[\d+\]\s*)*", line)]
     assert {"posterior", "sample_stats", "observed_data", "posterior_predictive"} <= set(
         idata.groups()
     )

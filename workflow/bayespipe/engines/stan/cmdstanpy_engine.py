@@ -1,9 +1,14 @@
 """The CmdStanPy engine (CmdStan): the product's main path, with Pathfinder and ADVI."""
 
+import contextlib
 import copy
+import io
 import logging
+import re
 import shutil
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +27,46 @@ from bayespipe.engines.stan.engine import (
 from bayespipe.io import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
+
+# What CmdStanPy's show_console prints for an empty line of Stan's output (one or more chains'
+# prefixes, when parallel chains interleave).
+_EMPTY_CONSOLE_LINE = re.compile(r"(?:Chain \[\d+\]\s*)+|\s*")
+
+
+class _ConsoleFilter(io.TextIOBase):
+    """Stands in for sys.stdout while CmdStan runs: CmdStanPy echoes Stan's messages into the
+    rule log (show_console), and between the end of Stan's output and the process's exit it
+    echoes one empty "Chain [k]" line per poll, over a thousand per fit. Those are dropped."""
+
+    def __init__(self, target):
+        self.target = target
+        self.pending = ""
+        self.lock = threading.Lock()  # chains run in threads and print concurrently
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            *lines, self.pending = (self.pending + text).split("\n")
+            for line in lines:
+                if not _EMPTY_CONSOLE_LINE.fullmatch(line):
+                    self.target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.pending and not _EMPTY_CONSOLE_LINE.fullmatch(self.pending):
+                self.target.write(self.pending)
+            self.pending = ""
+        self.target.flush()
+
+
+@contextlib.contextmanager
+def _console_without_empty_lines():
+    console = _ConsoleFilter(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(console):
+            yield
+    finally:
+        console.flush()
 
 
 # ------------------------------------------------------------------------------------------
@@ -182,7 +227,10 @@ class CmdStanPyEngine(StanEngine):
         clock = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="bayespipe-cmdstan-") as output_dir:
             try:
-                fit = self._run_method(model, settings, run_data, output_dir, prior_only, threads)
+                with _console_without_empty_lines():
+                    fit = self._run_method(
+                        model, settings, run_data, output_dir, prior_only, threads
+                    )
             except RuntimeError as exc:
                 raise StanEngineError(f"CmdStan failed for {stan_file}:\n{exc}") from exc
             sampled = time.perf_counter()
