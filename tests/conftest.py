@@ -96,6 +96,18 @@ def executed_jobs(output: str) -> dict[str, int]:
     return counts
 
 
+def require_cmdstan() -> dict:
+    """CmdStan's info, or skip the test saying why (printed, so CI logs show it)."""
+    from bayespipe import software
+
+    info = software.cmdstan_info()
+    if info is None:
+        message = "CmdStan is not installed here (cmdstanpy.cmdstan_path() does not resolve)"
+        print(f"SKIPPED: {message}")
+        pytest.skip(message)
+    return info
+
+
 def version_dir_of(workdir: Path) -> Path:
     return (workdir / "results" / "latest").resolve()
 

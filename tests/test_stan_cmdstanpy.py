@@ -15,6 +15,7 @@ from bayespipe.engines.stan.engine import (
     StaleStampError,
     StanEngineError,
 )
+from conftest import require_cmdstan
 
 az = pytest.importorskip("arviz")
 
@@ -326,15 +327,6 @@ def test_missing_cmdstan_is_a_clear_error(monkeypatch, tmp_path):
 
 
 # --- with a real CmdStan --------------------------------------------------------------------------
-def require_cmdstan():
-    info = software.cmdstan_info()
-    if info is None:
-        message = "CmdStan is not installed here (cmdstanpy.cmdstan_path() does not resolve)"
-        print(f"SKIPPED: {message}")
-        pytest.skip(message)
-    return info
-
-
 @pytest.fixture(scope="module")
 def real_engine():
     require_cmdstan()

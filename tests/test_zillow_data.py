@@ -310,14 +310,9 @@ def test_merge_keeps_and_counts_unmatched_transactions(raw, tmp_path):
     assert merged.loc[0, "bathroomcnt"] != merged.loc[0, "bathroomcnt"]  # NaN: no property row
 
 
-def test_data_card_reports_every_stage(prepared, raw):
-    paths = prep.chain_paths(prepared)
-    truth = synthetic.prepared_truth(
-        read_json(raw["truth"]),
-        read_json(paths["predictors"]),
-        pd.read_parquet(paths["zip_groups"]),
-    )
-    reports = {
+def stage_reports(paths: dict) -> dict:
+    """The stage reports card.build reads, from the prepared paths."""
+    return {
         "merge": paths["merge_report"],
         "columns": paths["columns_report"],
         "choice": paths["choice"],
@@ -325,6 +320,16 @@ def test_data_card_reports_every_stage(prepared, raw):
         "split": paths["split_report"],
         "predictors": paths["predictors"],
     }
+
+
+def test_data_card_reports_every_stage(prepared, raw):
+    paths = prep.chain_paths(prepared)
+    truth = synthetic.prepared_truth(
+        read_json(raw["truth"]),
+        read_json(paths["predictors"]),
+        pd.read_parquet(paths["zip_groups"]),
+    )
+    reports = stage_reports(paths)
     data_card = card.build(
         reports,
         paths["zip_groups"],
@@ -372,14 +377,7 @@ def test_data_card_counts_missing_rows_of_zips_without_complete_rows(prepared, r
     groups[groups["regionidzip"] != largest].to_parquet(tmp_path / "groups.parquet", index=False)
     split = pd.read_parquet(paths["split"])
     expected = int(((split["split"] == "train") & (split["regionidzip"] == largest)).sum())
-    reports = {
-        "merge": paths["merge_report"],
-        "columns": paths["columns_report"],
-        "choice": paths["choice"],
-        "rows": paths["rows_report"],
-        "split": paths["split_report"],
-        "predictors": paths["predictors"],
-    }
+    reports = stage_reports(paths)
     data_card = card.build(
         reports,
         tmp_path / "groups.parquet",

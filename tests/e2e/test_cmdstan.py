@@ -11,23 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from bayespipe import software
 from bayespipe.engines.stan.engine import DEFAULT_EXE_CACHE, CmdStanPyEngine
 from bayespipe.engines.stan.outputs import FIT_FILES
 from bayespipe.io import read_json
-from conftest import BIN, TEST_CONFIG, copy_repo, executed_jobs, run_snakemake, version_dir_of
+from conftest import (
+    BIN,
+    TEST_CONFIG,
+    copy_repo,
+    executed_jobs,
+    require_cmdstan,
+    run_snakemake,
+    version_dir_of,
+)
 
 pytestmark = pytest.mark.e2e
 STAN_ANALYSES = "analyses=[tadpoles,zillow]"
-
-
-def require_cmdstan() -> dict:
-    info = software.cmdstan_info()
-    if info is None:
-        message = "CmdStan is not installed here (cmdstanpy.cmdstan_path() does not resolve)"
-        print(f"SKIPPED: {message}")
-        pytest.skip(message)
-    return info
 
 
 @pytest.fixture(scope="module")
