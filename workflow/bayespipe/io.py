@@ -87,17 +87,3 @@ def read_json(path: str | Path) -> Any:
 def write_parquet(frame, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-
-
-def metrics_table(metric_paths, columns, output_csv):
-    """One row per metrics JSON: the named columns plus the device it ran on, written as CSV."""
-    import pandas as pd
-
-    rows = []
-    for path in metric_paths:
-        metrics = read_json(path)
-        rows.append({k: metrics[k] for k in columns} | {"device": metrics["device"]["device"]})
-    table = pd.DataFrame(rows)
-    with atomic_path(output_csv) as tmp:
-        table.to_csv(tmp, index=False)
-    return table

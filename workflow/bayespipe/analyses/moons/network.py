@@ -22,12 +22,13 @@ from bayespipe.engines.tfp.common import (
     Session,
     batch_indices,
     mean_field_normal_fn,
+    metrics_table,
     setup_from_config,
     write_history,
 )
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
-from bayespipe.io import metrics_table, write_json, write_parquet
+from bayespipe.io import write_json, write_parquet
 
 VARIANTS = ("full_batch", "minibatch")
 FEATURES = ["x1", "x2"]

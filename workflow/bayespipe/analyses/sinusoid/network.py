@@ -33,10 +33,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.tfp.common import ProgressLogger, Session, setup_from_config, write_history
+from bayespipe.engines.tfp.common import (
+    ProgressLogger,
+    Session,
+    metrics_table,
+    setup_from_config,
+    write_history,
+)
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
-from bayespipe.io import metrics_table, write_json, write_parquet
+from bayespipe.io import write_json, write_parquet
 
 VARIANTS = ("epistemic", "aleatoric")
 # Per-run fields of each variant's metrics.json and of the summary CSV (audit.volatile).
@@ -228,7 +234,7 @@ def kl_annealing(session: Session, epoch, warmup_epochs: int):
 def learning_rate_schedule(session: Session, cfg: Mapping[str, Any]):
     """Cosine decay from ``learning_rate`` to ``learning_rate_final`` over the epochs."""
     initial = float(cfg["learning_rate"])
-    final = float(cfg.get("learning_rate_final", initial))
+    final = float(cfg["learning_rate_final"])
     return session.tf.keras.optimizers.schedules.CosineDecay(
         initial, decay_steps=int(cfg["epochs"]), alpha=final / initial
     )
@@ -242,7 +248,7 @@ def train(
     optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(session, cfg))
     x, y = tf.constant(x), tf.constant(y)
     epochs = int(cfg["epochs"])
-    warmup = round(float(cfg.get("kl_warmup_fraction", 0.0)) * epochs)
+    warmup = round(float(cfg["kl_warmup_fraction"]) * epochs)
 
     @tf.function
     def step(beta):
@@ -351,7 +357,7 @@ def fit(
     session = setup_from_config(tfp_cfg, cfg["seed"])
     progress = ProgressLogger(f"sinusoid {variant}", cfg["epochs"])
     grid = np.linspace(*PREDICT_RANGE, cfg["n_grid"])
-    scaling = input_scaling(x) if cfg.get("standardize_input", True) else None
+    scaling = input_scaling(x) if cfg["standardize_input"] else None
     with session.scope():
         model = build_model(session, cfg, variant, n_train=len(x), scaling=scaling)
         seconds = train(session, model, x, y, cfg=cfg, progress=progress)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bayespipe.errors import ConfigError
-from bayespipe.io import atomic_path
+from bayespipe.io import atomic_path, read_json
 
 # The package's __init__ (always imported before this module) selects tf-keras.
 
@@ -286,3 +286,15 @@ def write_history(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
         frame = frame[["step"] + [c for c in frame.columns if c != "step"]]
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def metrics_table(metric_paths, columns, output_csv):
+    """One row per run's metrics JSON: the named columns plus the device it ran on, as CSV."""
+    import pandas as pd
+
+    rows = []
+    for path in metric_paths:
+        metrics = read_json(path)
+        rows.append({k: metrics[k] for k in columns} | {"device": metrics["device"]["device"]})
+    write_history(output_csv, rows)
+    return pd.DataFrame(rows)
