@@ -52,7 +52,7 @@ def test_a_flagged_program_gets_confirmation_batches(repo_copy):
     )
     run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "confirm.yaml")
     folder = version_dir_of(repo_copy) / "calibration"
-    screen = json.loads((folder / "screen.json").read_text())
+    screen = json.loads((folder / "screens" / "tadpoles.json").read_text())
     assert screen == {
         "tadpoles": {
             "screening": "flagged",
@@ -71,6 +71,6 @@ def test_a_flagged_program_gets_confirmation_batches(repo_copy):
     numbers = [r["replication"] for b in confirmation for r in b["replications"]]
     assert numbers == list(range(6, 12))
     listed = {e["path"] for e in json.loads((folder.parent / "manifest.json").read_text())["files"]}
-    assert {"calibration/screen.json", "calibration/batches/tadpoles/3.json"} <= listed
+    assert {"calibration/screens/tadpoles.json", "calibration/batches/tadpoles/3.json"} <= listed
     again = run_snakemake(repo_copy, "--configfile", TEST_CONFIG, "confirm.yaml", "-n")
     assert executed_jobs(again.stdout) == {}

@@ -1,9 +1,9 @@
 # Simulation-based calibration (SBC) of every Stan program (issue 16).
 # Functions: bayespipe.analyses.calibration. Designs come from the prepared data of the tadpoles
 # and Zillow analyses; each {program}/{batch} job simulates, fits and ranks a batch of
-# replications, so a cluster spreads them. The calibration_screen checkpoint judges the screening
-# batches with ArviZ; a flagged program gets as many confirmation batches (independent data) and
-# calibration_summary gives each program its two-stage verdict (see verdict.py).
+# replications, so a cluster spreads them. The calibration_screen checkpoint judges a program's
+# screening batches with ArviZ; a flagged program gets as many confirmation batches (independent
+# data) and calibration_summary gives each program its two-stage verdict (see verdict.py).
 
 from bayespipe.analyses.calibration import batch as calibration_batch
 from bayespipe.analyses.calibration import design as calibration_design
@@ -94,16 +94,17 @@ rule calibration_batch:
 checkpoint calibration_screen:
     input:
         batches=expand(
-            out("calibration", "batches/{program}/{batch}.json"),
-            program=CALIBRATION_PROGRAMS,
+            out("calibration", "batches/{{program}}/{batch}.json"),
             batch=CALIBRATION_BATCHES,
         ),
     output:
-        screen=out("calibration", "screen.json"),
+        screen=out("calibration", "screens/{program}.json"),
     log:
-        log_path("calibration", "calibration_screen"),
+        log_path("calibration", "calibration_screen_{program}"),
     benchmark:
-        bench_path("calibration", "calibration_screen")
+        bench_path("calibration", "calibration_screen_{program}")
+    wildcard_constraints:
+        program="|".join(CALIBRATION_PROGRAMS),
     conda:
         CONDA_ENV
     params:
@@ -114,20 +115,24 @@ checkpoint calibration_screen:
 
 rule calibration_summary:
     input:
-        screen=lambda wildcards: checkpoints.calibration_screen.get().output.screen,
+        screens=expand(
+            out("calibration", "screens/{program}.json"), program=CALIBRATION_PROGRAMS
+        ),
         batches=expand(
             out("calibration", "batches/{program}/{batch}.json"),
             program=CALIBRATION_PROGRAMS,
             batch=CALIBRATION_BATCHES,
         ),
-        # Confirmation batches of the programs the screening flagged.
-        confirmation=lambda wildcards: expand(
-            out("calibration", "batches/{program}/{batch}.json"),
-            program=calibration_verdict.to_confirm(
-                checkpoints.calibration_screen.get().output.screen
-            ),
-            batch=CALIBRATION_CONFIRMATION_BATCHES,
-        ),
+        # Confirmation batches of the programs their screening flagged; one checkpoint per
+        # program, so a flagged program's confirmation starts without waiting for the others.
+        confirmation=lambda wildcards: [
+            out("calibration", f"batches/{program}/{batch}.json")
+            for program in CALIBRATION_PROGRAMS
+            if calibration_verdict.to_confirm(
+                checkpoints.calibration_screen.get(program=program).output.screen
+            )
+            for batch in CALIBRATION_CONFIRMATION_BATCHES
+        ],
         designs=expand(
             out("calibration", "designs/{program}.json"), program=CALIBRATION_PROGRAMS
         ),

@@ -1,9 +1,7 @@
-# Screening verdict of every program; flagged ones get confirmation fits (calibration.smk).
+# Screening verdict of one program; a flagged one gets confirmation fits (calibration.smk).
 from bayespipe.analyses.calibration import verdict
 from bayespipe.jobs import job
 
 with job(snakemake) as record:
-    screened = verdict.screen(
-        snakemake.input.batches, snakemake.params.settings, snakemake.output.screen
-    )
-    record["to_confirm"] = sorted(p for p, s in screened.items() if s["confirm"])
+    verdict.screen(snakemake.input.batches, snakemake.params.settings, snakemake.output.screen)
+    record["to_confirm"] = verdict.to_confirm(snakemake.output.screen)

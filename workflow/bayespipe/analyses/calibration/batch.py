@@ -11,8 +11,6 @@ import logging
 import math
 import resource
 import time
-from collections.abc import Iterable
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +19,12 @@ from bayespipe.analyses.calibration import ranks as rank_module
 from bayespipe.analyses.calibration import verdict
 from bayespipe.analyses.calibration.design import PROGRAMS, check_program, read_design
 from bayespipe.analyses.calibration.simulate import simulate
+from bayespipe.analyses.calibration.verdict import BATCH_FORMAT
 from bayespipe.engines.stan.engine import StanEngineError, get_engine
 from bayespipe.io import write_json
 
 logger = logging.getLogger(__name__)
 
-BATCH_FORMAT = "bayespipe-calibration-batch/1"
 # Per-run fields of a batch file (bayespipe.audit.volatile reads them).
 VOLATILE_FIELDS = {"batch": ("seconds", "cpu_seconds", "replications.*.seconds")}
 
@@ -173,36 +171,6 @@ def batch_file(folder, program: str, batch: int) -> Path:
     return Path(folder) / program / f"{batch}.json"
 
 
-def run_batches_in_process(
-    program: str,
-    batches: Iterable[int],
-    *,
-    stan_file,
-    stamp,
-    design_path,
-    settings: dict,
-    engine: str,
-    folder,
-    program_name: str | None = None,
-) -> list[Path]:
-    """Run the given batches here, one after the other; returns their files."""
-    paths = []
-    for number in batches:
-        paths.append(batch_file(folder, program_name or program, number))
-        run_batch(
-            program,
-            number,
-            stan_file=stan_file,
-            stamp=stamp,
-            design_path=design_path,
-            settings=settings,
-            engine=engine,
-            destination=paths[-1],
-            program_name=program_name,
-        )
-    return paths
-
-
 def calibrate_in_process(
     program: str,
     *,
@@ -220,21 +188,22 @@ def calibrate_in_process(
     label = program_name or program
     stamp = folder / f"{label}.compile.json"
     get_engine(engine).compile(stan_file, stamp)
-    run = partial(
-        run_batches_in_process,
-        program,
-        stan_file=stan_file,
-        stamp=stamp,
-        design_path=design_path,
-        settings=settings,
-        engine=engine,
-        folder=folder,
-        program_name=program_name,
-    )
-    count = batch_count(settings["replications"], settings["batch_size"])
-    paths = run(range(count))
-    records, _ = verdict.load_batches(paths, settings["replications"])
-    if verdict.needs_confirmation(verdict.judge(records[label], settings)):
-        paths += run(confirmation_batches(settings["replications"], settings["batch_size"]))
-        records, _ = verdict.load_batches(paths, settings["replications"])
-    return verdict.judge(records[label], settings)
+    size = (settings["replications"], settings["batch_size"])
+    records: list[dict] = []
+    for batches in (range(batch_count(*size)), confirmation_batches(*size)):
+        for number in batches:
+            records += run_batch(
+                program,
+                number,
+                stan_file=stan_file,
+                stamp=stamp,
+                design_path=design_path,
+                settings=settings,
+                engine=engine,
+                destination=batch_file(folder, label, number),
+                program_name=program_name,
+            )["replications"]
+        result = verdict.judge(records, settings)
+        if not verdict.needs_confirmation(result):
+            break
+    return result

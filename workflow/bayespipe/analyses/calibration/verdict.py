@@ -43,6 +43,7 @@ VOLATILE_FIELDS = {
     )
 }
 
+BATCH_FORMAT = "bayespipe-calibration-batch/1"  # what batch.run_batch writes
 MAX_EVAL_POINTS = 100
 BAND_METHOD = "optimized"  # ArviZ's algorithm for simultaneous bands (Säilynoja et al. 2022)
 
@@ -55,8 +56,8 @@ def load_batches(paths, replications: int) -> tuple[dict[str, list[dict]], dict[
     meta: dict[str, dict] = {}
     for path in paths:
         batch = read_json(path)
-        if batch.get("format") != "bayespipe-calibration-batch/1":
-            raise InputError(path, "not a calibration batch (format bayespipe-calibration-batch/1)")
+        if batch.get("format") != BATCH_FORMAT:
+            raise InputError(path, f"not a calibration batch (format {BATCH_FORMAT})")
         records = by_program.setdefault(batch["program"], {})
         totals = meta.setdefault(
             batch["program"],
@@ -194,51 +195,57 @@ def program_verdict(
     }
 
 
+def stages(records: list[dict], replications: int) -> tuple[list[dict], list[dict]]:
+    """(screening, confirmation) records: replications 0..R-1 and R..2R-1."""
+    return (
+        [r for r in records if r["replication"] < replications],
+        [r for r in records if r["replication"] >= replications],
+    )
+
+
 def judge(records: list[dict], settings: dict) -> dict:
     """The two-stage verdict of one program (see the module docstring).
 
-    The screening evidence stays at the top level; ``screening`` is pass or flagged,
-    ``confirmation`` one of not needed, off (``settings["confirm"]`` false: the screening verdict
-    is final), pending (flagged, confirmation fits not run yet), pass or fail, with
-    ``confirmation_result`` holding its evidence.
+    The screening evidence stays at the top level, after the keys a reader wants first:
+    ``screening`` is pass or flagged, ``confirmation`` one of not needed, off
+    (``settings["confirm"]`` false: the screening verdict is final), pending (flagged,
+    confirmation fits not run yet), pass or fail, with ``confirmation_result`` holding its evidence.
     """
-    result = _judge(records, settings)
-    first = [k for k in LEADING_KEYS if k in result]  # what a reader of the table wants first
-    return {**{k: result[k] for k in first}, **result}
-
-
-LEADING_KEYS = ("verdict", "screening", "confirmation", "reasons", "note")
-
-
-def _judge(records: list[dict], settings: dict) -> dict:
-    replications = settings["replications"]
     rules = {
         "ci_prob": settings["ci_prob"],
         "max_failed_fraction": settings["max_failed_fraction"],
     }
-    first = program_verdict([r for r in records if r["replication"] < replications], **rules)
-    confirmation = [r for r in records if r["replication"] >= replications]
-    result = {**first, "screening": "pass" if first["verdict"] == "pass" else "flagged"}
+    screening, confirmation = stages(records, settings["replications"])
+    first = program_verdict(screening, **rules)
     if first["verdict"] == "pass":
-        return {**result, "confirmation": "not needed"}
+        return {"verdict": "pass", "screening": "pass", "confirmation": "not needed", **first}
+    flagged = {"screening": "flagged", "reasons": first["reasons"]}
     if not settings.get("confirm", True):
-        return {**result, "confirmation": "off"}
+        return {"verdict": "fail", **flagged, "confirmation": "off", **first}
     if not confirmation:
-        return {**result, "verdict": "pending", "confirmation": "pending"}
+        return {"verdict": "pending", **flagged, "confirmation": "pending", **first}
     second = program_verdict(confirmation, **rules)
-    result.update(confirmation=second["verdict"], confirmation_result=second)
     if second["verdict"] == "pass":
-        result.update(
-            verdict="pass",
-            reasons=[],
-            note=f"flagged in screening ({'; '.join(first['reasons'])}); not confirmed on "
+        outcome = {
+            "verdict": "pass",
+            "reasons": [],
+            "note": f"flagged in screening ({'; '.join(first['reasons'])}); not confirmed on "
             f"{len(confirmation)} independent replications",
-        )
+        }
     else:
-        result["reasons"] = [f"screening: {r}" for r in first["reasons"]] + [
-            f"confirmation: {r}" for r in second["reasons"]
-        ]
-    return result
+        outcome = {
+            "verdict": "fail",
+            "reasons": [f"screening: {r}" for r in first["reasons"]]
+            + [f"confirmation: {r}" for r in second["reasons"]],
+        }
+    return {
+        "verdict": outcome["verdict"],
+        "screening": "flagged",
+        "confirmation": second["verdict"],
+        **first,
+        **outcome,
+        "confirmation_result": second,
+    }
 
 
 def needs_confirmation(result: dict) -> bool:
@@ -246,7 +253,8 @@ def needs_confirmation(result: dict) -> bool:
 
 
 def screen(batch_paths, settings: dict, path) -> dict:
-    """screen.json: program -> its screening verdict and whether confirmation fits must run."""
+    """The screening file: program -> its screening verdict and whether confirmation fits must
+    run (the workflow writes one per program)."""
     by_program, _ = load_batches(batch_paths, settings["replications"])
     screened = {}
     for program, records in by_program.items():
@@ -261,7 +269,7 @@ def screen(batch_paths, settings: dict, path) -> dict:
 
 
 def to_confirm(screen_path) -> list[str]:
-    """Programs whose confirmation fits must run, from screen.json."""
+    """Programs whose confirmation fits must run, from a screening file."""
     return sorted(p for p, s in read_json(screen_path).items() if s["confirm"])
 
 
@@ -277,11 +285,8 @@ def plot_program(program: str, records: list[dict], result: dict, path, replicat
 
     plt = pyplot()
 
-    stages = {
-        "screening": [r for r in records if r["replication"] < replications],
-        "confirmation": [r for r in records if r["replication"] >= replications],
-    }
-    stage_ranks = {name: _ok_ranks(rows) for name, rows in stages.items() if rows}
+    by_stage = dict(zip(("screening", "confirmation"), stages(records, replications), strict=True))
+    stage_ranks = {name: _ok_ranks(rows) for name, rows in by_stage.items() if rows}
     ranks, draws = stage_ranks["screening"]
     names = list(ranks) or ["(no completed fit)"]
     cols = min(4, len(names))
