@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -153,3 +154,19 @@ def test_snapshot_never_touches_raw_inputs_outside_the_work_tree(tmp_path):
 def test_work_dir_is_per_run_label():
     assert versioning.work_dir("results", {"run_label": "test"}) == "results/.work/test"
     assert versioning.work_dir("results", {"run_label": ""}) == "results/.work/default"
+
+
+def test_partial_and_unreadable_versions_are_not_complete(tmp_path):
+    def version(name, manifest_text):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(manifest_text)
+
+    version("old", json.dumps({"end_time": "2026-01-01"}))
+    version("new", json.dumps({"end_time": "2026-02-01", "complete": True}))
+    version("partial", json.dumps({"end_time": "2026-03-01", "complete": False}))
+    version("broken", "{not json")
+    (tmp_path / "latest").symlink_to("new")
+    assert [folder.name for folder, _ in versioning.complete_versions(tmp_path)] == ["new", "old"]
+    assert versioning.is_complete(tmp_path, "old") and versioning.is_complete(tmp_path, "new")
+    for name in ("partial", "broken", "absent"):
+        assert not versioning.is_complete(tmp_path, name)

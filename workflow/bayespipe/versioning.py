@@ -127,27 +127,28 @@ def compute_version(
     return VersionInfo(version_id, whole, dict(sorted(code.items())), data, software, engines)
 
 
-def is_complete(results_dir: str | Path, version_id: str) -> bool:
-    """Whether a version folder holds a finished run of all its targets (a run of chosen
-    targets writes a manifest with ``complete: false``)."""
-    manifest = Path(results_dir) / version_id / "manifest.json"
+def _finished_manifest(path: Path) -> dict | None:
+    """The manifest at ``path`` if it records a finished run of all its targets (a run of chosen
+    targets writes ``complete: false``), else None."""
     try:
-        return bool(json.loads(manifest.read_text()).get("complete", True))
+        manifest = json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
+        return None
+    return manifest if manifest.get("complete", True) else None
+
+
+def is_complete(results_dir: str | Path, version_id: str) -> bool:
+    """Whether a version folder holds a finished run of all its targets."""
+    return _finished_manifest(Path(results_dir) / version_id / "manifest.json") is not None
 
 
 def complete_versions(results_dir: str | Path) -> list[tuple[Path, dict]]:
-    """(folder, manifest) of every complete version, newest first."""
+    """(folder, manifest) of every complete version (partial runs left out), newest first."""
     found = []
     for manifest_path in Path(results_dir).glob("*/manifest.json"):
-        if manifest_path.parent.is_symlink():
-            continue
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, ValueError):
-            continue
-        found.append((manifest_path.parent, manifest))
+        manifest = _finished_manifest(manifest_path)
+        if manifest is not None and not manifest_path.parent.is_symlink():
+            found.append((manifest_path.parent, manifest))
     found.sort(key=lambda item: item[1].get("end_time", ""), reverse=True)
     return found
 
