@@ -130,7 +130,9 @@ def sufficient_statistics(
     ``groups`` holds 1-based group indices (None for the ungrouped linear model).
     """
     y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float).reshape(len(y), -1)
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:  # one predictor; reshape(len(y), -1) fails for no rows
+        X = X[:, None]
     stats = {
         "N": len(y),
         "K": X.shape[1],
