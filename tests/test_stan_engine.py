@@ -169,3 +169,17 @@ def test_parallel_chains_sizes_the_process_pool_without_changing_draws(stamp):
     one, _ = PyStanEngine().fit(TADPOLES, DATA, {**SMALL, "parallel_chains": 1}, stamp_path=stamp)
     assert httpstan.services_stub.executor._max_workers == 1
     np.testing.assert_array_equal(one.posterior["sigma"].values, two.posterior["sigma"].values)
+
+
+@pytest.mark.parametrize("module", ["cmdstanpy_engine", "pystan_engine"])
+def test_an_engine_module_imports_first(module):
+    """The engine modules import engine.py, which serves them; either order works."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import bayespipe.engines.stan.{module}"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

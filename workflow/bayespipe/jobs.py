@@ -49,6 +49,7 @@ VOLATILE_FIELDS = (
     "extra.metrics.sampling_seconds",
     "extra.compile.compile_seconds",
     "extra.compile.exe_file",
+    "extra.compile.model_name",
     "extra.comparison.*.wall_seconds",
     "extra.comparison.*.min_ess_bulk_per_second",
     "extra.generated",

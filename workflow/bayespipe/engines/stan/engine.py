@@ -19,18 +19,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import importlib
 import json
 import logging
 import os
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from bayespipe import software
 from bayespipe.io import read_json, sha256_file
+
+if TYPE_CHECKING:  # served by __getattr__ at the bottom
+    from bayespipe.engines.stan.cmdstanpy_engine import CmdStanPyEngine
+    from bayespipe.engines.stan.pystan_engine import PyStanEngine
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +44,17 @@ SAMPLER_SCHEMA = (
 )
 METHODS = ("nuts", "pathfinder", "advi")
 STAMP_FORMAT = "bayespipe-stan-compile/1"
-# Fields of the compile stamp that change from run to run (the build folder is in the user's
-# cache); bayespipe.audit.volatile reads them.
+# Fields of the compile stamp that change from run to run or between environments (the build
+# folder is in the user's cache; httpstan's model name hashes the Python executable's path);
+# bayespipe.audit.volatile reads them.
 VOLATILE_FIELDS = {
     "compile_stamp": (
         "compile_seconds",
         "compiled_at",
         "build_folder",
         "exe_file",
-        "stanc_options_used.include-paths",
+        "model_name",
+        "httpstan_cache",
     )
 }
 # Where CmdStanPy's executables are cached, keyed by program text, options and CmdStan version.
@@ -91,9 +98,7 @@ def sampler_settings(sampler: dict | None) -> dict:
 def get_engine(requested: str) -> StanEngine:
     """The engine named by ``stan.engine`` (auto: CmdStanPy when CmdStan resolves, else PyStan)."""
     name = software.resolve_stan_engine(requested)
-    if name == "cmdstanpy":
-        return CmdStanPyEngine()
-    return PyStanEngine()
+    return __getattr__("CmdStanPyEngine" if name == "cmdstanpy" else "PyStanEngine")()
 
 
 @contextlib.contextmanager
@@ -234,9 +239,19 @@ def _converter_kwargs(idata_kwargs: dict | None, data: dict, prior_only: bool) -
     return {"observed": None, **kwargs}
 
 
-# The engines live in their own modules; they are imported here so callers need only this one.
-from bayespipe.engines.stan.cmdstanpy_engine import CmdStanPyEngine  # noqa: E402
-from bayespipe.engines.stan.pystan_engine import PyStanEngine  # noqa: E402
+# The engines live in their own modules and import this one, so it serves them on first use
+# (callers need only this module, and importing an engine module first works too).
+_ENGINE_MODULES = {
+    "CmdStanPyEngine": "bayespipe.engines.stan.cmdstanpy_engine",
+    "PyStanEngine": "bayespipe.engines.stan.pystan_engine",
+}
+
+
+def __getattr__(name: str):
+    if name in _ENGINE_MODULES:
+        return getattr(importlib.import_module(_ENGINE_MODULES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CmdStanPyEngine",
