@@ -29,6 +29,14 @@ def repo_files() -> list[str]:
     return [f for f in out.split("\0") if f and (REPO / f).is_file()]
 
 
+def git_checkout(workdir: Path) -> Path:
+    """Make ``workdir`` a git repository with everything committed (runs record the commit)."""
+    commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]
+    for args in (["init", "-q"], ["add", "-A"], commit):
+        subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
+    return workdir
+
+
 def copy_repo(destination: Path) -> Path:
     destination.mkdir(parents=True, exist_ok=True)
     for rel in repo_files():
@@ -121,13 +129,7 @@ def work_dir_of(workdir: Path, label: str = "test") -> Path:
 @pytest.fixture(scope="session")
 def test_run(tmp_path_factory) -> Path:
     """A git checkout copy of the repository with one complete run of config/test.yaml."""
-    workdir = copy_repo(tmp_path_factory.mktemp("run") / "repo")
-    for args in (
-        ["init", "-q"],
-        ["add", "-A"],
-        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"],
-    ):
-        subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
+    workdir = git_checkout(copy_repo(tmp_path_factory.mktemp("run") / "repo"))
     run_snakemake(workdir, "--configfile", TEST_CONFIG)
     return workdir
 

@@ -19,6 +19,7 @@ from conftest import (
     TEST_CONFIG,
     copy_repo,
     executed_jobs,
+    git_checkout,
     require_cmdstan,
     run_snakemake,
     version_dir_of,
@@ -33,10 +34,7 @@ def cmdstan_run(tmp_path_factory) -> tuple[Path, str]:
     """A git checkout copy with one run of config/test.yaml on CmdStanPy (Stan analyses only)."""
     require_cmdstan()
     root = tmp_path_factory.mktemp("cmdstan-run")
-    workdir = copy_repo(root / "repo")
-    commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]
-    for args in (["init", "-q"], ["add", "-A"], commit):
-        subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
+    workdir = git_checkout(copy_repo(root / "repo"))
     overlay = root / "cmdstanpy.yaml"
     overlay.write_text("stan: {engine: cmdstanpy}\n")
     result = run_snakemake(
@@ -95,9 +93,9 @@ def rerun_inputs(workdir: Path, analysis: str, job: str) -> tuple[dict, dict]:
     return inputs, record["params"]
 
 
-def check_approximate(diagnostics: dict, method: str, folder: Path) -> None:
+def check_approximate(method: str, folder: Path) -> None:
+    """The approximate fit's diagnostics.json and its fit files in ``folder``."""
     written = json.loads((folder / "diagnostics.json").read_text())
-    assert written == json.loads(json.dumps(diagnostics, default=str))
     assert written["method"] == method and written["approximate"] is True
     assert isinstance(written["pareto_k"], float) and "max_rhat" not in written
     assert written["passed"] == (not written["failed"])
@@ -126,7 +124,7 @@ def test_tadpoles_with_an_approximate_method(cmdstan_run, tmp_path, method):
         sampler={**params["sampler"], "method": method, "chains": 4},
         thresholds=params["diagnostics"],
     )
-    check_approximate(read_json(folder / "diagnostics.json"), method, folder)
+    check_approximate(method, folder)
     assert result["chains"] == 1 and result["draws_per_chain"] == params["sampler"]["draws"]
     nuts = read_json(version_dir_of(workdir) / "tadpoles" / "fit" / "metrics.json")
     # the approximation lands near NUTS's posterior mean of a_bar (sd ~0.2 in this data)
@@ -157,7 +155,7 @@ def test_zillow_random_intercepts_with_an_approximate_method(cmdstan_run, tmp_pa
         fixed_sigma=params["fixed_sigma"],
         n_rep=params["predictive_rows"],
     )
-    check_approximate(read_json(outputs["diagnostics"]), method, tmp_path)
+    check_approximate(method, tmp_path)
     nuts = read_json(version_dir_of(workdir) / "zillow" / model / "heldout_metrics.json")
     heldout = record["heldout"]
     # the held-out error of the approximate posterior is close to NUTS's
