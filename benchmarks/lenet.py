@@ -53,12 +53,8 @@ def deterministic_run(split, settings, tfp_settings) -> dict:
     result = lenet.fit(
         session,
         split,
-        steps=settings["steps"],
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        seed=settings["seed"],
+        **lenet.fit_arguments(settings),
         kind="deterministic",
-        padding=settings["padding"],
         log_every=settings["steps"],
     )
     cpu = time.process_time() - cpu

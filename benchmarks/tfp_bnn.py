@@ -113,9 +113,12 @@ def run_sinusoid(cfg, tfp_cfg, work: Path, seeds: list[int]) -> tuple[list[dict]
     rows = []
     for variant in sinusoid.variants(cfg):
         mine = pd.DataFrame([r for r in per_seed if r["variant"] == variant])
-        for metric, worst, target in (
-            ("band_ratio", mine["band_ratio"].min(), ">= 3 at every seed"),
-            ("rmse_over_noise_sd", mine["rmse_over_noise_sd"].max(), "<= 1.2 at every seed"),
+        # learned noise is reported, not held to the targets (see the docstring)
+        targeted = variant == "epistemic"
+        band, rmse = mine["band_ratio"].min(), mine["rmse_over_noise_sd"].max()
+        for metric, worst, target, met in (
+            ("band_ratio", band, ">= 3 at every seed", band >= 3),
+            ("rmse_over_noise_sd", rmse, "<= 1.2 at every seed", rmse <= 1.2),
         ):
             rows.append(
                 {
@@ -123,8 +126,8 @@ def run_sinusoid(cfg, tfp_cfg, work: Path, seeds: list[int]) -> tuple[list[dict]
                     "train_s": round(float(mine["train_s"].mean()), 2),
                     "metric": f"{metric.replace('_', ' ')} (worst of {len(mine)} seeds)",
                     "value": float(worst),
-                    "target": target,
-                    "met": bool(mine["met"].all()),
+                    "target": target if targeted else "(reported)",
+                    "met": bool(met) if targeted else None,
                     "device": mine["device"].iloc[0],
                     "steps": int(mine["steps"].iloc[0]),
                 }

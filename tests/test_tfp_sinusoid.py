@@ -123,24 +123,17 @@ def test_scale_mixture_prior_starts_at_the_configured_mixture():
     assert len(prior.trainable_weights) == 1  # pi and both scales are learned
 
 
-def prediction_x(outputs):
-    return pd.read_parquet(outputs["predictions"])["x"].to_numpy()
-
-
-def prediction_mean(outputs):
-    return pd.read_parquet(outputs["predictions"])["mean"].to_numpy()
-
-
 @pytest.mark.parametrize("variant", ["epistemic", "aleatoric"])
 def test_fit_widens_the_band_away_from_the_data(train_file, tmp_path, variant):
     outputs = {key: tmp_path / name for key, name in FIT_FILES.items()}
     metrics, device = sinusoid.fit(SMALL, TFP_CPU, variant, train_file, outputs)
     assert metrics["band_ratio"] > 1.0 and device["device"] == "cpu"
+    prediction = pd.read_parquet(outputs["predictions"])
     assert metrics["rmse_inside_over_noise_sd"] == pytest.approx(
-        sinusoid.rmse_inside(prediction_x(outputs), prediction_mean(outputs)) / SMALL["noise_sd"]
+        sinusoid.rmse_inside(prediction["x"].to_numpy(), prediction["mean"].to_numpy())
+        / SMALL["noise_sd"]
     )
     assert len(metrics["learned_priors"]) == 3
-    prediction = pd.read_parquet(outputs["predictions"])
     assert len(prediction) == SMALL["n_grid"] and prediction["x"].min() == -1.5
     assert len(pd.read_csv(outputs["history"])) == SMALL["epochs"]
     if variant == "aleatoric":
