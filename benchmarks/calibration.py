@@ -124,7 +124,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="another set of replications")
     parser.add_argument("--engine", choices=("cmdstanpy", "pystan"), help="default: the config's")
     args = parser.parse_args()
-    overrides = {k: v for k, v in (("replications", args.replications), ("seed", args.seed)) if v}
+    given = (("replications", args.replications), ("seed", args.seed))
+    overrides = {k: v for k, v in given if v is not None}
     with tempfile.TemporaryDirectory(prefix="bayespipe-calibration-") as tmp:
         total = run_workflow(args.config, args.cores, Path(tmp), overrides, args.engine)
         version = (Path(tmp) / "latest").resolve()
