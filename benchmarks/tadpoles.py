@@ -92,15 +92,10 @@ def run_tfp(table, hmc, tfp_config, nuts_idata, folder) -> dict:
     import arviz as az
 
     from bayespipe.analyses.tadpoles import tfp_hmc as tadpoles_hmc
-    from bayespipe.engines.tfp.common import setup
+    from bayespipe.engines.tfp.common import setup_from_config
 
     settings = {**tadpoles_hmc.HMC_DEFAULTS, **hmc}
-    session = setup(
-        device=tfp_config.get("device", "auto"),
-        seed=settings["seed"],
-        deterministic=tfp_config.get("deterministic", True),
-        threads=tfp_config.get("threads", 2),
-    )
+    session = setup_from_config(tfp_config, settings["seed"])
     draws, acceptance, seconds = tadpoles_hmc.sample_hmc(session, table, settings)
     idata = az.from_dict(posterior=draws, dims={"a": ["tank"]})
     row = tadpoles_hmc.sampler_row(f"TFP HMC, tutorial settings [{session.device}]", idata, seconds)
