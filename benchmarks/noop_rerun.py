@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,19 +18,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import SNAKEMAKE, copy_repo, executed_jobs, snakemake_env  # noqa: E402
+from conftest import copy_repo, executed_jobs, run_snakemake  # noqa: E402
 
 
 def timed_run(workdir: Path, configfile: str, cores: str, *extra: str) -> tuple[float, str]:
     """Run Snakemake once (exit on failure): wall seconds and its output."""
     start = time.perf_counter()
-    result = subprocess.run(
-        [SNAKEMAKE, "--cores", cores, "--configfile", configfile, *extra],
-        cwd=workdir,
-        env=snakemake_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    result = run_snakemake(
+        workdir, "--configfile", configfile, *extra, check=False, timeout=None, cores=cores
     )
     if result.returncode:
         sys.exit(result.stdout[-4000:])

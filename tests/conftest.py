@@ -59,11 +59,11 @@ def snakemake_env() -> dict:
 
 
 def run_snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: int = 1800
+    workdir: Path, *args: str, check: bool = True, timeout: int | None = 1800, cores: str = "2"
 ) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir``; stdout and stderr together in ``.stdout``."""
     result = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", *args],
+        [SNAKEMAKE, "--cores", cores, *args],
         cwd=workdir,
         env=snakemake_env(),
         stdout=subprocess.PIPE,
