@@ -202,6 +202,8 @@ class _drop_new_cached_fits:
     Fits of one model are serialised across processes (a lock file beside the model): the
     fits created while the block runs are then this process's own, and deleting them cannot
     pull a fit from under another job sampling the same program (parallel calibration batches).
+    The price: on PyStan, parallel jobs of one program sample one at a time (different programs
+    still run in parallel); CmdStan has no such lock.
     """
 
     def __init__(self, model_name: str):
