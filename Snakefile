@@ -23,6 +23,7 @@ include: "workflow/rules/zillow_network.smk"
 include: "workflow/rules/moons.smk"
 include: "workflow/rules/sinusoid.smk"
 include: "workflow/rules/mnist.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/report.smk"
 

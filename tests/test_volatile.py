@@ -19,15 +19,17 @@ def test_declared_fields_go_and_nothing_else():
     assert volatile.without_fields(data, ()) == data
 
 
-def test_kinds_come_from_their_writers():
-    from bayespipe.analyses.mnist import lenet
+def test_kinds_come_from_their_writers_and_the_analyses_declarations():
+    from bayespipe.catalog import ANALYSES
     from bayespipe.engines.stan import outputs
 
     assert (
         volatile.kind_of("tadpoles/fit/diagnostics.json").fields
         == (outputs.VOLATILE_FIELDS["diagnostics"])
     )
-    assert volatile.kind_of("mnist/train/metrics.json").fields == lenet.VOLATILE_FIELDS["metrics"]
+    lenet_metrics = next(k for k in ANALYSES["mnist"].outputs if k.name == "LeNet metrics")
+    assert volatile.kind_of("mnist/train/metrics.json") == lenet_metrics
+    assert volatile.kind_of("models/eight_schools/metrics.json").fields == ("sampling_seconds",)
     assert volatile.kind_of("zillow/logs/zillow_merge.log").per_run
     assert volatile.kind_of("zillow/data/raw/synthetic_truth.json") is None
 

@@ -1,68 +1,53 @@
-"""The analyses of the workflow: name, title, config sections and raw inputs.
+"""The analyses of the workflow, collected from their own declarations.
 
-Each analysis writes only under ``results/<version>/<name>/`` (and its rules live in
-``workflow/rules/<name>.smk``, its code in ``bayespipe.analyses.<name>``). What a job depends on
-is derived from its rule, script and imports (``bayespipe.codedeps``), not declared here.
+Each analysis package ``bayespipe.analyses.<name>`` declares itself in its ``__init__.py`` as
+``ANALYSIS = Analysis(...)``: its title, the config sections its rules read, the config keys
+naming its raw inputs, the files it writes with their per-run fields, and its place in the
+report. Its rules live in ``workflow/rules/<name>.smk`` and its results in
+``results/<version>/<name>/``. What a job depends on is derived from its rule, script and
+imports (``bayespipe.codedeps``), not declared here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+import pkgutil
 
+from bayespipe.declaration import Analysis, FileKind
 
-@dataclass(frozen=True)
-class Analysis:
-    name: str
-    title: str
-    config_sections: tuple[str, ...]  # the config sections its rules read
-    data_keys: tuple[str, ...] = field(default=())  # dotted config keys naming raw input files
-
-
-ANALYSES: dict[str, Analysis] = {
-    a.name: a
-    for a in (
-        Analysis(
-            "tadpoles",
-            "Tadpoles: reed-frog varying intercepts",
-            ("reedfrogs", "tadpoles", "stan", "diagnostics"),
-            ("reedfrogs.path",),
-        ),
-        Analysis(
-            "zillow",
-            "Zillow logerror: linear, random effects, network",
-            ("zillow", "stan", "diagnostics", "tfp"),
-            ("zillow.kaggle_dir",),
-        ),
-        Analysis("moons", "Bayesian network classifier: two moons", ("moons", "tfp")),
-        Analysis(
-            "sinusoid",
-            "Bayesian regression network: sinusoid with epistemic band",
-            ("sinusoid", "tfp"),
-        ),
-        Analysis(
-            "mnist",
-            "Bayesian LeNet-5 with Flipout on MNIST",
-            ("mnist", "tfp"),
-            ("mnist.npz_path",),
-        ),
-        Analysis(
-            "calibration",
-            "Simulation-based calibration of the Stan programs",
-            (
-                "calibration",
-                "stan",
-                "reedfrogs",
-                "zillow",
-            ),  # designs: prepared tadpoles, Zillow data
-            ("reedfrogs.path", "zillow.kaggle_dir"),
-        ),
-    )
-}
 
 # Results of the whole version (report, code snapshot) live here.
 REPORT_DIR = "report"
 
 
+def _declared() -> dict[str, Analysis]:
+    from bayespipe import analyses
+
+    found = []
+    for module in pkgutil.iter_modules(analyses.__path__):
+        package = importlib.import_module(f"{analyses.__name__}.{module.name}")
+        declared = getattr(package, "ANALYSIS", None)
+        if isinstance(declared, Analysis):
+            found.append(declared)
+    return {a.name: a for a in sorted(found, key=lambda a: (a.report_order, a.name))}
+
+
+ANALYSES: dict[str, Analysis] = _declared()
+
+
 def title(name: str) -> str:
     """The display title of an analysis (its name when it is not a registered analysis)."""
     return ANALYSES[name].title if name in ANALYSES else name
+
+
+def report_order() -> tuple[str, ...]:
+    """Analysis names in the order of the report's sections."""
+    return tuple(ANALYSES)
+
+
+def output_kinds() -> tuple[FileKind, ...]:
+    """Every file kind the analyses declare."""
+    return tuple(kind for analysis in ANALYSES.values() for kind in analysis.outputs)
+
+
+__all__ = ["ANALYSES", "REPORT_DIR", "Analysis", "FileKind", "output_kinds", "report_order", "title"]

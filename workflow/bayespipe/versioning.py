@@ -67,10 +67,25 @@ def _lookup(config: dict, dotted: str) -> Any:
     return value
 
 
-def data_fingerprints(root: Path, config: dict, keys: Iterable[str], hashes: HashCache) -> dict:
-    """sha256 of every raw input file named by the given dotted config keys (files or folders)."""
-    prints = {}
+def expand_keys(config: dict, keys: Iterable[str]) -> list[str]:
+    """Dotted keys with ``*`` replaced by every key of the config section there."""
+    expanded = []
     for key in keys:
+        head, star, tail = key.partition(".*")
+        if not star:
+            expanded.append(key)
+            continue
+        section = _lookup(config, head)
+        names = sorted(section) if isinstance(section, dict) else []
+        expanded += expand_keys(config, [f"{head}.{name}{tail}" for name in names])
+    return expanded
+
+
+def data_fingerprints(root: Path, config: dict, keys: Iterable[str], hashes: HashCache) -> dict:
+    """sha256 of every raw input file named by the given dotted config keys (files or folders;
+    ``*`` stands for every key of a section, e.g. ``models.*.data``)."""
+    prints = {}
+    for key in expand_keys(config, keys):
         value = _lookup(config, key)
         if not value:
             continue

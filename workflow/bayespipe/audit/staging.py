@@ -53,9 +53,12 @@ def raw_paths(manifest: dict) -> list[str]:
     """Relative paths of raw inputs: the data keys of the config and the jobs' outside inputs."""
     from bayespipe.audit.lineage import path_in_version
 
+    from bayespipe.versioning import expand_keys
+
     config = flatten(manifest.get("config", {}))
     paths = []
-    for key in sorted({k for a in ANALYSES.values() for k in a.data_keys}):
+    keys = {k for a in ANALYSES.values() for k in a.data_keys}
+    for key in sorted(expand_keys(manifest.get("config", {}), keys)):
         value = config.get(key)
         if isinstance(value, str) and value and not Path(value).is_absolute():
             paths.append(value)

@@ -2,9 +2,10 @@
 
 Two runs of the same code, config, data and software give the same results, but some files also
 record the run itself: wall-clock seconds, timestamps, the host, absolute paths of the checkout.
-The code that writes a file declares those fields (a ``VOLATILE_FIELDS`` constant beside the
-writer); this registry maps each file kind (glob patterns on the path inside the version folder)
-to its declaration. ``reproduce`` ignores exactly the declared fields and compares everything
+Each analysis declares those fields for the files it writes (``outputs`` of its ``ANALYSIS``
+declaration, see ``bayespipe.catalog``); shared writers (job records, the manifest, Stan fits)
+keep a ``VOLATILE_FIELDS`` constant beside the writer. This registry maps each file kind (glob
+patterns on the path inside the version folder) to its declaration. ``reproduce`` ignores exactly the declared fields and compares everything
 else: no field is skipped for its name alone, so a result such as
 ``missing_completely_at_random`` is compared like any other.
 
@@ -18,20 +19,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
-from fnmatch import fnmatch
 from typing import Any
 
-
-@dataclass(frozen=True)
-class FileKind:
-    name: str
-    patterns: tuple[str, ...]  # fnmatch globs on the path inside the version folder
-    fields: tuple[str, ...] = ()
-    per_run: bool = False
-
-    def matches(self, rel: str) -> bool:
-        return any(fnmatch(rel, pattern) for pattern in self.patterns)
+from bayespipe.catalog import FileKind, output_kinds
 
 
 # Written per run as a whole.
@@ -47,74 +37,26 @@ PER_RUN_KINDS = (
 
 @functools.cache
 def registry() -> tuple[FileKind, ...]:
-    """Every declared file kind (writers are imported here, not when the audit CLI starts)."""
+    """Every declared file kind: the shared ones, then those each analysis declares."""
     from bayespipe import jobs, provenance
-    from bayespipe.analyses.calibration import batch as calibration_batch
-    from bayespipe.analyses.calibration import verdict as calibration_verdict
-    from bayespipe.analyses.mnist import lenet
-    from bayespipe.analyses.moons import network as moons
-    from bayespipe.analyses.sinusoid import network as sinusoid
-    from bayespipe.analyses.tadpoles import model as tadpoles
-    from bayespipe.analyses.tadpoles import tfp_hmc
-    from bayespipe.analyses.zillow import fit as zillow_fit
-    from bayespipe.analyses.zillow import network as zillow_network
     from bayespipe.engines.stan import engine as stan_engine
     from bayespipe.engines.stan import outputs as stan_outputs
 
-    return PER_RUN_KINDS + (
+    return (
+        *PER_RUN_KINDS,
         FileKind("job record", ("*/logs/*.job.json",), jobs.VOLATILE_FIELDS),
         FileKind("manifest", ("manifest.json",), provenance.VOLATILE_FIELDS),
         FileKind(
             "Stan compile stamp",
-            ("*/stan/*.compile.json",),
+            ("*/stan/*.compile.json", "models/*/stan/*.compile.json"),
             stan_engine.VOLATILE_FIELDS["compile_stamp"],
         ),
         FileKind(
-            "Stan diagnostics", ("*/diagnostics.json",), stan_outputs.VOLATILE_FIELDS["diagnostics"]
+            "Stan diagnostics",
+            ("*/diagnostics.json", "models/*/diagnostics.json"),
+            stan_outputs.VOLATILE_FIELDS["diagnostics"],
         ),
-        FileKind(
-            "tadpoles fit metrics",
-            ("tadpoles/fit/metrics.json",),
-            tadpoles.VOLATILE_FIELDS["metrics"],
-        ),
-        FileKind(
-            "NUTS vs TFP HMC table",
-            ("tadpoles/compare/nuts_vs_tfp_hmc.csv",),
-            tfp_hmc.VOLATILE_FIELDS["comparison"],
-        ),
-        FileKind(
-            "Zillow held-out metrics",
-            ("zillow/*/heldout_metrics.json",),
-            zillow_fit.VOLATILE_FIELDS["heldout_metrics"],
-        ),
-        FileKind(
-            "Zillow network metrics",
-            ("zillow/network/metrics.json",),
-            zillow_network.VOLATILE_FIELDS["metrics"],
-        ),
-        FileKind("moons metrics", ("moons/*/metrics.json",), moons.VOLATILE_FIELDS["metrics"]),
-        FileKind("moons summary", ("moons/moons_metrics.csv",), moons.VOLATILE_FIELDS["summary"]),
-        FileKind(
-            "sinusoid metrics",
-            ("sinusoid/*/metrics.json", "sinusoid/sinusoid_metrics.csv"),
-            sinusoid.VOLATILE_FIELDS["metrics"],
-        ),
-        FileKind("LeNet metrics", ("mnist/train/metrics.json",), lenet.VOLATILE_FIELDS["metrics"]),
-        FileKind(
-            "LeNet evaluations",
-            ("mnist/train/evaluations.csv",),
-            lenet.VOLATILE_FIELDS["evaluations"],
-        ),
-        FileKind(
-            "calibration batch",
-            ("calibration/batches/*/*.json",),
-            calibration_batch.VOLATILE_FIELDS["batch"],
-        ),
-        FileKind(
-            "calibration summary",
-            ("calibration/calibration.json",),
-            calibration_verdict.VOLATILE_FIELDS["summary"],
-        ),
+        *output_kinds(),
     )
 
 

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bayespipe.catalog import ANALYSES, REPORT_DIR
+from bayespipe.catalog import ANALYSES, REPORT_DIR, report_order
 
-# Issue order: the Zillow study first, then tadpoles, the Bayesian networks, LeNet, calibration.
-SECTION_ORDER = ("zillow", "tadpoles", "moons", "sinusoid", "mnist", "calibration")
 FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
 SKIPPED_PARTS = {"logs", "benchmarks"}
 MAX_TABLE_ROWS = 60
@@ -226,7 +224,7 @@ def present_analyses(version_dir: Path, only: set[str] | None = None) -> list[st
     ]
     if only is not None:
         names = [n for n in names if any(f.startswith(f"{n}/") for f in only)]
-    known = [n for n in SECTION_ORDER if n in names]
+    known = [n for n in report_order() if n in names]
     return known + sorted(n for n in names if n not in known)
 
 

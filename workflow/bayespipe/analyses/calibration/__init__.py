@@ -6,3 +6,26 @@ simulated from the program's own data block (``simulate``), fits in batches with
 engine and the rank of each true value among thinned posterior draws (``batch``, ``ranks``), then
 uniformity of the ranks judged with ArviZ's simultaneous ECDF bands (``verdict``).
 """
+
+from bayespipe.declaration import Analysis, FileKind
+
+ANALYSIS = Analysis(
+    "calibration",
+    "Simulation-based calibration of the Stan programs",
+    # Designs come from the prepared tadpoles and Zillow data; own models from their blocks.
+    ("calibration", "stan", "reedfrogs", "zillow", "models"),
+    ("reedfrogs.path", "zillow.kaggle_dir"),
+    outputs=(
+        FileKind(
+            "calibration batch",
+            ("calibration/batches/*/*.json",),
+            ("seconds", "cpu_seconds", "replications.*.seconds"),
+        ),
+        FileKind(
+            "calibration summary",
+            ("calibration/calibration.json",),
+            ("*.seconds", "*.cpu_seconds", "*.fit_seconds", "*.confirmation_result.fit_seconds"),
+        ),
+    ),
+    report_order=90,
+)

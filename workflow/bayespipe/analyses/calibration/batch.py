@@ -25,8 +25,6 @@ from bayespipe.io import write_json
 
 logger = logging.getLogger(__name__)
 
-# Per-run fields of a batch file (bayespipe.audit.volatile reads them).
-VOLATILE_FIELDS = {"batch": ("seconds", "cpu_seconds", "replications.*.seconds")}
 
 
 def batch_count(replications: int, batch_size: int) -> int:

@@ -33,15 +33,6 @@ from bayespipe.figures import pyplot, save_figure
 from bayespipe.io import read_json, write_json
 
 logger = logging.getLogger(__name__)
-# Per-run fields of calibration.json (bayespipe.audit.volatile reads them).
-VOLATILE_FIELDS = {
-    "summary": (
-        "*.seconds",
-        "*.cpu_seconds",
-        "*.fit_seconds",
-        "*.confirmation_result.fit_seconds",
-    )
-}
 
 BATCH_FORMAT = "bayespipe-calibration-batch/1"  # what batch.run_batch writes
 MAX_EVAL_POINTS = 100

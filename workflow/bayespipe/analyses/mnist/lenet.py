@@ -58,12 +58,6 @@ NOISE_SEED_OFFSET = 1_000_003  # noise and evaluation draws use other streams th
 PREDICT_BATCH = 1000
 INPUT_SCALE = "pixels / 255 in [0, 1]"
 WEIGHTS_SUFFIX = ".weights.h5"
-# Fields of the files written here that differ between two runs of the same code and config
-# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
-VOLATILE_FIELDS = {
-    "metrics": ("train_seconds", "images_per_second", "evaluations.*.evaluation_seconds"),
-    "evaluations": ("evaluation_seconds",),  # CSV column
-}
 
 
 # ---------------------------------------------------------------- schedule and names

@@ -33,9 +33,6 @@ from bayespipe.io import write_json, write_parquet
 VARIANTS = ("full_batch", "minibatch")
 FEATURES = ["x1", "x2"]
 GRID_LIMIT = 3.0
-# Fields of the files written here that differ between two runs of the same code and config
-# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
-VOLATILE_FIELDS = {"metrics": ("train_seconds",), "summary": ("train_seconds",)}  # summary: CSV
 log = logging.getLogger(__name__)
 
 

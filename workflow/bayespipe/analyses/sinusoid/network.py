@@ -45,8 +45,6 @@ from bayespipe.figures import save_figure, use_agg
 from bayespipe.io import write_json, write_parquet
 
 VARIANTS = ("epistemic", "aleatoric")
-# Per-run fields of each variant's metrics.json and of the summary CSV (audit.volatile).
-VOLATILE_FIELDS = {"metrics": ("train_seconds",)}  # also the summary CSV's column
 TRAIN_RANGE = (-0.5, 0.5)
 PREDICT_RANGE = (-1.5, 1.5)
 # The aleatoric head's scale is softplus(DAMPING * raw output): the noise channel learns about

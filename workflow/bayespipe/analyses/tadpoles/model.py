@@ -19,9 +19,6 @@ from bayespipe.io import write_json
 
 logger = logging.getLogger(__name__)
 
-# Fields of the files written here that differ between two runs of the same code and config
-# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
-VOLATILE_FIELDS = {"metrics": ("sampling_seconds",)}
 STAN_DATA_SPEC = {
     "N": Field("int", lower=1),
     "density": Field("int", ("N",), lower=1),

@@ -22,9 +22,6 @@ from bayespipe.io import atomic_path, read_json
 
 logger = logging.getLogger(__name__)
 
-# Fields of the files written here that differ between two runs of the same code and config
-# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
-VOLATILE_FIELDS = {"comparison": ("wall_seconds", "min_ess_bulk_per_second")}  # CSV columns
 COMPARED_VARIABLES = ["a_bar", "sigma", "a"]
 HMC_DEFAULTS = {
     "step_size": 0.1,

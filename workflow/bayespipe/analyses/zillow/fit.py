@@ -19,8 +19,6 @@ from bayespipe.errors import InputError
 from bayespipe.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
-# Per-run fields of each model's heldout_metrics.json (bayespipe.audit.volatile reads them).
-VOLATILE_FIELDS = {"heldout_metrics": ("sampling_seconds", "prior_sampling_seconds")}
 
 # Variables shown in the trace and density figures (vectors such as a_zip are summarized instead).
 PLOT_VARS = {

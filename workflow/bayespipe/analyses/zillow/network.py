@@ -34,9 +34,6 @@ from bayespipe.figures import save_figure, use_agg
 from bayespipe.io import read_json, write_json, write_parquet
 
 MODEL_NAME = "network"
-# Fields of the files written here that differ between two runs of the same code and config
-# (wall-clock seconds): bayespipe.audit.volatile reads them, reproduce ignores nothing else.
-VOLATILE_FIELDS = {"metrics": ("train_seconds",)}
 log = logging.getLogger(__name__)
 
 

@@ -6,6 +6,7 @@ import io
 import logging
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from bayespipe import software
 from bayespipe.engines.stan import diagnostics as gates
+from bayespipe.engines.stan.draws import stan_columns_to_array, stan_csv_columns
 from bayespipe.engines.stan.engine import (
     DEFAULT_EXE_CACHE,
     StaleStampError,
@@ -24,6 +26,7 @@ from bayespipe.engines.stan.engine import (
     _options_digest,
     sampler_settings,
 )
+from bayespipe.engines.stan.program import program_info
 from bayespipe.io import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
@@ -255,6 +258,38 @@ class CmdStanPyEngine(StanEngine):
         if approximation is not None:
             info["approximation"] = approximation
         return idata, info
+
+    def generate_quantities(self, stan_file, data, draws, *, stamp_path, seed):
+        """CmdStan's standalone generated quantities from a CSV of the given draws."""
+        import numpy as np
+        import pandas as pd
+        from cmdstanpy import write_stan_json
+
+        stamp = self.read_stamp(stan_file, stamp_path)
+        exe = self._model(stan_file, stamp, stamp_path).exe_file
+        names, columns = stan_csv_columns(draws)
+        chains, n_draws = next(iter(draws.values())).shape[:2]
+        with tempfile.TemporaryDirectory(prefix="bayespipe-gq-") as folder:
+            fitted, data_file, output = (Path(folder) / n for n in ("fit.csv", "data.json", "gq.csv"))
+            pd.DataFrame(np.column_stack(columns), columns=names).to_csv(fitted, index=False)
+            write_stan_json(str(data_file), self._run_data(data, False))
+            command = [
+                str(exe), "generate_quantities", f"fitted_params={fitted}",
+                "data", f"file={data_file}", "output", f"file={output}",
+                "random", f"seed={seed}",
+            ]
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise StanEngineError(
+                    f"CmdStan's generate_quantities failed for {stan_file}:\n"
+                    f"{(result.stdout + result.stderr).strip()[-2000:]}"
+                )
+            table = pd.read_csv(output, comment="#")
+        generated = program_info(stan_file).generated
+        return (
+            {name: stan_columns_to_array(table, name, chains, n_draws) for name in generated},
+            {"rng": True},
+        )
 
     def _run_method(self, model, settings, data, output_dir, prior_only, threads):
         method = settings["method"]

@@ -153,6 +153,17 @@ class StanEngine(ABC):
     ):
         """Sample (or approximate) the program; returns ``(arviz.InferenceData, info)``."""
 
+    @abstractmethod
+    def generate_quantities(
+        self, stan_file, data: dict, draws: dict, *, stamp_path, seed: int
+    ) -> tuple[dict, dict]:
+        """The generated quantities of ``data`` at each posterior draw (standalone GQ).
+
+        ``draws`` maps every parameter to an array (chain, draw, *shape); returns the generated
+        quantities the same way, and an info dict (``rng``: whether replicates got fresh random
+        numbers per draw).
+        """
+
     # --- shared helpers -------------------------------------------------------------------
     def read_stamp(self, stan_file, stamp_path) -> dict:
         """The compile stamp, checked against the engine and the program text."""

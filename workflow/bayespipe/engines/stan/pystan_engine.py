@@ -14,6 +14,8 @@ from bayespipe.engines.stan.engine import (
     _locked,
     sampler_settings,
 )
+from bayespipe.engines.stan.draws import flat_names, stan_columns_to_array
+from bayespipe.engines.stan.program import program_info
 from bayespipe.io import write_json
 
 logger = logging.getLogger(__name__)
@@ -162,6 +164,46 @@ class PyStanEngine(StanEngine):
         )
         info["model_name"] = model.model_name
         return idata, info
+
+
+    def generate_quantities(self, stan_file, data, draws, *, stamp_path, seed):
+        """httpstan's write_array at every draw, called in-process. Its random numbers restart
+        from one fixed seed at each call, so replicates are not fresh per draw (``rng: False``)."""
+        import httpstan.models
+        import numpy as np
+
+        stamp = self.read_stamp(stan_file, stamp_path)
+        run_data = {k: np.asarray(v).tolist() for k, v in self._run_data(data, False).items()}
+        with _httpstan_context():
+            services = httpstan.models.import_services_extension_module(stamp["model_name"])
+        info = program_info(stan_file)
+        chains, n_draws = next(iter(draws.values())).shape[:2]
+        rows = []
+        try:
+            for chain in range(chains):
+                for draw in range(n_draws):
+                    point = {n: np.asarray(draws[n][chain, draw]).tolist() for n in draws}
+                    free = services.transform_inits(run_data, point)
+                    rows.append(services.write_array(run_data, free, True, True))
+        except RuntimeError as exc:
+            raise StanEngineError(f"Stan rejects the data of {stan_file}:\n{exc}") from exc
+        table = _constrained_table(np.asarray(rows), services, run_data)
+        return (
+            {n: stan_columns_to_array(table, n, chains, n_draws) for n in info.generated},
+            {"rng": False},
+        )
+
+
+def _constrained_table(rows, services, data):
+    """Columns of write_array's output named as in a Stan CSV: parameters, then the rest."""
+    import pandas as pd
+
+    names = list(services.get_param_names(data))
+    dims = services.get_dims(data)
+    columns = []
+    for name, shape in zip(names, dims, strict=True):
+        columns += flat_names(name, shape)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _pystan_message(exc: Exception) -> str:

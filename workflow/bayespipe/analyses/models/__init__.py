@@ -1,0 +1,21 @@
+"""The models analysis: the user's own Stan programs and tables, one ``models:`` config block
+each, with no code written. Rules in workflow/rules/models.smk, results in
+results/<version>/models/<model>/.
+
+For each block: the table is checked against the program's data block and the Stan data built
+(``prepare``, ``standata``), the program compiled and fitted with the prior predictive run
+(``fit``), then posterior predictive checks, PSIS-LOO and held-out scores (``checks``).
+"""
+
+from bayespipe.declaration import Analysis, FileKind
+
+ANALYSIS = Analysis(
+    "models",
+    "Your models: Stan programs from config blocks",
+    ("models", "stan", "diagnostics"),
+    ("models.*.data", "models.*.program"),
+    outputs=(
+        FileKind("model fit metrics", ("models/*/metrics.json",), ("sampling_seconds",)),
+    ),
+    report_order=60,
+)

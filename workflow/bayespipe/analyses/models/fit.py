@@ -1,0 +1,107 @@
+"""The fit job of a model block: the posterior run, the prior predictive run when the program
+reads ``prior_only``, the convergence gates and the standard fit outputs, and metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from bayespipe.analyses.models.prepare import builder, load_stan_data
+from bayespipe.engines.stan.program import ProgramInfo, program_info
+from bayespipe.errors import InputError
+from bayespipe.io import read_json, write_json
+
+logger = logging.getLogger(__name__)
+
+
+def idata_kwargs(program: ProgramInfo) -> dict:
+    """Replicates as the posterior predictive, their data as observed data, log_lik if any."""
+    replicated = program.replicated()
+    kwargs = {}
+    if replicated:
+        kwargs["posterior_predictive"] = list(replicated.values())
+        kwargs["observed_data"] = list(replicated)
+    if program.has_log_lik:
+        kwargs["log_likelihood"] = "log_lik"
+    return kwargs
+
+
+def _sample(stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain, prior_only=False):
+    from bayespipe.engines.stan.engine import StanEngineError
+
+    try:
+        return stan_engine.fit(
+            stan_file, data, sampler, stamp_path=stamp_path, prior_only=prior_only,
+            idata_kwargs=kwargs,
+        )
+    except StanEngineError as exc:
+        raise InputError(None, explain(str(exc))) from exc
+
+
+def fit(
+    name: str,
+    entry: dict,
+    root,
+    stan_data_path,
+    stan_file,
+    stamp_path,
+    fit_paths: dict,
+    metrics_path,
+    *,
+    engine: str,
+    sampler: dict,
+    thresholds: dict,
+) -> dict:
+    """Fit one model block and write its fit outputs and metrics; returns the metrics."""
+    from bayespipe.engines.stan.engine import get_engine
+    from bayespipe.engines.stan.outputs import save_fit
+
+    program = program_info(stan_file)
+    data = load_stan_data(stan_data_path)
+    stan_engine = get_engine(engine)
+    kwargs = idata_kwargs(program)
+
+    def explain(message: str) -> str:
+        build, _ = builder(name, entry, root)
+        rows = [r - 1 for r in read_json(stan_data_path)["rows"]["fit"]]
+        return build.explain_stan_error(message, rows)
+
+    idata, info = _sample(stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain)
+    prior = None
+    if program.has_prior_only and sampler.get("prior_draws", 1) > 0:
+        prior, _ = _sample(
+            stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain, prior_only=True
+        )
+    diagnostics = save_fit(
+        fit_paths,
+        idata,
+        info,
+        prior_idata=prior,
+        thresholds=thresholds,
+        var_names=[*program.parameters, *program.transformed],
+        label=f"models/{name}",
+    )
+    result = metrics(idata, diagnostics, info, program)
+    write_json(metrics_path, result)
+    return result
+
+
+def metrics(idata, diagnostics: dict, info: dict, program: ProgramInfo) -> dict:
+    """Mean and sd of every scalar parameter with the fit's headline diagnostics."""
+    posterior = idata.posterior
+    values = {}
+    for variable in (*program.parameters, *program.transformed):
+        if variable in posterior and posterior[variable].ndim == 2:
+            draws = posterior[variable].values.ravel()
+            values[variable] = {"mean": float(draws.mean()), "sd": float(draws.std(ddof=1))}
+    return {
+        "parameters": values,
+        "min_ess_bulk": diagnostics.get("min_ess_bulk", {}).get("value"),
+        "max_rhat": diagnostics.get("max_rhat", {}).get("value"),
+        "divergences": diagnostics.get("divergences"),
+        "gates_passed": diagnostics.get("passed"),
+        "engine": info.get("engine"),
+        "method": info.get("method"),
+        "sampling_seconds": info.get("sampling_seconds"),
+        "chains": posterior.sizes["chain"],
+        "draws_per_chain": posterior.sizes["draw"],
+    }

@@ -1,0 +1,105 @@
+"""The data job of a model block: read the table, check it against the program's data block,
+split off the held-out rows, and write the Stan data (``data/stan_data.json``) and a data card.
+
+Everything a fit needs is checked here, before any compile or fit: a bad table fails in
+seconds with the file, the column, the row and the Stan variable named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bayespipe.analyses.models.standata import DataBuilder, split_rows
+from bayespipe.analyses.models.table import read_table
+from bayespipe.engines.stan.program import ProgramInfo, program_info
+from bayespipe.errors import InputError
+from bayespipe.io import read_json, write_json
+
+FORMAT = "bayespipe-model-data/1"
+
+
+def resolve(path: str, root: str | Path) -> Path:
+    """A path of a model block: absolute, or relative to the repository root."""
+    return Path(path) if Path(path).is_absolute() else Path(root) / path
+
+
+def builder(name: str, entry: dict, root) -> tuple[DataBuilder, ProgramInfo]:
+    """The data builder of one model block (its table and program read and checked)."""
+    key = f"models.{name}"
+    for field in ("program", "data", "stan_data"):
+        if field not in entry:
+            raise InputError(None, f"{key}: missing key '{field}'")
+    program = program_info(resolve(entry["program"], root))
+    table_path = resolve(entry["data"], root)
+    table = read_table(table_path)
+    return (
+        DataBuilder(table, entry["stan_data"], program, path=table_path, key=f"{key}.stan_data"),
+        program,
+    )
+
+
+def jsonable(data: dict) -> dict:
+    return {k: np.asarray(v).tolist() for k, v in data.items()}
+
+
+def prepare(name: str, entry: dict, root, stan_data_path, card_path) -> dict:
+    """Check and build the model's Stan data; write it and the data card."""
+    build, program = builder(name, entry, root)
+    n_rows = len(build.table)
+    heldout = entry.get("heldout")
+    if heldout:
+        fit_rows, heldout_rows = split_rows(n_rows, heldout["fraction"], heldout.get("seed", 1))
+    else:
+        fit_rows, heldout_rows = np.arange(n_rows), np.array([], dtype=int)
+    fit_data = build.build(fit_rows)
+    heldout_data = build.build(heldout_rows) if heldout else None
+    document = {
+        "format": FORMAT,
+        "model": name,
+        "program": entry["program"],
+        "table": entry["data"],
+        "types": {v: program.data[v].base for v in fit_data},
+        "sources": build.describe(),
+        "rows": {"fit": (fit_rows + 1).tolist(), "heldout": (heldout_rows + 1).tolist()},
+        "fit": jsonable(fit_data),
+        "heldout": jsonable(heldout_data) if heldout_data is not None else None,
+    }
+    write_json(stan_data_path, document)
+    card = {
+        "model": name,
+        "table": entry["data"],
+        "rows": n_rows,
+        "columns": list(build.table.columns),
+        "fitted_rows": len(fit_rows),
+        "heldout_rows": len(heldout_rows),
+        "stan_data": {v: _shape_text(fit_data[v]) for v in fit_data},
+        "program": entry["program"],
+        "prior_predictive_run": program.has_prior_only,
+        "replicated": program.replicated(),
+        "log_lik": program.has_log_lik,
+    }
+    write_json(card_path, card)
+    return card
+
+
+def _shape_text(value) -> str:
+    shape = np.shape(value)
+    return f"{value}" if not shape else "x".join(map(str, shape))
+
+
+def load_stan_data(path, part: str = "fit") -> dict:
+    """The Stan data written by ``prepare`` (``part``: fit or heldout), typed as declared."""
+    document = read_json(path)
+    if document.get("format") != FORMAT:
+        raise InputError(path, f"not a model data file (expected format {FORMAT})")
+    values = document[part]
+    if values is None:
+        raise InputError(path, f"no {part} data (the model block sets no heldout)")
+    return {
+        k: np.asarray(v, dtype=np.int64 if document["types"][k] == "int" else float)
+        if np.ndim(v)
+        else (int(v) if document["types"][k] == "int" else float(v))
+        for k, v in values.items()
+    }

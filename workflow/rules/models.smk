@@ -1,0 +1,196 @@
+# Your own models: one `models:` config block per Stan program and table, no code written.
+# Functions: bayespipe.analyses.models. For each model: check the table against the program's
+# data block and build the Stan data, compile, fit (with the prior predictive run), then the
+# checks the program allows: posterior predictive (<data>_rep), PSIS-LOO (log_lik), held-out.
+# Every job's params carry only its own model's block, so editing one model reruns only its jobs.
+
+import re
+
+from bayespipe.analyses.models.prepare import resolve as resolve_model_path
+from bayespipe.engines.stan.engine import sampler_settings
+from bayespipe.engines.stan.outputs import FIT_FILES
+from bayespipe.engines.stan.program import program_info
+
+MODELS = config["models"] if "models" in ENABLED else {}
+MODELS_CATEGORY = ANALYSES["models"].title
+MODEL_NAMES = "|".join(map(re.escape, MODELS)) or "(?!)"
+MODEL_PROGRAMS = {
+    name: program_info(resolve_model_path(entry["program"], ROOT))
+    for name, entry in MODELS.items()
+}
+
+
+def model_out(path):
+    return out("models", f"{{model}}/{path}")
+
+
+def model_program(wildcards):
+    return os.path.relpath(resolve_model_path(MODELS[wildcards.model]["program"], ROOT), ROOT)
+
+
+def model_sampler(wildcards):
+    return MODELS[wildcards.model].get("sampler", {})
+
+
+def model_threads(wildcards):
+    sampler = sampler_settings(model_sampler(wildcards))
+    return min(sampler["parallel_chains"], sampler["chains"])
+
+
+rule models_data:
+    input:
+        table=lambda wildcards: resolve_model_path(MODELS[wildcards.model]["data"], ROOT),
+        program=model_program,
+    output:
+        stan_data=model_out("data/stan_data.json"),
+        card=model_out("data/data_card.json"),
+    log:
+        log_path("models", "models_data_{model}"),
+    benchmark:
+        bench_path("models", "models_data_{model}")
+    wildcard_constraints:
+        model=MODEL_NAMES,
+    conda:
+        CONDA_ENV
+    params:
+        entry=lambda wildcards: MODELS[wildcards.model],
+        root=str(ROOT),
+    script:
+        "../scripts/models_data.py"
+
+
+rule models_stan_compile:
+    input:
+        stan_file=model_program,
+        # Compiled only once the table passed every check: a bad table fails in seconds.
+        checked=rules.models_data.output.stan_data,
+    output:
+        stamp=model_out("stan/program.compile.json"),
+    log:
+        log_path("models", "models_stan_compile_{model}"),
+    benchmark:
+        bench_path("models", "models_stan_compile_{model}")
+    wildcard_constraints:
+        model=MODEL_NAMES,
+    conda:
+        CONDA_ENV
+    params:
+        engine=STAN_ENGINE,
+        cpp_options=config["stan"]["cpp_options"],
+        stanc_options=config["stan"]["stanc_options"],
+    script:
+        "../scripts/stan_compile.py"
+
+
+rule models_fit:
+    input:
+        stan_data=rules.models_data.output.stan_data,
+        program=model_program,
+        stamp=rules.models_stan_compile.output.stamp,
+    output:
+        **{name: model_out(filename) for name, filename in FIT_FILES.items()},
+        metrics=model_out("metrics.json"),
+    log:
+        log_path("models", "models_fit_{model}"),
+    benchmark:
+        bench_path("models", "models_fit_{model}")
+    wildcard_constraints:
+        model=MODEL_NAMES,
+    conda:
+        CONDA_ENV
+    threads: model_threads
+    params:
+        engine=STAN_ENGINE,
+        entry=lambda wildcards: MODELS[wildcards.model],
+        sampler=model_sampler,
+        diagnostics=config["diagnostics"],
+        root=str(ROOT),
+    script:
+        "../scripts/models_fit.py"
+
+
+rule models_ppc:
+    input:
+        posterior=rules.models_fit.output.posterior,
+        stan_data=rules.models_data.output.stan_data,
+        program=model_program,
+    output:
+        figure=report(
+            model_out("posterior_predictive.png"),
+            caption="../report/models_ppc.rst",
+            category=MODELS_CATEGORY,
+            subcategory="{model}",
+        ),
+        table=model_out("posterior_predictive.csv"),
+    log:
+        log_path("models", "models_ppc_{model}"),
+    benchmark:
+        bench_path("models", "models_ppc_{model}")
+    wildcard_constraints:
+        model=MODEL_NAMES,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/models_ppc.py"
+
+
+rule models_loo:
+    input:
+        posterior=rules.models_fit.output.posterior,
+    output:
+        loo=model_out("loo.json"),
+    log:
+        log_path("models", "models_loo_{model}"),
+    benchmark:
+        bench_path("models", "models_loo_{model}")
+    wildcard_constraints:
+        model=MODEL_NAMES,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/models_loo.py"
+
+
+rule models_heldout:
+    input:
+        posterior=rules.models_fit.output.posterior,
+        stan_data=rules.models_data.output.stan_data,
+        program=model_program,
+        stamp=rules.models_stan_compile.output.stamp,
+    output:
+        heldout=model_out("heldout.json"),
+    log:
+        log_path("models", "models_heldout_{model}"),
+    benchmark:
+        bench_path("models", "models_heldout_{model}")
+    wildcard_constraints:
+        model=MODEL_NAMES,
+    conda:
+        CONDA_ENV
+    params:
+        engine=STAN_ENGINE,
+        seed=lambda wildcards: model_sampler(wildcards).get("seed", 1),
+    script:
+        "../scripts/models_heldout.py"
+
+
+def model_targets(name):
+    """Every file one model block produces: the checks its program and block allow."""
+    program, entry = MODEL_PROGRAMS[name], MODELS[name]
+    rule_outputs = [rules.models_data, rules.models_stan_compile, rules.models_fit]
+    if program.replicated():
+        rule_outputs.append(rules.models_ppc)
+    if program.has_log_lik:
+        rule_outputs.append(rules.models_loo)
+    if entry.get("heldout"):
+        rule_outputs.append(rules.models_heldout)
+    return [
+        str(path).replace("{model}", name)
+        for each in rule_outputs
+        for path in each.output
+    ]
+
+
+FINAL_TARGETS.setdefault("models", []).extend(
+    path for name in MODELS for path in model_targets(name)
+)
