@@ -15,16 +15,15 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/tadpoles.smk"
-include: "workflow/rules/zillow_common.smk"
-include: "workflow/rules/zillow_data.smk"
-include: "workflow/rules/zillow_models.smk"
-include: "workflow/rules/zillow_network.smk"
-include: "workflow/rules/moons.smk"
-include: "workflow/rules/sinusoid.smk"
-include: "workflow/rules/mnist.smk"
-include: "workflow/rules/models.smk"
-include: "workflow/rules/calibration.smk"
+
+
+# Every analysis's rule files, as its declaration in workflow/bayespipe/analyses/<name>/ names
+# them (bayespipe.catalog), in report order; the version's report comes last.
+for rule_file in catalog_rule_files():
+
+    include: rule_file
+
+
 include: "workflow/rules/report.smk"
 
 

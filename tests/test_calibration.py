@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -397,3 +398,46 @@ def test_min_ess_is_low_for_autocorrelated_draws():
     posterior = _posterior(a=independent, b=walk)
     assert ranks.min_ess(posterior, ["a"]) > 200
     assert ranks.min_ess(posterior, ["a", "b"]) < 50
+
+
+def test_a_models_block_is_simulated_from_its_own_prior_predictive_run(tmp_path):
+    """No simulator is written for a models: block: replication r takes the r-th stored joint
+    draw of its parameters and its y_rep from the block's prior run."""
+    import arviz as az
+
+    from bayespipe.analyses.calibration.design import is_model, make_design, model_program
+    from bayespipe.analyses.calibration.simulate import simulate
+    from bayespipe.analyses.models.prepare import prepare
+
+    root = Path(__file__).parents[1]
+    block = {
+        "program": "stan/eight_schools.stan",
+        "data": "data/eight_schools.csv",
+        "stan_data": {"J": "rows", "y": {"column": "effect"}, "sigma": {"column": "stderr"}},
+    }
+    prepare("eight_schools", block, root, tmp_path / "data.json", tmp_path / "card.json")
+    rng = np.random.default_rng(0)
+    chains, draws = 2, 10
+    mu, tau = rng.normal(size=(chains, draws)), rng.exponential(size=(chains, draws))
+    theta_tilde = rng.normal(size=(chains, draws, 8))
+    y_rep = rng.normal(size=(chains, draws, 8)) * 10
+    az.from_dict(
+        posterior={"mu": mu},
+        prior={"mu": mu, "tau": tau, "theta_tilde": theta_tilde},
+        prior_predictive={"y_rep": y_rep},
+    ).to_netcdf(str(tmp_path / "fit.nc"))
+    program = model_program("eight_schools")
+    assert is_model(program) and not is_model("tadpoles")
+    inputs = {"stan_data": tmp_path / "data.json", "posterior": tmp_path / "fit.nc"}
+    design = make_design(program, inputs, 1.0, tmp_path / "design.json", replications=5)
+    assert len(design["parameters"]["mu"]) == 10  # screening and confirmation draws
+    for replication, flat in ((0, 0), (9, 19)):  # evenly spaced over both chains
+        data, truth = simulate(program, design, np.random.default_rng(1), replication)
+        chain, draw = divmod(flat, draws)
+        np.testing.assert_allclose(data["y"], y_rep[chain, draw])
+        np.testing.assert_allclose(data["sigma"], [15, 10, 16, 11, 9, 11, 10, 18])
+        assert data["J"] == 8 and truth["mu"] == pytest.approx(mu[chain, draw])
+        assert truth["theta_tilde[1]"] == pytest.approx(theta_tilde[chain, draw, 0])
+        assert set(truth) == {"mu", "tau", "theta_tilde[1]", "theta_tilde[5]", "theta_tilde[8]"}
+    with pytest.raises(InputError, match="raise prior_draws"):
+        make_design(program, inputs, 1.0, tmp_path / "d2.json", replications=11)

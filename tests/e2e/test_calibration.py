@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bayespipe.analyses.calibration.design import PROGRAMS
+from bayespipe.analyses.calibration.design import PROGRAMS, model_program
 from conftest import TEST_CONFIG, executed_jobs, run_snakemake, version_dir_of
 
 pytestmark = pytest.mark.e2e
@@ -18,8 +18,14 @@ def calibration_dir(test_run):
 def check_calibration_folder(folder) -> dict:
     """Every program judged and passing, figures and batches present, listed in the manifest."""
     programs = json.loads((folder / "calibration.json").read_text())
-    assert sorted(programs) == sorted(PROGRAMS)
-    listed = {e["path"] for e in json.loads((folder.parent / "manifest.json").read_text())["files"]}
+    manifest = json.loads((folder.parent / "manifest.json").read_text())
+    config = manifest["config"]
+    stan_files = {name: f"stan/{name}.stan" for name in config["calibration"]["programs"]}
+    for block in config["calibration"]["models"]:  # models: blocks, no simulator written
+        stan_files[model_program(block)] = config["models"][block]["program"]
+    assert sorted(programs) == sorted(stan_files)
+    assert set(config["calibration"]["programs"]) == set(PROGRAMS)
+    listed = {e["path"] for e in manifest["files"]}
     for name, result in programs.items():
         assert result["verdict"] == "pass", (name, result["reasons"])
         assert result["completed"] + result["failed_fits"] == result["replications"]
@@ -29,7 +35,7 @@ def check_calibration_folder(folder) -> dict:
         batches = sorted((folder / "batches" / name).glob("*.json"))
         assert batches and all(f"calibration/batches/{name}/{b.name}" in listed for b in batches)
         record = json.loads((folder / "logs" / f"calibration_batch_{name}_0.job.json").read_text())
-        assert record["stan_file"] == f"stan/{name}.stan"
+        assert record["stan_file"] == stan_files[name]
     return programs
 
 

@@ -52,3 +52,25 @@ def test_fit_used_the_compile_stamp_and_passed_the_gates(tadpoles_dir):
     assert 1.1 < metrics["a_bar"]["mean"] < 1.6 and 1.3 < metrics["sigma"]["mean"] < 1.9
     log = (tadpoles_dir / "logs" / "tadpoles_fit.log").read_text()
     assert "Sampling" in log or "Iteration" in log  # Stan's progress goes to the rule log
+
+
+def test_tadpoles_as_a_config_block_gives_the_same_draws(test_run):
+    """config/examples/tadpoles.yaml (with the test sampler, as in config/test.yaml) against the
+    tadpoles analysis: same program, table and seed, so the same posterior draws."""
+    import arviz as az
+    import numpy as np
+    import yaml
+
+    example = yaml.safe_load((test_run / "config/examples/tadpoles.yaml").read_text())
+    test_config = yaml.safe_load((test_run / "config/test.yaml").read_text())
+    block, tested = example["models"]["tadpoles"], test_config["models"]["tadpoles"]
+    assert {k: v for k, v in block.items() if k != "sampler"} == {
+        k: v for k, v in tested.items() if k != "sampler"
+    }
+    seed = block["sampler"]["seed"]
+    assert tested["sampler"] == {**test_config["tadpoles"]["sampler"], "seed": seed}
+    version = version_dir_of(test_run)
+    analysis = az.from_netcdf(version / "tadpoles" / "fit" / "posterior.nc").posterior
+    from_block = az.from_netcdf(version / "models" / "tadpoles" / "posterior.nc").posterior
+    for name in ("a_bar", "sigma", "z"):
+        np.testing.assert_array_equal(analysis[name].values, from_block[name].values)

@@ -15,7 +15,6 @@ import pkgutil
 
 from bayespipe.declaration import Analysis, FileKind
 
-
 # Results of the whole version (report, code snapshot) live here.
 REPORT_DIR = "report"
 
@@ -45,9 +44,24 @@ def report_order() -> tuple[str, ...]:
     return tuple(ANALYSES)
 
 
+def rule_files() -> list[str]:
+    """The rule files of every analysis, in report order (an analysis whose rules use another's
+    outputs comes after it), relative to the repository root."""
+    return [f"workflow/rules/{f}" for analysis in ANALYSES.values() for f in analysis.rules()]
+
+
 def output_kinds() -> tuple[FileKind, ...]:
     """Every file kind the analyses declare."""
     return tuple(kind for analysis in ANALYSES.values() for kind in analysis.outputs)
 
 
-__all__ = ["ANALYSES", "REPORT_DIR", "Analysis", "FileKind", "output_kinds", "report_order", "title"]
+__all__ = [
+    "ANALYSES",
+    "REPORT_DIR",
+    "Analysis",
+    "FileKind",
+    "output_kinds",
+    "report_order",
+    "rule_files",
+    "title",
+]

@@ -51,6 +51,9 @@ def rows(schema: dict, path: str = "") -> list[str]:
             f"| `{dotted}` | {_type(sub).replace('|', '/')} | {_default(sub)} | {description} |"
         )
         lines += rows(sub, dotted)
+    entry = schema.get("additionalProperties")
+    if isinstance(entry, dict) and entry.get("properties"):  # a block per name (models.<name>)
+        lines += rows(entry, f"{path}.<name>")
     return lines
 
 

@@ -29,4 +29,8 @@ class Analysis:
     config_sections: tuple[str, ...]  # the config sections its rules read
     data_keys: tuple[str, ...] = field(default=())  # dotted config keys naming raw input files
     outputs: tuple[FileKind, ...] = field(default=())  # files with per-run fields
-    report_order: int = 100  # sections of the report, smallest first
+    report_order: int = 100  # sections of the report (and rule files included), smallest first
+    rule_files: tuple[str, ...] = field(default=())  # in workflow/rules/; default: <name>.smk
+
+    def rules(self) -> tuple[str, ...]:
+        return self.rule_files or (f"{self.name}.smk",)

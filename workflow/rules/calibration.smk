@@ -10,7 +10,14 @@ from bayespipe.analyses.calibration import design as calibration_design
 from bayespipe.analyses.calibration import verdict as calibration_verdict
 
 CALIBRATION = config["calibration"]
-CALIBRATION_PROGRAMS = CALIBRATION["programs"]
+CALIBRATION_PROGRAMS = [
+    *CALIBRATION["programs"],
+    *map(calibration_design.model_program, CALIBRATION["models"]),
+]
+if "calibration" in ENABLED and not CALIBRATION_PROGRAMS:
+    raise ValueError(
+        "calibration: both calibration.programs and calibration.models are empty"
+    )
 CALIBRATION_BATCHES = range(
     calibration_batch.batch_count(
         CALIBRATION["replications"], CALIBRATION["batch_size"]
@@ -24,7 +31,7 @@ CALIBRATION_CONFIRMATION_BATCHES = calibration_batch.confirmation_batches(
 
 rule calibration_stan_compile:
     input:
-        stan_file="stan/{program}.stan",
+        stan_file=calibration_stan_file,
     output:
         stamp=out("calibration", "stan/{program}.compile.json"),
     log:
@@ -48,7 +55,10 @@ rule calibration_design:
         # The prepared tables a program's design is made from.
         unpack(
             lambda wildcards: calibration_design.design_inputs(
-                wildcards.program, rules.reedfrogs_prepare.output.table, ZILLOW_FILES
+                wildcards.program,
+                rules.reedfrogs_prepare.output.table,
+                ZILLOW_FILES,
+                model_calibration_files,
             )
         ),
     output:
@@ -63,13 +73,14 @@ rule calibration_design:
         CONDA_ENV
     params:
         scale=CALIBRATION["scale"],
+        replications=CALIBRATION["replications"],
     script:
         "../scripts/calibration_design.py"
 
 
 rule calibration_batch:
     input:
-        stan_file="stan/{program}.stan",
+        stan_file=calibration_stan_file,
         stamp=rules.calibration_stan_compile.output.stamp,
         design=rules.calibration_design.output.design,
     output:

@@ -18,6 +18,7 @@ os.environ.update(
 from bayespipe import codedeps, runlock, software, versioning
 from bayespipe.audit.rocrate import write_crate
 from bayespipe.catalog import ANALYSES, REPORT_DIR
+from bayespipe.catalog import rule_files as catalog_rule_files
 from bayespipe.config import validate_config
 from bayespipe.io import HashCache
 from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV

@@ -4,42 +4,12 @@
 # checks the program allows: posterior predictive (<data>_rep), PSIS-LOO (log_lik), held-out.
 # Every job's params carry only its own model's block, so editing one model reruns only its jobs.
 
-import re
-
-from bayespipe.analyses.models.prepare import resolve as resolve_model_path
-from bayespipe.engines.stan.engine import sampler_settings
-from bayespipe.engines.stan.outputs import FIT_FILES
-from bayespipe.engines.stan.program import program_info
-
-MODELS = config["models"] if "models" in ENABLED else {}
-MODELS_CATEGORY = ANALYSES["models"].title
-MODEL_NAMES = "|".join(map(re.escape, MODELS)) or "(?!)"
-MODEL_PROGRAMS = {
-    name: program_info(resolve_model_path(entry["program"], ROOT))
-    for name, entry in MODELS.items()
-}
-
-
-def model_out(path):
-    return out("models", f"{{model}}/{path}")
-
-
-def model_program(wildcards):
-    return os.path.relpath(resolve_model_path(MODELS[wildcards.model]["program"], ROOT), ROOT)
-
-
-def model_sampler(wildcards):
-    return MODELS[wildcards.model].get("sampler", {})
-
-
-def model_threads(wildcards):
-    sampler = sampler_settings(model_sampler(wildcards))
-    return min(sampler["parallel_chains"], sampler["chains"])
-
 
 rule models_data:
     input:
-        table=lambda wildcards: resolve_model_path(MODELS[wildcards.model]["data"], ROOT),
+        table=lambda wildcards: resolve_model_path(
+            MODELS[wildcards.model]["data"], ROOT
+        ),
         program=model_program,
     output:
         stan_data=model_out("data/stan_data.json"),
@@ -172,23 +142,6 @@ rule models_heldout:
         seed=lambda wildcards: model_sampler(wildcards).get("seed", 1),
     script:
         "../scripts/models_heldout.py"
-
-
-def model_targets(name):
-    """Every file one model block produces: the checks its program and block allow."""
-    program, entry = MODEL_PROGRAMS[name], MODELS[name]
-    rule_outputs = [rules.models_data, rules.models_stan_compile, rules.models_fit]
-    if program.replicated():
-        rule_outputs.append(rules.models_ppc)
-    if program.has_log_lik:
-        rule_outputs.append(rules.models_loo)
-    if entry.get("heldout"):
-        rule_outputs.append(rules.models_heldout)
-    return [
-        str(path).replace("{model}", name)
-        for each in rule_outputs
-        for path in each.output
-    ]
 
 
 FINAL_TARGETS.setdefault("models", []).extend(

@@ -8,5 +8,6 @@ with job(snakemake) as record:
         dict(snakemake.input.items()),
         snakemake.params.scale,
         snakemake.output.design,
+        replications=snakemake.params.replications,
     )
     record["design"] = design.describe(made)

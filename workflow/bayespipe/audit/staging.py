@@ -52,7 +52,6 @@ def write_config(manifest: dict, checkout: Path) -> None:
 def raw_paths(manifest: dict) -> list[str]:
     """Relative paths of raw inputs: the data keys of the config and the jobs' outside inputs."""
     from bayespipe.audit.lineage import path_in_version
-
     from bayespipe.versioning import expand_keys
 
     config = flatten(manifest.get("config", {}))

@@ -5,9 +5,9 @@ record the run itself: wall-clock seconds, timestamps, the host, absolute paths 
 Each analysis declares those fields for the files it writes (``outputs`` of its ``ANALYSIS``
 declaration, see ``bayespipe.catalog``); shared writers (job records, the manifest, Stan fits)
 keep a ``VOLATILE_FIELDS`` constant beside the writer. This registry maps each file kind (glob
-patterns on the path inside the version folder) to its declaration. ``reproduce`` ignores exactly the declared fields and compares everything
-else: no field is skipped for its name alone, so a result such as
-``missing_completely_at_random`` is compared like any other.
+patterns on the path inside the version folder) to its declaration. ``reproduce`` ignores
+exactly the declared fields and compares everything else: no field is skipped for its name
+alone, so a result such as ``missing_completely_at_random`` is compared like any other.
 
 Fields are dotted JSON keys, ``*`` standing for any one key or list item
 (``evaluations.*.evaluation_seconds``); for CSV/TSV kinds they are column names. A kind marked
@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from bayespipe.catalog import FileKind, output_kinds
-
 
 # Written per run as a whole.
 PER_RUN_KINDS = (

@@ -189,6 +189,50 @@ def headlines(
             for n in entry.get("notes", [])
             if note_applies(refs["notes"][n], version_dir, config)
         ]
+    return rows + model_headlines(version_dir, config)
+
+
+def model_references(config: dict) -> list[dict]:
+    """Reference entries for the ``references:`` of each enabled model block: the published
+    value counts as reproduced when it lies in this version's 94% HDI."""
+    if "models" not in (config.get("analyses") or []):
+        return []
+    entries = []
+    for name, block in sorted((config.get("models") or {}).items()):
+        source = block.get("reference_source") or f"config: models.{name}.references"
+        for variable, value in (block.get("references") or {}).items():
+            entries.append(
+                {
+                    "id": f"models_{name}_{variable}",
+                    "analysis": "models",
+                    "result": f"{name}: posterior mean of {variable}",
+                    "tutorial": value,
+                    "source": source,
+                    "ours": {
+                        "file": f"models/{name}/summary.csv",
+                        "where": {"variable": variable},
+                        "column": "mean",
+                        "low": "hdi_3%",
+                        "high": "hdi_97%",
+                    },
+                    "agree": {"inside": True},
+                }
+            )
+    return entries
+
+
+def model_headlines(version_dir: Path, config: dict) -> list[Headline]:
+    """The headline rows of the model blocks' references, judged like the declared ones."""
+    rows = []
+    for entry in model_references(config):
+        ours = entry["ours"]
+        row = Headline(
+            entry["id"], "models", entry["result"], entry["tutorial"], entry["source"], ours["file"]
+        )
+        row.value, row.low, row.high = read_value(version_dir, ours)
+        agrees = _agrees(entry, row, {})
+        row.verdict = NOT_RUN if agrees is None else REPRODUCED if agrees else DIFFERS
+        rows.append(row)
     return rows
 
 

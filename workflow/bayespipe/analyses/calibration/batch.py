@@ -7,6 +7,7 @@ complete (StanEngineError) is kept as a failed replication with Stan's message, 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import resource
@@ -52,7 +53,11 @@ def batch_replications(batch: int, replications: int, batch_size: int) -> range:
 
 
 def replication_rng(seed: int, program: str, replication: int) -> np.random.Generator:
-    return np.random.default_rng([seed, PROGRAMS.index(program), replication])
+    if program in PROGRAMS:
+        return np.random.default_rng([seed, PROGRAMS.index(program), replication])
+    # A models: block: a stable number of its own name (Python's hash() changes per process).
+    number = int.from_bytes(hashlib.sha256(program.encode()).digest()[:4], "big")
+    return np.random.default_rng([seed, len(PROGRAMS) + number, replication])
 
 
 def _cpu_seconds() -> float:
@@ -77,7 +82,7 @@ def run_replication(
 ) -> dict:
     """Simulate one data set from the prior, fit it, rank the true values."""
     rng = replication_rng(settings["seed"], program, replication)
-    data, truth = simulate(program, design, rng)
+    data, truth = simulate(program, design, rng, replication)
     sampler = {**settings["sampler"], "seed": int(rng.integers(0, 2**31 - 1))}
     record = {"replication": replication, "seed": sampler["seed"], "truth": truth}
     clock = time.perf_counter()

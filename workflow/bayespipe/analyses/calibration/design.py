@@ -25,11 +25,24 @@ PROGRAMS = (
 )
 ZILLOW_PROGRAMS = PROGRAMS[1:]
 DESIGN_SEED = 16  # which rows a scaled-down zip group keeps (fixed: the design is not random)
+MODEL_PREFIX = "model_"  # calibration's name of a `models:` block: model_<name>
+
+
+def model_program(name: str) -> str:
+    """Calibration's program name of the `models:` block ``name``."""
+    return f"{MODEL_PREFIX}{name}"
+
+
+def is_model(program: str) -> bool:
+    return program.startswith(MODEL_PREFIX) and len(program) > len(MODEL_PREFIX)
 
 
 def check_program(program: str) -> None:
-    if program not in PROGRAMS:
-        raise ValueError(f"unknown program {program!r} (expected one of {', '.join(PROGRAMS)})")
+    if program not in PROGRAMS and not is_model(program):
+        raise ValueError(
+            f"unknown program {program!r} (expected one of {', '.join(PROGRAMS)}, "
+            f"or {MODEL_PREFIX}<name> for a models: block)"
+        )
 
 
 def _scaled(count: int, scale: float) -> int:
@@ -104,12 +117,61 @@ def zillow_design(program: str, table_path, predictors_path, scale: float) -> di
     return design
 
 
-def make_design(program: str, inputs: dict, scale: float, destination) -> dict:
+def model_design(program: str, stan_data_path, posterior_nc, count: int) -> dict:
+    """A `models:` block's design: its Stan data and ``count`` joint draws of its parameters and
+    ``_rep`` quantities from its own prior predictive run (evenly spaced over the chains, so
+    neighbouring replications do not share autocorrelated draws)."""
+    import arviz as az
+
+    from bayespipe.analyses.models.prepare import load_stan_data
+    from bayespipe.engines.stan.program import program_info
+
+    document = read_json(stan_data_path)
+    program_file = document["program"]
+    info = program_info(program_file)
+    idata = az.from_netcdf(posterior_nc)
+    replicated = info.replicated()
+    if "prior" not in idata.groups() or not replicated:
+        raise InputError(
+            program_file,
+            "calibration of a models: block needs a prior predictive run (int prior_only in the "
+            "data block) and a <data>_rep generated quantity to simulate data sets from",
+        )
+    prior, predictive = idata.prior, idata.prior_predictive
+    total = prior.sizes["chain"] * prior.sizes["draw"]
+    if total < count:
+        raise InputError(
+            posterior_nc, f"{total} prior draws, but calibration needs {count} (raise prior_draws)"
+        )
+    picks = np.linspace(0, total - 1, count).round().astype(int)
+
+    def flat(group, name):
+        values = group[name].values
+        return values.reshape(total, *values.shape[2:])[picks].tolist()
+
+    data = load_stan_data(stan_data_path)
+    return {
+        "program": program,
+        "scale": 1.0,
+        "stan_file": program_file,
+        "data": {k: np.asarray(v).tolist() for k, v in data.items()},
+        "types": document["types"],
+        "replicated": replicated,
+        "parameters": {name: flat(prior, name) for name in info.parameters},
+        "replicates": {rep: flat(predictive, rep) for rep in replicated.values()},
+    }
+
+
+def make_design(
+    program: str, inputs: dict, scale: float, destination, replications: int = 100
+) -> dict:
     """The design of ``program`` from its prepared inputs, written as JSON."""
     check_program(program)
     if not 0 < scale <= 1:
         raise ValueError(f"calibration.scale must be in (0, 1]; got {scale}")
-    if program == "tadpoles":
+    if is_model(program):  # screening and confirmation replications, each its own prior draw
+        design = model_design(program, inputs["stan_data"], inputs["posterior"], 2 * replications)
+    elif program == "tadpoles":
         design = tadpoles_design(inputs["table"], scale)
     else:
         design = zillow_design(program, inputs["table"], inputs["predictors"], scale)
@@ -119,14 +181,18 @@ def make_design(program: str, inputs: dict, scale: float, destination) -> dict:
 
 def read_design(path) -> dict:
     design = read_json(path)
-    if design.get("program") not in PROGRAMS:
+    program = str(design.get("program"))
+    if program not in PROGRAMS and not is_model(program):
         raise InputError(path, f"not a calibration design (program {design.get('program')!r})")
     return design
 
 
-def design_inputs(program: str, tadpoles_table, zillow_files: dict) -> dict:
-    """The prepared files a program's design is made from (for the rule's input function)."""
+def design_inputs(program: str, tadpoles_table, zillow_files: dict, model_files=None) -> dict:
+    """The prepared files a program's design is made from (for the rule's input function);
+    ``model_files(name)`` gives a models: block's Stan data and fit."""
     check_program(program)
+    if is_model(program):
+        return model_files(program[len(MODEL_PREFIX) :])
     if program == "tadpoles":
         return {"table": str(tadpoles_table)}
     table = zillow_files["missing" if program == "missing_predictor" else "train"]
@@ -145,6 +211,11 @@ def tracked_indices(sizes, count: int = 3) -> list[int]:
 
 def describe(design: dict) -> dict:
     """Sizes of a design for calibration.json."""
+    if is_model(design["program"]):
+        return {
+            "rows": {k: np.shape(v)[0] for k, v in design["data"].items() if np.ndim(v)},
+            "prior_draws": len(next(iter(design["parameters"].values()))),
+        }
     if design["program"] == "tadpoles":
         return {"tanks": len(design["density"]), "tadpoles": int(sum(design["density"]))}
     summary = {"rows": len(design["group"]), "groups": design["n_groups"]}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from bayespipe.analyses.calibration.design import check_program, tracked_indices
+from bayespipe.analyses.calibration.design import check_program, is_model, tracked_indices
 
 
 def _half_normal(rng, scale: float = 1.0) -> float:
@@ -196,10 +196,34 @@ SIMULATORS = {
 }
 
 
-def simulate(program: str, design: dict, rng) -> tuple[dict, dict]:
+def simulate_model(design: dict, replication: int) -> tuple[dict, dict]:
+    """A `models:` block: replication r takes the r-th stored joint draw of its own prior
+    predictive run; its ``_rep`` quantities replace the data they replicate."""
+    data = {}
+    for name, values in design["data"].items():
+        kind = np.int64 if design["types"][name] == "int" else float
+        data[name] = np.asarray(values, dtype=kind) if np.ndim(values) else values
+    for variable, replicate in design["replicated"].items():
+        values = np.asarray(design["replicates"][replicate][replication], dtype=float)
+        integer = design["types"][variable] == "int"
+        data[variable] = values.round().astype(np.int64) if integer else values
+    truth = {}
+    for name, draws in design["parameters"].items():
+        value = np.asarray(draws[replication], dtype=float)
+        if value.ndim == 0:
+            truth[name] = float(value)
+        elif value.ndim == 1:
+            truth.update(_named(name, value, tracked_indices(np.arange(len(value)))))
+    return data, truth
+
+
+def simulate(program: str, design: dict, rng, replication: int = 0) -> tuple[dict, dict]:
     """(Stan data, true values) of one replication of ``program``."""
     check_program(program)
     if design["program"] != program:
         raise ValueError(f"design of {design['program']!r} given for program {program!r}")
-    data, truth = SIMULATORS[program](design, rng)
+    if is_model(program):
+        data, truth = simulate_model(design, replication)
+    else:
+        data, truth = SIMULATORS[program](design, rng)
     return data, {name: float(value) for name, value in truth.items()}

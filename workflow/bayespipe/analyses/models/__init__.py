@@ -14,8 +14,7 @@ ANALYSIS = Analysis(
     "Your models: Stan programs from config blocks",
     ("models", "stan", "diagnostics"),
     ("models.*.data", "models.*.program"),
-    outputs=(
-        FileKind("model fit metrics", ("models/*/metrics.json",), ("sampling_seconds",)),
-    ),
+    outputs=(FileKind("model fit metrics", ("models/*/metrics.json",), ("sampling_seconds",)),),
     report_order=60,
+    rule_files=("models_common.smk", "models.smk"),
 )

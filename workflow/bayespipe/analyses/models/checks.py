@@ -14,7 +14,7 @@ from bayespipe.io import atomic_path, write_json
 
 INTERVAL = (5, 50, 95)  # the 90% predictive interval and the median
 MAX_ROWS_DRAWN = 60  # above this, rows are drawn as observed against predicted
-DENSITY_DRAWS = 50  # replicated data sets overlaid on the observed distribution
+DENSITY_DRAWS = 50  # replicated data sets drawn beside the observed distribution
 
 
 def _replicate_draws(idata, replicate: str) -> np.ndarray:
@@ -46,30 +46,59 @@ def predictive_table(idata, observed: dict, replicated: dict) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _density_panel(ax, draws: np.ndarray, y: np.ndarray, variable: str) -> None:
+def _ecdf(ax, values: np.ndarray, **style) -> None:
+    x = np.sort(values)
+    ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", **style)
+
+
+def _distribution_panel(ax, draws: np.ndarray, y: np.ndarray, variable: str) -> None:
+    """Empirical CDFs of replicated data sets against the observed one (readable at any N)."""
     picks = np.linspace(0, len(draws) - 1, min(DENSITY_DRAWS, len(draws))).astype(int)
-    bins = np.histogram_bin_edges(np.concatenate([y, draws[picks].ravel()]), bins=30)
     for k, pick in enumerate(picks):
-        ax.hist(draws[pick], bins=bins, histtype="step", color="C1", alpha=0.25, density=True,
-                label="replicated data sets" if k == 0 else None)
-    ax.hist(y, bins=bins, histtype="step", color="k", linewidth=2, density=True, label="observed")
-    ax.set(xlabel=variable, ylabel="density", title=f"{variable}: observed vs replicated")
-    ax.legend(fontsize=8, frameon=False)
+        _ecdf(
+            ax,
+            draws[pick],
+            color="C1",
+            alpha=0.25,
+            linewidth=1,
+            label=f"{len(picks)} replicated data sets" if k == 0 else None,
+        )
+    _ecdf(ax, y, color="k", linewidth=2, label="observed")
+    ax.set(
+        xlabel=variable,
+        ylabel="share of rows <= value",
+        title=f"{variable}: observed vs replicated (ECDF)",
+    )
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
 
 
 def _rows_panel(ax, rows: pd.DataFrame, variable: str) -> None:
     share = rows["inside_90"].mean()
     if len(rows) <= MAX_ROWS_DRAWN:
         x = rows["row"].to_numpy()
-        ax.vlines(x, rows["q05"], rows["q95"], color="C1", alpha=0.6, linewidth=2,
-                  label="predictive 90% interval")
+        ax.vlines(
+            x,
+            rows["q05"],
+            rows["q95"],
+            color="C1",
+            alpha=0.6,
+            linewidth=2,
+            label="predictive 90% interval",
+        )
         ax.plot(x, rows["q50"], "_", color="C1", markersize=10, label="predictive median")
         ax.plot(x, rows["observed"], "o", color="k", markersize=4, label="observed")
         ax.set(xlabel="row", ylabel=variable)
     else:
-        ax.errorbar(rows["observed"], rows["mean"],
-                    yerr=[rows["mean"] - rows["q05"], rows["q95"] - rows["mean"]],
-                    fmt="o", markersize=2, alpha=0.3, color="C1", label="predictive mean, 90%")
+        ax.errorbar(
+            rows["observed"],
+            rows["mean"],
+            yerr=[rows["mean"] - rows["q05"], rows["q95"] - rows["mean"]],
+            fmt="o",
+            markersize=2,
+            alpha=0.3,
+            color="C1",
+            label="predictive mean, 90%",
+        )
         lims = [rows[["observed", "q05"]].min().min(), rows[["observed", "q95"]].max().max()]
         ax.plot(lims, lims, "k--", linewidth=1, label="y = x")
         ax.set(xlabel=f"observed {variable}", ylabel=f"predicted {variable}")
@@ -87,19 +116,20 @@ def posterior_predictive(posterior_nc, stan_data_path, stan_file, figure_path, t
     table = predictive_table(idata, observed, replicated)
     plt = pyplot()
     fig, axes = plt.subplots(
-        len(replicated), 2, figsize=(11, 3.8 * len(replicated)), layout="constrained",
+        len(replicated),
+        2,
+        figsize=(11, 3.8 * len(replicated)),
+        layout="constrained",
         squeeze=False,
     )
     for (density_ax, rows_ax), (variable, replicate) in zip(axes, replicated.items(), strict=True):
         y = np.asarray(observed[variable], dtype=float).ravel()
-        _density_panel(density_ax, _replicate_draws(idata, replicate), y, variable)
+        _distribution_panel(density_ax, _replicate_draws(idata, replicate), y, variable)
         _rows_panel(rows_ax, table[table["variable"] == variable], variable)
     save_figure(fig, figure_path)
     with atomic_path(table_path) as tmp:
         table.to_csv(tmp, index=False)
-    return {
-        v: float(table.loc[table["variable"] == v, "inside_90"].mean()) for v in replicated
-    }
+    return {v: float(table.loc[table["variable"] == v, "inside_90"].mean()) for v in replicated}
 
 
 def loo(posterior_nc, path) -> dict:
@@ -151,7 +181,10 @@ def heldout(
     generated, info = get_engine(engine).generate_quantities(
         stan_file, data, draws, stamp_path=stamp_path, seed=seed
     )
-    result = {"heldout_rows": None, "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"])}
+    result = {
+        "heldout_rows": None,
+        "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"]),
+    }
     if program.has_log_lik:
         log_lik = generated["log_lik"].reshape(result["draws"], -1)
         lpd = _lpd(log_lik)

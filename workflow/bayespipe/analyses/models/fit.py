@@ -30,7 +30,11 @@ def _sample(stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain, 
 
     try:
         return stan_engine.fit(
-            stan_file, data, sampler, stamp_path=stamp_path, prior_only=prior_only,
+            stan_file,
+            data,
+            sampler,
+            stamp_path=stamp_path,
+            prior_only=prior_only,
             idata_kwargs=kwargs,
         )
     except StanEngineError as exc:

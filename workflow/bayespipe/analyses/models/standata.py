@@ -47,12 +47,10 @@ def parse_form(key: str, entry) -> Source:
     """The form of one block entry; anything else is an error naming ``key``."""
     if entry == "rows":
         return Source("rows")
-    if isinstance(entry, bool):
-        raise InputError(None, f"{key}: {entry!r} is not a form (expected {FORM_HELP})")
-    if isinstance(entry, int | float) or _numeric_list(entry):
+    if _is_number(entry) or _numeric_list(entry):
         return Source("literal")
     if isinstance(entry, dict) and len(entry) == 1:
-        (form, value), = entry.items()
+        ((form, value),) = entry.items()
         if form in ("levels", "index", "column") and isinstance(value, str) and value:
             return Source(form, (value,))
         if form == "columns" and _strings(value):
@@ -108,10 +106,11 @@ class DataBuilder:
         missing = [n for n in declared if n not in self.block and n != "prior_only"]
         if missing:
             variable = declared[missing[0]]
+            declaration = variable.declaration or variable.name
             raise InputError(
                 self.program.path,
-                f"Stan variable '{variable.name}' (declared `{variable.declaration or variable.name}`)"
-                f" is not built by {self.key}; add '{variable.name}:' with one of: {FORM_HELP}",
+                f"Stan variable '{variable.name}' (declared `{declaration}`) is not built by "
+                f"{self.key}; add '{variable.name}:' with one of: {FORM_HELP}",
             )
 
     def wanted_by(self, name: str) -> str:
@@ -169,10 +168,6 @@ class DataBuilder:
                 f"{self.key}.{name} ({source.form}) gives {shape}, but Stan variable '{name}' "
                 f"is declared `{variable.declaration or name}` with {variable.dimensions}",
             )
-        if variable.base == "int" and source.form in ("levels", "index", "rows"):
-            return
-        if variable.base != "int" and source.form in ("levels", "index"):
-            return  # codes and counts are whole numbers; a real accepts them
 
     def _resolve(self, expression: str | None, data: dict):
         """A size or bound: a number, or the values of a data variable; None when unknown."""
@@ -238,8 +233,10 @@ class DataBuilder:
         source = self.sources.get(name)
         if source is None or not source.columns or not index:
             return None, None
-        column = source.columns[index[1]] if source.form == "columns" and len(index) > 1 else (
-            source.columns[0]
+        column = (
+            source.columns[index[1]]
+            if source.form == "columns" and len(index) > 1
+            else (source.columns[0])
         )
         row = int(rows[index[0]]) + 1 if index[0] < len(rows) else None
         return column, row

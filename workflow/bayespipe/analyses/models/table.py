@@ -76,8 +76,10 @@ def numbers(series: pd.Series, path, *, integer: bool, wanted_by: str) -> np.nda
     if not np.isfinite(floats).all():
         row = _first_row(~np.isfinite(floats))
         raise InputError(
-            path, f"{floats[row - 1]} is not finite (wanted by {wanted_by})",
-            column=series.name, row=row,
+            path,
+            f"{floats[row - 1]} is not finite (wanted by {wanted_by})",
+            column=series.name,
+            row=row,
         )
     if not integer:
         return floats

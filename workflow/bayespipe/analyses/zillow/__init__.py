@@ -17,4 +17,5 @@ ANALYSIS = Analysis(
         FileKind("Zillow network metrics", ("zillow/network/metrics.json",), ("train_seconds",)),
     ),
     report_order=10,
+    rule_files=("zillow_common.smk", "zillow_data.smk", "zillow_models.smk", "zillow_network.smk"),
 )

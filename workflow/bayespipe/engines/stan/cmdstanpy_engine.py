@@ -270,7 +270,9 @@ class CmdStanPyEngine(StanEngine):
         names, columns = stan_csv_columns(draws)
         chains, n_draws = next(iter(draws.values())).shape[:2]
         with tempfile.TemporaryDirectory(prefix="bayespipe-gq-") as folder:
-            fitted, data_file, output = (Path(folder) / n for n in ("fit.csv", "data.json", "gq.csv"))
+            fitted, data_file, output = (
+                Path(folder) / name for name in ("fit.csv", "data.json", "gq.csv")
+            )
             pd.DataFrame(np.column_stack(columns), columns=names).to_csv(fitted, index=False)
             write_stan_json(str(data_file), self._run_data(data, False))
             command = [

@@ -16,7 +16,7 @@ def flat_names(name: str, shape) -> list[str]:
 
 
 def stan_csv_columns(draws: dict) -> tuple[list[str], list[np.ndarray]]:
-    """Names and columns (chains stacked, chain by chain) of draws given as (chain, draw, *shape)."""
+    """Names and columns (chain after chain) of draws given as (chain, draw, *shape)."""
     names, columns = [], []
     for name, values in draws.items():
         values = np.asarray(values, dtype=float)
@@ -37,7 +37,7 @@ def stan_columns_to_array(table, name: str, chains: int, n_draws: int) -> np.nda
     columns = [c for c in table.columns if c.startswith(prefix)]
     if not columns:
         raise KeyError(f"no column of '{name}' in the generated quantities")
-    index = np.array([[int(i) for i in c[len(prefix):].split(".")] for c in columns])
+    index = np.array([[int(i) for i in c[len(prefix) :].split(".")] for c in columns])
     shape = tuple(index.max(axis=0))
     out = np.empty((chains * n_draws, *shape))
     values = table[columns].to_numpy()

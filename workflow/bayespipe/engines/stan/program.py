@@ -67,9 +67,7 @@ class ProgramInfo:
 
     def replicated(self) -> dict[str, str]:
         """Data variable -> its replicate: a generated quantity named like it plus ``_rep``."""
-        return {
-            name: f"{name}_rep" for name in self.data if f"{name}_rep" in self.generated
-        }
+        return {name: f"{name}_rep" for name in self.data if f"{name}_rep" in self.generated}
 
 
 def stanc_path() -> str:

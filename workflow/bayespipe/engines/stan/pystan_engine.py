@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from bayespipe.engines.stan.draws import flat_names, stan_columns_to_array
 from bayespipe.engines.stan.engine import (
     StanEngine,
     StanEngineError,
@@ -14,7 +15,6 @@ from bayespipe.engines.stan.engine import (
     _locked,
     sampler_settings,
 )
-from bayespipe.engines.stan.draws import flat_names, stan_columns_to_array
 from bayespipe.engines.stan.program import program_info
 from bayespipe.io import write_json
 

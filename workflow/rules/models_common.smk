@@ -1,0 +1,83 @@
+# Helpers of workflow/rules/models.smk (your own models from `models:` config blocks).
+
+import re
+
+from bayespipe.analyses.calibration import design as calibration_design
+
+from bayespipe.analyses.models.prepare import resolve as resolve_model_path
+from bayespipe.engines.stan.engine import sampler_settings
+from bayespipe.engines.stan.outputs import FIT_FILES
+from bayespipe.engines.stan.program import program_info
+
+CALIBRATED_MODELS = config["calibration"]["models"] if "calibration" in ENABLED else []
+unknown = sorted(set(CALIBRATED_MODELS) - set(config["models"]))
+if unknown:
+    raise ValueError(
+        f"calibration.models names {', '.join(unknown)}, which no models: block defines"
+    )
+# The blocks whose rules can run: every block when the analysis runs, the calibrated ones
+# (their data and prior predictive runs make the simulated data sets) when only calibration does.
+MODELS = {
+    name: block
+    for name, block in config["models"].items()
+    if "models" in ENABLED or name in CALIBRATED_MODELS
+}
+MODELS_CATEGORY = ANALYSES["models"].title
+MODEL_NAMES = "|".join(map(re.escape, MODELS)) or "(?!)"
+MODEL_PROGRAMS = {
+    name: program_info(resolve_model_path(entry["program"], ROOT))
+    for name, entry in MODELS.items()
+}
+
+
+def model_out(path):
+    return out("models", f"{{model}}/{path}")
+
+
+def model_program(wildcards):
+    return os.path.relpath(
+        resolve_model_path(MODELS[wildcards.model]["program"], ROOT), ROOT
+    )
+
+
+def model_sampler(wildcards):
+    return MODELS[wildcards.model].get("sampler", {})
+
+
+def model_threads(wildcards):
+    sampler = sampler_settings(model_sampler(wildcards))
+    return min(sampler["parallel_chains"], sampler["chains"])
+
+
+def model_targets(name):
+    """Every file one model block produces: the checks its program and block allow."""
+    program, entry = MODEL_PROGRAMS[name], MODELS[name]
+    # Looked up when called, after models.smk has defined the rules.
+    rule_outputs = [rules.models_data, rules.models_stan_compile, rules.models_fit]
+    if program.replicated():
+        rule_outputs.append(rules.models_ppc)
+    if program.has_log_lik:
+        rule_outputs.append(rules.models_loo)
+    if entry.get("heldout"):
+        rule_outputs.append(rules.models_heldout)
+    return [
+        str(path).replace("{model}", name)
+        for each in rule_outputs
+        for path in each.output
+    ]
+
+
+def calibration_stan_file(wildcards):
+    """The Stan program of a calibrated program: stan/<program>.stan, or a models: block's."""
+    if calibration_design.is_model(wildcards.program):
+        name = wildcards.program[len(calibration_design.MODEL_PREFIX) :]
+        return os.path.relpath(resolve_model_path(MODELS[name]["program"], ROOT), ROOT)
+    return f"stan/{wildcards.program}.stan"
+
+
+def model_calibration_files(name):
+    """What a models: block's calibration design is made from: its data and its fit."""
+    return {
+        "stan_data": out("models", f"{name}/data/stan_data.json"),
+        "posterior": out("models", f"{name}/posterior.nc"),
+    }
