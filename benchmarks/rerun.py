@@ -1,6 +1,6 @@
 """Which jobs a change reruns, and how long the rerun takes, beside a full run.
 
-    python benchmarks/rerun.py [--configfile config/config.yaml] [--cores 2]
+    python benchmarks/rerun.py [--configfile config/config.yaml] [--cores 2] [--analyses a,b]
 
 Copies the repository to a temporary folder, runs the workflow once, then applies each change
 below on top of the previous one (as a user iterating would) and reruns the same command. For
@@ -74,18 +74,42 @@ def changes(configfile: str, settings: dict) -> list[tuple[str, callable]]:
             lambda w: append_comment(w, "workflow/bayespipe/analyses/moons/network.py"),
         ),
         ("comment in the CLI", lambda w: append_comment(w, "workflow/bayespipe/cli.py")),
+        (
+            "second model added to models:",
+            lambda w: add_model(w, configfile, "eight_schools_again", "eight_schools", seed=7),
+        ),
+        (
+            "models.eight_schools.sampler.seed changed",
+            lambda w: set_key(w, configfile, "models.eight_schools.sampler.seed", 4242),
+        ),
     ]
+
+
+def add_model(workdir: Path, configfile: str, name: str, like: str, seed: int) -> None:
+    """A new block under models: (a copy of ``like`` with another seed), as a user adds one."""
+    path = workdir / configfile
+    config = yaml.safe_load(path.read_text())
+    blocks = config.setdefault("models", {})
+    source = blocks.get(like) or yaml.safe_load((REPO / "config/config.yaml").read_text())[
+        "models"
+    ][like]
+    blocks[name] = {**source, "sampler": {**source.get("sampler", {}), "seed": seed}}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--configfile", default="config/config.yaml")
     parser.add_argument("--cores", default="2")
+    parser.add_argument(
+        "--analyses", default=None, help="comma-separated analyses to run (default: the config's)"
+    )
     args = parser.parse_args()
+    extra = ("--config", f"analyses=[{args.analyses}]") if args.analyses else ()
 
     workdir = copy_repo(Path(tempfile.mkdtemp()) / "repo")
     settings = yaml.safe_load((workdir / args.configfile).read_text())
-    seconds, jobs = run(workdir, args.configfile, args.cores)
+    seconds, jobs = run(workdir, args.configfile, args.cores, *extra)
     rows = [
         {
             "change": "first run (nothing done before)",
@@ -97,8 +121,8 @@ def main() -> None:
     ]
     for label, apply in changes(args.configfile, settings):
         apply(workdir)
-        _, planned = run(workdir, args.configfile, args.cores, "--dry-run")
-        seconds, jobs = run(workdir, args.configfile, args.cores)
+        _, planned = run(workdir, args.configfile, args.cores, *extra, "--dry-run")
+        seconds, jobs = run(workdir, args.configfile, args.cores, *extra)
         rows.append(
             {
                 "change": label,
@@ -119,7 +143,15 @@ def main() -> None:
     out = REPO / "benchmarks" / "results" / "rerun.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        json.dumps({"configfile": args.configfile, "cores": args.cores, "runs": rows}, indent=2)
+        json.dumps(
+            {
+                "configfile": args.configfile,
+                "cores": args.cores,
+                "analyses": args.analyses,
+                "runs": rows,
+            },
+            indent=2,
+        )
     )
     print(f"wrote {out}")
 

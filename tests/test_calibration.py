@@ -415,7 +415,14 @@ def test_a_models_block_is_simulated_from_its_own_prior_predictive_run(tmp_path)
         "data": "data/eight_schools.csv",
         "stan_data": {"J": "rows", "y": {"column": "effect"}, "sigma": {"column": "stderr"}},
     }
-    prepare("eight_schools", block, root, tmp_path / "data.json", tmp_path / "card.json")
+    prepare(
+        "eight_schools",
+        block,
+        root / block["data"],
+        root / block["program"],
+        tmp_path / "data.json",
+        tmp_path / "card.json",
+    )
     rng = np.random.default_rng(0)
     chains, draws = 2, 10
     mu, tau = rng.normal(size=(chains, draws)), rng.exponential(size=(chains, draws))

@@ -78,7 +78,7 @@ def test_a_good_table_builds_every_variable_with_the_declared_types(tmp_path):
 def test_prepare_writes_typed_stan_data_and_a_card_for_csv_and_parquet(tmp_path):
     for name in ("traps.csv", "traps.parquet"):
         path = write(tmp_path, traps_table(), name)
-        card = prepare("traps", entry(path), tmp_path, tmp_path / "d.json", tmp_path / "c.json")
+        card = prepare("traps", entry(path), path, TRAPS, tmp_path / "d.json", tmp_path / "c.json")
         loaded = load_stan_data(tmp_path / "d.json")
         assert card["rows"] == 12 and card["replicated"] == {"y": "y_rep"} and card["log_lik"]
         assert loaded["N"] == 12 and loaded["y"].dtype == np.int64
@@ -92,7 +92,8 @@ def test_heldout_rows_are_a_seeded_disjoint_share(tmp_path):
     prepare(
         "traps",
         entry(path, heldout={"fraction": 0.25, "seed": 4}),
-        tmp_path,
+        path,
+        TRAPS,
         tmp_path / "d.json",
         tmp_path / "c.json",
     )

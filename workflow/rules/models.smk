@@ -7,9 +7,7 @@
 
 rule models_data:
     input:
-        table=lambda wildcards: resolve_model_path(
-            MODELS[wildcards.model]["data"], ROOT
-        ),
+        table=model_table,
         program=model_program,
     output:
         stan_data=model_out("data/stan_data.json"),
@@ -23,8 +21,7 @@ rule models_data:
     conda:
         CONDA_ENV
     params:
-        entry=lambda wildcards: MODELS[wildcards.model],
-        root=str(ROOT),
+        entry=model_data_block,
     script:
         "../scripts/models_data.py"
 
@@ -54,6 +51,7 @@ rule models_stan_compile:
 
 rule models_fit:
     input:
+        table=model_table,
         stan_data=rules.models_data.output.stan_data,
         program=model_program,
         stamp=rules.models_stan_compile.output.stamp,
@@ -71,10 +69,9 @@ rule models_fit:
     threads: model_threads
     params:
         engine=STAN_ENGINE,
-        entry=lambda wildcards: MODELS[wildcards.model],
+        entry=model_data_block,
         sampler=model_sampler,
         diagnostics=config["diagnostics"],
-        root=str(ROOT),
     script:
         "../scripts/models_fit.py"
 

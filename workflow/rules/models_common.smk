@@ -34,10 +34,26 @@ def model_out(path):
     return out("models", f"{{model}}/{path}")
 
 
+def model_path(path):
+    """A block's path for an input: relative to the repository root inside it, else absolute."""
+    resolved = resolve_model_path(path, ROOT).resolve()
+    inside = resolved.is_relative_to(ROOT.resolve())
+    return os.path.relpath(resolved, ROOT.resolve()) if inside else str(resolved)
+
+
+def model_table(wildcards):
+    return model_path(MODELS[wildcards.model]["data"])
+
+
 def model_program(wildcards):
-    return os.path.relpath(
-        resolve_model_path(MODELS[wildcards.model]["program"], ROOT), ROOT
-    )
+    return model_path(MODELS[wildcards.model]["program"])
+
+
+def model_data_block(wildcards):
+    """What a block's data and fit need of it besides the sampler: a changed seed or reference
+    reruns neither its data job nor its compile."""
+    block = MODELS[wildcards.model]
+    return {k: block[k] for k in ("program", "data", "stan_data", "heldout") if k in block}
 
 
 def model_sampler(wildcards):
@@ -71,7 +87,7 @@ def calibration_stan_file(wildcards):
     """The Stan program of a calibrated program: stan/<program>.stan, or a models: block's."""
     if calibration_design.is_model(wildcards.program):
         name = wildcards.program[len(calibration_design.MODEL_PREFIX) :]
-        return os.path.relpath(resolve_model_path(MODELS[name]["program"], ROOT), ROOT)
+        return model_path(MODELS[name]["program"])
     return f"stan/{wildcards.program}.stan"
 
 

@@ -6,7 +6,8 @@ with job(snakemake, stan_file=snakemake.input.program) as record:
     record["card"] = prepare(
         snakemake.wildcards.model,
         snakemake.params.entry,
-        snakemake.params.root,
+        snakemake.input.table,
+        snakemake.input.program,
         snakemake.output.stan_data,
         snakemake.output.card,
     )

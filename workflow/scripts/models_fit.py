@@ -7,7 +7,7 @@ with job(snakemake, stan_file=snakemake.input.program) as record:
     record["metrics"] = fit.fit(
         snakemake.wildcards.model,
         snakemake.params.entry,
-        snakemake.params.root,
+        snakemake.input.table,
         snakemake.input.stan_data,
         snakemake.input.program,
         snakemake.input.stamp,

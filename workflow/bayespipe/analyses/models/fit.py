@@ -44,7 +44,7 @@ def _sample(stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain, 
 def fit(
     name: str,
     entry: dict,
-    root,
+    table_path,
     stan_data_path,
     stan_file,
     stamp_path,
@@ -65,7 +65,7 @@ def fit(
     kwargs = idata_kwargs(program)
 
     def explain(message: str) -> str:
-        build, _ = builder(name, entry, root)
+        build, _ = builder(name, entry, table_path, stan_file)
         rows = [r - 1 for r in read_json(stan_data_path)["rows"]["fit"]]
         return build.explain_stan_error(message, rows)
 

@@ -25,14 +25,12 @@ def resolve(path: str, root: str | Path) -> Path:
     return Path(path) if Path(path).is_absolute() else Path(root) / path
 
 
-def builder(name: str, entry: dict, root) -> tuple[DataBuilder, ProgramInfo]:
+def builder(name: str, entry: dict, table_path, program_path) -> tuple[DataBuilder, ProgramInfo]:
     """The data builder of one model block (its table and program read and checked)."""
     key = f"models.{name}"
-    for field in ("program", "data", "stan_data"):
-        if field not in entry:
-            raise InputError(None, f"{key}: missing key '{field}'")
-    program = program_info(resolve(entry["program"], root))
-    table_path = resolve(entry["data"], root)
+    if "stan_data" not in entry:
+        raise InputError(None, f"{key}: missing key 'stan_data'")
+    program = program_info(program_path)
     table = read_table(table_path)
     return (
         DataBuilder(table, entry["stan_data"], program, path=table_path, key=f"{key}.stan_data"),
@@ -44,9 +42,9 @@ def jsonable(data: dict) -> dict:
     return {k: np.asarray(v).tolist() for k, v in data.items()}
 
 
-def prepare(name: str, entry: dict, root, stan_data_path, card_path) -> dict:
+def prepare(name: str, entry: dict, table_path, program_path, stan_data_path, card_path) -> dict:
     """Check and build the model's Stan data; write it and the data card."""
-    build, program = builder(name, entry, root)
+    build, program = builder(name, entry, table_path, program_path)
     n_rows = len(build.table)
     heldout = entry.get("heldout")
     if heldout:

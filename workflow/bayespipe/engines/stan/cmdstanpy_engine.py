@@ -277,7 +277,7 @@ class CmdStanPyEngine(StanEngine):
             write_stan_json(str(data_file), self._run_data(data, False))
             command = [
                 str(exe), "generate_quantities", f"fitted_params={fitted}",
-                "data", f"file={data_file}", "output", f"file={output}",
+                "data", f"file={data_file}", "output", f"file={output}", "sig_figs=18",
                 "random", f"seed={seed}",
             ]
             result = subprocess.run(command, capture_output=True, text=True)
