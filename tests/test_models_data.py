@@ -229,3 +229,16 @@ def test_program_info_names_a_missing_or_broken_program(tmp_path):
     info = program_info(TRAPS)
     assert info.parameters == ("alpha", "beta_x", "beta", "sigma_site", "z")
     assert info.replicated() == {"y": "y_rep"} and info.has_log_lik and info.has_prior_only
+
+
+def test_heldout_rows_need_parameters_whose_size_does_not_follow_the_rows(tmp_path):
+    program = tmp_path / "per_row.stan"
+    program.write_text(
+        "data { int N; vector[N] y; }\nparameters { vector[N] z; }\nmodel { z ~ normal(y, 1); }"
+    )
+    path = write(tmp_path, traps_table(20))
+    block = {"program": str(program), "data": str(path), "heldout": {"fraction": 0.25}}
+    block["stan_data"] = {"N": "rows", "y": {"column": "temp"}}
+    with pytest.raises(InputError, match=r"parameter 'z' is declared `vector\[N\] z`.*15.*5"):
+        prepare("m", block, path, program, tmp_path / "d.json", tmp_path / "c.json")
+    assert not (tmp_path / "d.json").exists()

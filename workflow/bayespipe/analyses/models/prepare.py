@@ -13,7 +13,7 @@ import numpy as np
 
 from bayespipe.analyses.models.standata import DataBuilder, split_rows
 from bayespipe.analyses.models.table import read_table
-from bayespipe.engines.stan.program import ProgramInfo, program_info
+from bayespipe.engines.stan.program import ProgramInfo, parse_parameters_block, program_info
 from bayespipe.errors import InputError
 from bayespipe.io import read_json, write_json
 
@@ -53,6 +53,8 @@ def prepare(name: str, entry: dict, table_path, program_path, stan_data_path, ca
         fit_rows, heldout_rows = np.arange(n_rows), np.array([], dtype=int)
     fit_data = build.build(fit_rows)
     heldout_data = build.build(heldout_rows) if heldout else None
+    if heldout_data is not None:
+        check_heldout_parameters(name, program_path, fit_data, heldout_data)
     document = {
         "format": FORMAT,
         "model": name,
@@ -80,6 +82,26 @@ def prepare(name: str, entry: dict, table_path, program_path, stan_data_path, ca
     }
     write_json(card_path, card)
     return card
+
+
+def check_heldout_parameters(name: str, program_path, fit_data: dict, heldout_data: dict) -> None:
+    """Held-out rows are scored with the fitted draws, so no parameter may change size with the
+    rows (vector[N] z would: a per-row effect has no draw for a new row)."""
+    declared = parse_parameters_block(Path(program_path).read_text())
+    for parameter in declared.values():
+        for size in parameter.sizes:
+            name_of_size = size.strip()
+            if name_of_size in fit_data and np.ndim(fit_data[name_of_size]) == 0:
+                fitted, held = fit_data[name_of_size], heldout_data[name_of_size]
+                if fitted != held:
+                    raise InputError(
+                        program_path,
+                        f"models.{name}.heldout: parameter '{parameter.name}' is declared "
+                        f"`{parameter.declaration}`, and {name_of_size} is {fitted} for the fitted "
+                        f"rows but {held} for the held-out ones: held-out rows need parameters "
+                        "whose sizes do not depend on the rows (use levels, counted over the "
+                        "whole table), or drop heldout",
+                    )
 
 
 def _shape_text(value) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 from bayespipe.errors import InputError
 
 CONTAINER_DIMENSIONS = {"vector": 1, "row_vector": 1, "simplex": 1, "matrix": 2}
-BLOCK = re.compile(r"\bdata\s*\{")
+BLOCK = re.compile(r"(?<![\w ])\s*data\s*\{|^\s*data\s*\{", re.M)
+PARAMETERS_BLOCK = re.compile(r"(?<!transformed )\bparameters\s*\{")
 DECLARATION = re.compile(
     r"^(?:array\s*\[(?P<array>[^\]]*)\]\s*)?"
     r"(?P<type>int|real|vector|row_vector|matrix|simplex)\s*"
@@ -133,8 +134,17 @@ def _bounds(text: str | None) -> dict[str, str]:
 
 def parse_data_block(text: str) -> dict[str, DataVariable]:
     """Declarations of the data block of a Stan program's text (names in declaration order)."""
+    return _parse_block(text, BLOCK)
+
+
+def parse_parameters_block(text: str) -> dict[str, DataVariable]:
+    """Declarations of the parameters block (sizes and bounds as written)."""
+    return _parse_block(text, PARAMETERS_BLOCK)
+
+
+def _parse_block(text: str, block: re.Pattern) -> dict[str, DataVariable]:
     code = _without_comments(text)
-    start = BLOCK.search(code)
+    start = block.search(code)
     if not start:
         return {}
     variables = {}
