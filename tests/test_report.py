@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bayespipe.catalog import ANALYSES
-from bayespipe.io import sha256_file
+from bayespipe.io import mismatched_files, sha256_file
 from bayespipe.report import collect, headline, present
 from bayespipe.report.html import TEMPLATES, page_files, render, write_report
 
@@ -410,7 +410,6 @@ def test_code_snapshot_copies_exactly_the_recorded_code(tmp_path):
     from bayespipe.report.snapshot import (
         CodeChangedError,
         code_digest,
-        verify_snapshot,
         write_snapshot,
     )
     from bayespipe.versioning import code_files
@@ -424,10 +423,10 @@ def test_code_snapshot_copies_exactly_the_recorded_code(tmp_path):
     code = {f: sha256_file(root / f) for f in code_files(root)}
     target = tmp_path / "v" / "report" / "code-snapshot"
     write_snapshot(root, target, code_digest(code))
-    assert verify_snapshot(target, code) == []
+    assert mismatched_files(target, code) == []
     copied = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert copied == sorted(code)
     (root / "workflow" / "scripts" / "a.py").write_text("print(2)\n")  # edited during the run
     with pytest.raises(CodeChangedError):
         write_snapshot(root, target, code_digest(code))
-    assert verify_snapshot(target, code) == []  # the earlier snapshot is left whole
+    assert mismatched_files(target, code) == []  # the earlier snapshot is left whole

@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 
 from bayespipe import software
-from bayespipe.engines.stan import engine as stan_engine
+from bayespipe.engines.stan.base import StaleStampError, StanEngineError
+from bayespipe.engines.stan.cmdstanpy_engine import CmdStanPyEngine
 from bayespipe.engines.stan.engine import (
-    CmdStanPyEngine,
-    PyStanEngine,
-    StaleStampError,
-    StanEngineError,
     get_engine,
     sampler_settings,
 )
+from bayespipe.engines.stan.pystan_engine import PyStanEngine
+from bayespipe.io import read_json, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 TADPOLES = REPO / "stan" / "tadpoles.stan"
@@ -66,9 +65,9 @@ def test_auto_picks_cmdstanpy_only_when_cmdstan_resolves(monkeypatch):
 def test_compile_writes_a_stamp(stamp):
     import httpstan.cache
 
-    record = stan_engine.read_json(stamp)
+    record = read_json(stamp)
     assert record["engine"] == "pystan"
-    assert record["stan_sha256"] == stan_engine.sha256_file(TADPOLES)
+    assert record["stan_sha256"] == sha256_file(TADPOLES)
     assert record["versions"]["stan"] == software.httpstan_stan_version()
     assert record["model_name"].startswith("models/")
     assert httpstan.cache.model_directory(record["model_name"]).is_dir()
@@ -83,7 +82,7 @@ def test_fit_reuses_the_compiled_model(stamp, monkeypatch):
 
     monkeypatch.setattr(httpstan.models, "build_services_extension_module", no_compiling)
     idata, info = PyStanEngine().fit(TADPOLES, DATA, SMALL, stamp_path=stamp)
-    assert info["model_name"] == stan_engine.read_json(stamp)["model_name"]
+    assert info["model_name"] == read_json(stamp)["model_name"]
     assert idata.posterior.sizes["chain"] == 2
 
 

@@ -12,8 +12,8 @@ from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.config import load_config
 from bayespipe.engines.stan.data import StanDataError
 from bayespipe.engines.stan.diagnostics import DiagnosticsError
-from bayespipe.engines.stan.engine import PyStanEngine
 from bayespipe.engines.stan.outputs import fit_outputs
+from bayespipe.engines.stan.pystan_engine import PyStanEngine
 
 REPO = Path(__file__).resolve().parents[1]
 STAN_FILE = REPO / "stan" / "tadpoles.stan"

@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from bayespipe.analyses.zillow import fit, models, prep, synthetic
-from bayespipe.engines.stan.engine import PyStanEngine
+from bayespipe.engines.stan.pystan_engine import PyStanEngine
 from bayespipe.io import read_json
 from test_zillow_models import simulated_rows
 

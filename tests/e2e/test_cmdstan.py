@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bayespipe.engines.stan.engine import DEFAULT_EXE_CACHE, CmdStanPyEngine
+from bayespipe.engines.stan.cmdstanpy_engine import DEFAULT_EXE_CACHE, CmdStanPyEngine
 from bayespipe.engines.stan.outputs import FIT_FILES
 from bayespipe.io import read_json
 from conftest import (

@@ -22,8 +22,14 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def mismatched_files(folder: str | Path, expected: dict[str, str]) -> list[str]:
+    """Paths (relative to ``folder``) that are missing or whose sha256 differs from ``expected``."""
+    folder = Path(folder)
+    return [
+        rel
+        for rel, sha in sorted(expected.items())
+        if not (folder / rel).is_file() or sha256_file(folder / rel) != sha
+    ]
 
 
 class HashCache:

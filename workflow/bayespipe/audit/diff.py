@@ -20,9 +20,9 @@ from bayespipe.audit.compare import Change, compare_maps, flatten, numeric_chang
 from bayespipe.audit.comparers import EQUIVALENT, compare_file
 from bayespipe.audit.volatile import declared, kind_of
 from bayespipe.errors import InputError
+from bayespipe.filekinds import json_kind
 from bayespipe.io import read_json
 from bayespipe.provenance import MANIFEST
-from bayespipe.report.collect import json_kind
 
 ALWAYS_REBUILT = ("report/",)  # results of the whole version: differ whenever anything does
 METRIC_KINDS = ("metrics", "diagnostics", "data_card")

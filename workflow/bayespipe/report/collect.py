@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bayespipe.catalog import ANALYSES, REPORT_DIR
+from bayespipe.filekinds import json_kind
 
 # Issue order: the Zillow study first, then tadpoles, the Bayesian networks, LeNet, calibration.
 SECTION_ORDER = ("zillow", "tadpoles", "moons", "sinusoid", "mnist", "calibration")
@@ -25,14 +26,6 @@ MAX_TABLE_ROWS = 60
 MAX_TABLE_BYTES = 2_000_000
 TABLE_NAME = re.compile(
     r"(comparison|summary|metrics|diagnostics|gates|recovery|accuracy|card|_vs_|calibration)", re.I
-)
-JSON_KINDS = (
-    ("data_card", re.compile(r"data_card", re.I)),
-    ("diagnostics", re.compile(r"diagnostic|gates", re.I)),
-    (
-        "metrics",
-        re.compile(r"metric|accuracy|summary|comparison|recovery|ood|evaluation|calibration", re.I),
-    ),
 )
 PASS_KEYS = ("passed", "pass", "ok", "gates_passed", "all_passed")
 NOT_CHECKS = ("approximate",)  # booleans of a diagnostics file that describe it, not a check
@@ -86,13 +79,6 @@ class AnalysisSection:
     gates: list[Gate] = field(default_factory=list)
     approximate: list[ApproximateFit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def json_kind(name: str) -> str:
-    for kind, pattern in JSON_KINDS:
-        if pattern.search(name):
-            return kind
-    return "other"
 
 
 def _result_files(folder: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from bayespipe.filekinds import json_kind
 from bayespipe.report import collect
 from bayespipe.report.headline import NOT_RUN, Headline
 
@@ -117,7 +118,7 @@ def _table_item(report_dir: Path, table: collect.Table) -> Item:
     kind = (
         "comparison"
         if "comparison" in name or "_vs_" in name
-        else ("diagnostics" if collect.json_kind(name) == "diagnostics" else "table")
+        else ("diagnostics" if json_kind(name) == "diagnostics" else "table")
     )
     return Item(
         table.path,

@@ -4,6 +4,7 @@ import contextlib
 import copy
 import io
 import logging
+import os
 import re
 import shutil
 import sys
@@ -14,8 +15,7 @@ from pathlib import Path
 
 from bayespipe import software
 from bayespipe.engines.stan import diagnostics as gates
-from bayespipe.engines.stan.engine import (
-    DEFAULT_EXE_CACHE,
+from bayespipe.engines.stan.base import (
     StaleStampError,
     StanEngine,
     StanEngineError,
@@ -27,6 +27,11 @@ from bayespipe.engines.stan.engine import (
 from bayespipe.io import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
+
+# Where CmdStanPy's executables are cached, keyed by program text, options and CmdStan version.
+DEFAULT_EXE_CACHE = Path(
+    os.environ.get("BAYESPIPE_CMDSTAN_CACHE", "~/.cache/bayespipe/cmdstan")
+).expanduser()
 
 # What CmdStanPy's show_console prints for an empty line of Stan's output (one or more chains'
 # prefixes, when parallel chains interleave).

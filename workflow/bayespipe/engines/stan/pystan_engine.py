@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bayespipe.engines.stan.engine import (
+from bayespipe.engines.stan.base import (
     StanEngine,
     StanEngineError,
     _converter_kwargs,
