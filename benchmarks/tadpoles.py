@@ -94,7 +94,7 @@ def run_tfp(table, hmc, tfp_config, nuts_idata, folder) -> dict:
     from bayespipe.analyses.tadpoles import tfp_hmc as tadpoles_hmc
     from bayespipe.engines.tfp.common import setup_from_config
 
-    settings = {**tadpoles_hmc.HMC_DEFAULTS, **hmc}
+    settings = tadpoles_hmc.hmc_settings(hmc)
     session = setup_from_config(tfp_config, settings["seed"])
     draws, acceptance, seconds = tadpoles_hmc.sample_hmc(session, table, settings)
     idata = az.from_dict(posterior=draws, dims={"a": ["tank"]})

@@ -41,6 +41,14 @@ def fill_defaults(config: dict, schema: dict) -> dict:
     return config
 
 
+def section_defaults(*keys: str, schema_path: Path = SCHEMA) -> dict:
+    """The defaults of the config object at ``keys`` (e.g. ``"tadpoles", "tfp_hmc"``)."""
+    node = load_schema(schema_path)
+    for key in keys:
+        node = node["properties"][key]
+    return fill_defaults({}, node)
+
+
 def config_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
     """One message per problem, each naming the dotted key, e.g. ``zillow.seed: 'x' is not of type
     'integer'``."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.stan.data import Field, check_stan_data
+from bayespipe.engines.stan.data import Field, check_stan_data, sufficient_statistics
 from bayespipe.errors import InputError
 
 MODELS = ("linear_regression", "random_intercepts", "intercepts_only", "missing_predictor")
@@ -120,37 +120,6 @@ def check_groups(
             column="zip_index",
             row=int(bad[0]),
         )
-
-
-def sufficient_statistics(
-    y: np.ndarray, X: np.ndarray, groups: np.ndarray | None, n_groups: int
-) -> dict:
-    """Everything the Gaussian likelihoods need: totals, cross-products and per-group sums.
-
-    ``groups`` holds 1-based group indices (None for the ungrouped linear model).
-    """
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:  # one predictor; reshape(len(y), -1) fails for no rows
-        X = X[:, None]
-    stats = {
-        "N": len(y),
-        "K": X.shape[1],
-        "yy": float(y @ y),
-        "y_sum": float(y.sum()),
-        "xy": X.T @ y,
-        "x_sum": X.sum(axis=0),
-        "xx": X.T @ X,
-    }
-    if groups is not None:
-        index = np.asarray(groups, dtype=np.int64) - 1
-        stats["G"] = n_groups
-        stats["n_group"] = np.bincount(index, minlength=n_groups).astype(float)
-        stats["y_group"] = np.bincount(index, weights=y, minlength=n_groups)
-        x_group = np.zeros((n_groups, X.shape[1]))
-        np.add.at(x_group, index, X)
-        stats["x_group"] = x_group
-    return stats
 
 
 def replicate_rows(n_rows: int, n_rep: int, seed: int = REP_SEED) -> np.ndarray:

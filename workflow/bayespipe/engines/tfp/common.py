@@ -152,13 +152,16 @@ def setup(
     )
 
 
-def setup_from_config(tfp_config: Mapping[str, Any], seed: int) -> Session:
-    """``setup()`` from the validated ``tfp`` config section."""
+def setup_from_config(
+    tfp_config: Mapping[str, Any], seed: int, threads: int | None = None
+) -> Session:
+    """``setup()`` from the validated ``tfp`` config section; ``threads``, where given (a rule's
+    own threads), replaces the section's."""
     return setup(
         device=tfp_config.get("device", "auto"),
         seed=seed,
         deterministic=tfp_config.get("deterministic", True),
-        threads=tfp_config.get("threads", 2),
+        threads=threads or tfp_config.get("threads", 2),
     )
 
 
