@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from bayespipe.analyses.mnist import data as mnist  # noqa: E402
-from bayespipe.analyses.mnist import lenet  # noqa: E402
+from bayespipe.analyses.mnist import evaluate, lenet, network, plots  # noqa: E402
 from bayespipe.config import load_config  # noqa: E402
-from bayespipe.engines.tfp.common import setup_from_config  # noqa: E402
+from bayespipe.engines.tfp.session import setup_from_config  # noqa: E402
 
 TARGETS = {
     "time_ratio_max": 2.5,
@@ -50,7 +50,7 @@ def load_average() -> list[float]:
 def deterministic_run(split, settings, tfp_settings) -> dict:
     session = setup_from_config(tfp_settings, settings["seed"])
     cpu = time.process_time()
-    result = lenet.fit(
+    result = network.fit(
         session,
         split,
         **lenet.fit_arguments(settings),
@@ -58,19 +58,19 @@ def deterministic_run(split, settings, tfp_settings) -> dict:
         log_every=settings["steps"],
     )
     cpu = time.process_time() - cpu
-    probs = lenet.predict_draws(session, result.model, split.x_heldout, 1)
+    probs = evaluate.predict_draws(session, result.model, split.x_heldout, 1)
     return {
         "train_seconds": result.train_seconds,
         "images_per_second": result.steady_images_per_second,
         "cpu_seconds": cpu,
-        **lenet.heldout_metrics(probs, split.y_heldout),
+        **evaluate.heldout_metrics(probs, split.y_heldout),
     }
 
 
 def flipout_run(
     split_path: Path, settings, tfp_settings, folder: Path
 ) -> tuple[dict, dict, float, float]:
-    steps = lenet.evaluation_steps(settings["steps"], settings["viz_steps"])
+    steps = network.evaluation_steps(settings["steps"], settings["viz_steps"])
     started, cpu = time.perf_counter(), time.process_time()
     summary = lenet.train_and_report(
         split_path,
@@ -81,8 +81,8 @@ def flipout_run(
         evaluations=folder / "evaluations.csv",
         metrics=folder / "metrics.json",
         history_figure=folder / "history.png",
-        weight_figures=[folder / lenet.figure_name("weights", s) for s in steps],
-        heldout_figures=[folder / lenet.figure_name("heldout", s) for s in steps],
+        weight_figures=[folder / plots.figure_name("weights", s) for s in steps],
+        heldout_figures=[folder / plots.figure_name("heldout", s) for s in steps],
     )
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     ood = lenet.ood_and_report(
@@ -101,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
     parser.add_argument("--steps", type=int, help="override mnist.steps")
-    parser.add_argument("--padding", choices=lenet.PADDINGS, help="override mnist.padding")
+    parser.add_argument("--padding", choices=network.PADDINGS, help="override mnist.padding")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "lenet.json"))
     parser.add_argument(
         "--keep", help="copy the Flipout run's outputs (weights, figures, metrics) here"

@@ -26,7 +26,8 @@ from bayespipe.audit.check import audit  # noqa: E402
 from bayespipe.audit.diff import diff_versions  # noqa: E402
 from bayespipe.audit.lineage import lineage  # noqa: E402
 from bayespipe.audit.reproduce import reproduce  # noqa: E402
-from bayespipe.audit.rocrate import build_crate, validate_crate  # noqa: E402
+from bayespipe.audit.rocrate import build_crate  # noqa: E402
+from bayespipe.audit.rocrate_validate import validate_crate  # noqa: E402
 from bayespipe.io import read_json  # noqa: E402
 from bayespipe.report.html import RunInfo, render  # noqa: E402
 

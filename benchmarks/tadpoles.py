@@ -92,7 +92,7 @@ def run_tfp(table, hmc, tfp_config, nuts_idata, folder) -> dict:
     import arviz as az
 
     from bayespipe.analyses.tadpoles import tfp_hmc as tadpoles_hmc
-    from bayespipe.engines.tfp.common import setup_from_config
+    from bayespipe.engines.tfp.session import setup_from_config
 
     settings = tadpoles_hmc.hmc_settings(hmc)
     session = setup_from_config(tfp_config, settings["seed"])

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bayespipe.audit.check import audit
-from bayespipe.audit.rocrate import bundled_contexts, validate_crate, write_crate
+from bayespipe.audit.rocrate import write_crate
+from bayespipe.audit.rocrate_validate import bundled_contexts, validate_crate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fixtures.versions import versions  # noqa: E402

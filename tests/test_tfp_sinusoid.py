@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from bayespipe.analyses.sinusoid import network as sinusoid
-from bayespipe.engines.tfp.common import setup
+from bayespipe.engines.tfp.session import setup
 from bayespipe.errors import InputError
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}

@@ -17,15 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.tfp.common import (
-    ProgressLogger,
-    Session,
-    batch_indices,
-    mean_field_normal_fn,
-    metrics_table,
-    setup_from_config,
-    write_history,
-)
+from bayespipe.engines.tfp.layers import mean_field_normal_fn
+from bayespipe.engines.tfp.session import Session, setup_from_config
+from bayespipe.engines.tfp.tables import metrics_table, write_history
+from bayespipe.engines.tfp.training import ProgressLogger, batch_indices
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
 from bayespipe.io import write_json, write_parquet

@@ -18,9 +18,6 @@ Variants:
 - ``epistemic``: Gaussian likelihood with the known noise scale.
 - ``aleatoric``: the output layer also predicts the noise scale (a Normal's location and scale
   through ``tfp.layers.DistributionLambda``).
-
-Over 400 lines on purpose: data, both network variants, training schedule and metrics share the
-TFP set-up and read as one model; split by stage they would only pass the same settings around.
 """
 
 from __future__ import annotations
@@ -33,13 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.tfp.common import (
-    ProgressLogger,
-    Session,
-    metrics_table,
-    setup_from_config,
-    write_history,
-)
+from bayespipe.engines.tfp.session import Session, setup_from_config
+from bayespipe.engines.tfp.tables import metrics_table, write_history
+from bayespipe.engines.tfp.training import ProgressLogger
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
 from bayespipe.io import write_json, write_parquet

@@ -6,7 +6,7 @@ to 0.8 acceptance during burn-in, 4 chains of 500 + 500. The model is the tutori
 form (tank logits ~ Normal(a_bar, sigma)); it is the same posterior as stan/tadpoles.stan, whose
 non-centered form is one reason NUTS mixes so much better.
 
-TensorFlow is imported only here, lazily, through ``bayespipe.engines.tfp.common``.
+TensorFlow is imported only here, lazily, through ``bayespipe.engines.tfp.session``.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def compare(
     """Sample with TFP's HMC and write the NUTS-vs-HMC table, HMC's summary and traces."""
     import arviz as az
 
-    from bayespipe.engines.tfp.common import setup_from_config
+    from bayespipe.engines.tfp.session import setup_from_config
 
     settings = hmc_settings(hmc)
     session = setup_from_config(tfp_config, settings["seed"], threads=threads)

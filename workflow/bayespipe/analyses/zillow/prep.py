@@ -10,9 +10,6 @@ training; validation rows of zips never seen in training get ``zip_index`` 0 and
 Each function reads its inputs, raises InputError for anything a user must fix, and writes its
 outputs atomically (so a failure leaves nothing behind); it returns a small report for the data
 card.
-
-Over 400 lines on purpose: the preparation chain is one sequence of small stage functions (one
-per rule) sharing their column conventions; each stage is short.
 """
 
 from __future__ import annotations
