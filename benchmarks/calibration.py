@@ -1,4 +1,4 @@
-"""Benchmark of the calibration analysis (issue 16): SBC of every Stan program through Snakemake.
+"""Benchmark of the calibration analysis: SBC of every Stan program through Snakemake.
 
 Runs ``snakemake --cores N`` on a config (default config/config.yaml) with ``analyses`` set to
 ``[calibration]`` and a private results folder, then reads the version's calibration.json and job

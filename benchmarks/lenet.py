@@ -47,8 +47,8 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def deterministic_run(split, settings, tfp_settings) -> dict:
-    session = setup_from_config(tfp_settings, settings["seed"])
+def deterministic_run(split, settings, tfp_config) -> dict:
+    session = setup_from_config(tfp_config, settings["seed"])
     cpu = time.process_time()
     result = network.fit(
         session,
@@ -68,14 +68,14 @@ def deterministic_run(split, settings, tfp_settings) -> dict:
 
 
 def flipout_run(
-    split_path: Path, settings, tfp_settings, folder: Path
+    split_path: Path, settings, tfp_config, folder: Path
 ) -> tuple[dict, dict, float, float]:
     steps = network.evaluation_steps(settings["steps"], settings["viz_steps"])
     started, cpu = time.perf_counter(), time.process_time()
     summary = lenet.train_and_report(
         split_path,
         settings,
-        tfp_settings,
+        tfp_config,
         weights=folder / "lenet.weights.h5",
         history=folder / "history.csv",
         evaluations=folder / "evaluations.csv",
@@ -89,7 +89,7 @@ def flipout_run(
         split_path,
         folder / "lenet.weights.h5",
         settings,
-        tfp_settings,
+        tfp_config,
         metrics=folder / "ood.json",
         scores=folder / "scores.csv",
         noise_figure=folder / "noise.png",
@@ -109,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     config = load_config(args.config)
-    settings, tfp_settings = dict(config["mnist"]), dict(config["tfp"])
+    settings, tfp_config = dict(config["mnist"]), dict(config["tfp"])
     if args.steps:
         settings["steps"] = args.steps
     if args.padding:
@@ -122,9 +122,9 @@ def main() -> None:
         split_path = folder / "split.npz"
         data = mnist.prepare(settings, split_path)
         split = mnist.read_split(split_path)
-        deterministic = [deterministic_run(split, settings, tfp_settings)]
-        flipout, ood, wall, cpu = flipout_run(split_path, settings, tfp_settings, folder)
-        deterministic.append(deterministic_run(split, settings, tfp_settings))
+        deterministic = [deterministic_run(split, settings, tfp_config)]
+        flipout, ood, wall, cpu = flipout_run(split_path, settings, tfp_config, folder)
+        deterministic.append(deterministic_run(split, settings, tfp_config))
         if args.keep:
             shutil.copytree(folder, args.keep, dirs_exist_ok=True)
     det_seconds = sum(d["train_seconds"] for d in deterministic) / len(deterministic)

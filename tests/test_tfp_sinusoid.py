@@ -107,7 +107,7 @@ def test_short_training_brings_the_mean_to_the_data(train_file):
     )
     before = sinusoid.rmse_inside(grid, sinusoid.predict(session, model, grid, 50)["mean"])
     progress = sinusoid.ProgressLogger("test", SMALL["epochs"])
-    sinusoid.train(session, model, x, y, cfg=SMALL, progress=progress)
+    sinusoid.train(session, model, x, y, settings=SMALL, progress=progress)
     after = sinusoid.rmse_inside(grid, sinusoid.predict(session, model, grid, 50)["mean"])
     assert after < 0.3 * before and after < 2.0 * SMALL["noise_sd"], (before, after)
     kl_factor = [row["kl_factor"] for row in progress.rows]

@@ -15,7 +15,7 @@ from scipy.stats import multivariate_normal
 from bayespipe.analyses.zillow import fit, models, prep, synthetic
 from bayespipe.engines.stan.pystan_engine import PyStanEngine
 from bayespipe.io import read_json
-from test_zillow_models import simulated_rows
+from test_zillow_models import missing_parameters_data, simulated_rows
 
 REPO = Path(__file__).resolve().parents[1]
 STAN = REPO / "stan"
@@ -177,7 +177,7 @@ def test_missing_values_integrated_out_give_the_posterior_of_missing_values_as_p
     values."""
     frame, names = missing_rows(n=400, n_groups=12, seed=6)
     fast, _ = models.missing_predictor_data(frame, names, "x1", 12, n_rep=5)
-    naive = models.missing_parameters_data(frame, names, "x1", 12, n_rep=5)
+    naive = missing_parameters_data(frame, names, "x1", 12, n_rep=5)
     reference = STAN / "reference" / "missing_predictor_parameters.stan"
     var_names = ["alpha", "beta", "sigma", "sigma_zip", "nu", "sigma_N", "a_zip", "x_mis"]
     sampler = {"chains": 4, "warmup": 1000, "draws": 1000, "seed": 8, "parallel_chains": 2}

@@ -12,8 +12,6 @@ from typing import Any
 from bayespipe.report.collect import PASS_KEYS
 
 MAX_INLINE_VECTOR = 12  # longer numeric lists (per-zip effects, per-chain counts) are summarised
-MAX_INLINE_TEXT_LIST = 10
-MAX_INLINE_MAPPING = 15  # longer mappings fold away
 HISTOGRAM_BINS = 16
 GATE_KEYS = frozenset(PASS_KEYS) | {"gates_passed"}
 QUANTILE_KEY = re.compile(r"^(q|p|quantile_?)(\d{1,4})$", re.I)

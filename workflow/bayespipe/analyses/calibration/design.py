@@ -23,7 +23,6 @@ PROGRAMS = (
     "intercepts_only",
     "missing_predictor",
 )
-ZILLOW_PROGRAMS = PROGRAMS[1:]
 DESIGN_SEED = 16  # which rows a scaled-down zip group keeps (fixed: the design is not random)
 
 

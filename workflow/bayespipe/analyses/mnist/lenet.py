@@ -51,7 +51,7 @@ def fit_arguments(settings: Mapping) -> dict:
 def train_and_report(
     split_path: str | Path,
     settings: dict,
-    tfp_settings: dict,
+    tfp_config: dict,
     *,
     weights: str | Path,
     history: str | Path,
@@ -69,7 +69,7 @@ def train_and_report(
     figures = {
         step: (w, h) for step, w, h in zip(steps, weight_figures, heldout_figures, strict=True)
     }
-    session = setup_from_config(tfp_settings, settings["seed"])
+    session = setup_from_config(tfp_config, settings["seed"])
     draws = settings["monte_carlo_draws"]
 
     predictors = {}
@@ -137,7 +137,7 @@ def ood_and_report(
     split_path: str | Path,
     weights: str | Path,
     settings: dict,
-    tfp_settings: dict,
+    tfp_config: dict,
     *,
     metrics: str | Path,
     scores: str | Path,
@@ -147,7 +147,7 @@ def ood_and_report(
     import pandas as pd
 
     split = mnist.read_split(split_path)
-    session = setup_from_config(tfp_settings, settings["seed"] + NOISE_SEED_OFFSET)
+    session = setup_from_config(tfp_config, settings["seed"] + NOISE_SEED_OFFSET)
     model = load_model(session, weights, len(split.y_train), padding=settings["padding"])
     draws = settings["monte_carlo_draws"]
     noise = noise_images(settings["n_noise"], settings["seed"])

@@ -7,7 +7,7 @@ training point: the mean Gaussian negative log likelihood plus the layers' KL we
 DenseVariational estimates it from the weight draw). Full batch, so this is the tutorial's summed
 NLL + KL / (batches per epoch) divided by the number of points.
 
-What makes the fit follow the data at every seed (issue 13; ``benchmarks/tfp_bnn.py --seeds``):
+What makes the fit follow the data at every seed (``benchmarks/tfp_bnn.py --seeds``):
 the network sees z-scores of x (a fixed ``Normalization`` layer), so unit-scale weights put ReLU
 kinks across the data and beyond; posterior scales start small (0.05), so early training fits the
 data; the KL weight rises from 0 to 1 over the first ``kl_warmup_fraction`` of the epochs; the
@@ -55,22 +55,22 @@ def truth(x):
     return 10.0 * np.sin(2.0 * np.pi * x)
 
 
-def variants(cfg: Mapping[str, Any]) -> list[str]:
-    return list(VARIANTS) if cfg["aleatoric"] else ["epistemic"]
+def variants(settings: Mapping[str, Any]) -> list[str]:
+    return list(VARIANTS) if settings["aleatoric"] else ["epistemic"]
 
 
 # ---------------------------------------------------------------- data
 
 
-def make_data(cfg: Mapping[str, Any]) -> pd.DataFrame:
-    rng = np.random.default_rng(cfg["seed"])
-    x = np.linspace(*TRAIN_RANGE, cfg["n_points"])
-    y = truth(x) + rng.normal(0.0, cfg["noise_sd"], size=x.shape)
+def make_data(settings: Mapping[str, Any]) -> pd.DataFrame:
+    rng = np.random.default_rng(settings["seed"])
+    x = np.linspace(*TRAIN_RANGE, settings["n_points"])
+    y = truth(x) + rng.normal(0.0, settings["noise_sd"], size=x.shape)
     return pd.DataFrame({"x": x, "y": y})
 
 
-def prepare(cfg: Mapping[str, Any], train_path) -> dict:
-    frame = make_data(cfg)
+def prepare(settings: Mapping[str, Any], train_path) -> dict:
+    frame = make_data(settings)
     write_parquet(frame, train_path)
     return {"n_points": len(frame)}
 
@@ -166,7 +166,7 @@ def input_scaling(x) -> dict[str, float]:
 
 def build_model(
     session: Session,
-    cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
     variant: str,
     n_train: int,
     scaling: Mapping[str, float] | None = None,
@@ -181,10 +181,10 @@ def build_model(
     tfd = tfp.distributions
     s = dict(scaling or {"x_mean": 0.0, "x_sd": 1.0})
     posterior = mean_field_posterior(
-        session, cfg["posterior_initial_scale"], cfg["posterior_initial_loc_sd"]
+        session, settings["posterior_initial_scale"], settings["posterior_initial_loc_sd"]
     )
     prior = scale_mixture_prior(
-        session, cfg["prior_sigma_1"], cfg["prior_sigma_2"], cfg["prior_pi"]
+        session, settings["prior_sigma_1"], settings["prior_sigma_2"], settings["prior_pi"]
     )
 
     def variational(units, activation=None):
@@ -200,7 +200,7 @@ def build_model(
                 tfd.Normal(loc=t[..., :1], scale=scale), reinterpreted_batch_ndims=1
             )
     else:
-        noise = float(cfg["noise_sd"])
+        noise = float(settings["noise_sd"])
 
         def likelihood(t):
             return tfd.Independent(tfd.Normal(loc=t, scale=noise), reinterpreted_batch_ndims=1)
@@ -209,8 +209,8 @@ def build_model(
         [
             tf.keras.Input(shape=(1,)),
             tf.keras.layers.Normalization(mean=s["x_mean"], variance=s["x_sd"] ** 2),
-            variational(cfg["hidden_units"], "relu"),
-            variational(cfg["hidden_units"], "relu"),
+            variational(settings["hidden_units"], "relu"),
+            variational(settings["hidden_units"], "relu"),
             variational(2 if variant == "aleatoric" else 1),
             tfp.layers.DistributionLambda(likelihood),
         ]
@@ -224,24 +224,24 @@ def kl_annealing(session: Session, epoch, warmup_epochs: int):
     return session.tf.minimum(1.0, epoch / float(warmup_epochs))
 
 
-def learning_rate_schedule(session: Session, cfg: Mapping[str, Any]):
+def learning_rate_schedule(session: Session, settings: Mapping[str, Any]):
     """Cosine decay from ``learning_rate`` to ``learning_rate_final`` over the epochs."""
-    initial = float(cfg["learning_rate"])
-    final = float(cfg["learning_rate_final"])
+    initial = float(settings["learning_rate"])
+    final = float(settings["learning_rate_final"])
     return session.tf.keras.optimizers.schedules.CosineDecay(
-        initial, decay_steps=int(cfg["epochs"]), alpha=final / initial
+        initial, decay_steps=int(settings["epochs"]), alpha=final / initial
     )
 
 
 def train(
-    session: Session, model, x, y, *, cfg: Mapping[str, Any], progress: ProgressLogger
+    session: Session, model, x, y, *, settings: Mapping[str, Any], progress: ProgressLogger
 ) -> float:
     """Full-batch Adam on mean NLL + annealed KL / n; returns the training wall time."""
     tf = session.tf
-    optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(session, cfg))
+    optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(session, settings))
     x, y = tf.constant(x), tf.constant(y)
-    epochs = int(cfg["epochs"])
-    warmup = round(float(cfg["kl_warmup_fraction"]) * epochs)
+    epochs = int(settings["epochs"])
+    warmup = round(float(settings["kl_warmup_fraction"]) * epochs)
 
     @tf.function
     def step(beta):
@@ -338,8 +338,8 @@ def learned_priors(model) -> list[dict]:
 
 
 def fit(
-    cfg: Mapping[str, Any],
-    tfp_cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    tfp_config: Mapping[str, Any],
     variant: str,
     train_path,
     outputs: Mapping[str, Any],
@@ -347,19 +347,19 @@ def fit(
     if variant not in VARIANTS:
         raise ValueError(f"unknown sinusoid variant {variant!r} (expected one of {VARIANTS})")
     x, y = read_points(train_path)
-    session = setup_from_config(tfp_cfg, cfg["seed"])
-    progress = ProgressLogger(f"sinusoid {variant}", cfg["epochs"])
-    grid = np.linspace(*PREDICT_RANGE, cfg["n_grid"])
-    scaling = input_scaling(x) if cfg["standardize_input"] else None
+    session = setup_from_config(tfp_config, settings["seed"])
+    progress = ProgressLogger(f"sinusoid {variant}", settings["epochs"])
+    grid = np.linspace(*PREDICT_RANGE, settings["n_grid"])
+    scaling = input_scaling(x) if settings["standardize_input"] else None
     with session.scope():
-        model = build_model(session, cfg, variant, n_train=len(x), scaling=scaling)
-        seconds = train(session, model, x, y, cfg=cfg, progress=progress)
-        prediction = predict(session, model, grid, cfg["predictive_draws"])
+        model = build_model(session, settings, variant, n_train=len(x), scaling=scaling)
+        seconds = train(session, model, x, y, settings=settings, progress=progress)
+        prediction = predict(session, model, grid, settings["predictive_draws"])
     metrics = {
         "variant": variant,
-        **fit_metrics(grid, prediction, cfg["noise_sd"]),
+        **fit_metrics(grid, prediction, settings["noise_sd"]),
         "train_seconds": round(seconds, 3),
-        "epochs": cfg["epochs"],
+        "epochs": settings["epochs"],
         "final_loss": progress.rows[-1]["loss"],
         "scaling": scaling,
         "learned_priors": learned_priors(model),

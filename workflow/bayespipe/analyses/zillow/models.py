@@ -18,7 +18,6 @@ from bayespipe.engines.stan.data import Field, check_stan_data, sufficient_stati
 from bayespipe.errors import InputError
 
 MODELS = ("linear_regression", "random_intercepts", "intercepts_only", "missing_predictor")
-GROUPED_MODELS = ("random_intercepts", "intercepts_only", "missing_predictor")
 REP_SEED = 2016
 
 # Stan data checked before sampling (bayespipe.engines.stan.data): shapes, finiteness, group ranges.
@@ -202,27 +201,6 @@ def missing_predictor_data(
         data[f"{key}_mis"] = stats[key]
     data["N_mis"] = stats["N"]
     return data, incomplete.reset_index(drop=True)
-
-
-def missing_parameters_data(
-    frame: pd.DataFrame, predictors: list[str], imputable: str, n_groups: int, *, n_rep: int
-) -> dict:
-    """Data of the reference stan/reference/missing_predictor_parameters.stan, whose missing
-    values are NUTS parameters: the missing rows' residuals are summed per zip through a CSR
-    incidence matrix (rows sorted by zip)."""
-    full, _ = missing_predictor_data(frame, predictors, imputable, n_groups, n_rep=n_rep)
-    data = {
-        k: v
-        for k, v in full.items()
-        if not k.endswith("_mis") or k in ("N_mis", "y_mis", "X_mis", "g_mis")
-    }
-    counts = np.bincount(data["g_mis"] - 1, minlength=n_groups)
-    data.update(
-        csr_w=np.ones(data["N_mis"]),
-        csr_v=np.arange(1, data["N_mis"] + 1),
-        csr_u=np.concatenate([[1], 1 + np.cumsum(counts)]).astype(np.int64),
-    )
-    return data
 
 
 def check_data(model: str, data: dict, source: str | Path | None = None) -> None:
