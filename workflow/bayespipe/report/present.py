@@ -30,6 +30,16 @@ def number(value: Any) -> str:
     return f"{value:.3e}"
 
 
+def fixed(value: Any, decimals: int | None) -> str:
+    """``value`` with ``decimals`` places and thousands separators (a count: ``43,700``);
+    ``number`` where ``decimals`` is None or the value is not a finite number."""
+    if decimals is None or not is_number(value) or not math.isfinite(value):
+        return number(value)
+    if decimals == 0:
+        return f"{round(value):,}"
+    return f"{value:,.{decimals}f}"
+
+
 def yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
@@ -201,6 +211,7 @@ def parse_cell(text: str) -> Any:
 def filters() -> dict:
     return {
         "number": number,
+        "fixed": fixed,
         "yes_no": yes_no,
         "ordered_items": ordered_items,
         "ordered_keys": ordered_keys,
