@@ -15,6 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = str(BIN / "snakemake")
 TEST_CONFIG = "config/test.yaml"
+# The InferenceData groups of a Stan fit with predictions, log likelihood and observed data.
+FIT_GROUPS = {
+    "posterior",
+    "sample_stats",
+    "observed_data",
+    "posterior_predictive",
+    "log_likelihood",
+}
 
 
 def repo_files() -> list[str]:
@@ -76,6 +84,15 @@ def run_snakemake(
             f"snakemake {' '.join(args)} failed in {workdir}:\n{result.stdout[-6000:]}"
         )
     return result
+
+
+def start_snakemake(workdir: Path, *args: str, cores: str = "2", **popen) -> subprocess.Popen:
+    """Start Snakemake in ``workdir`` without waiting (``popen``: more ``subprocess.Popen``
+    arguments; by default its output is read through ``.stdout``, stderr included)."""
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, **popen}
+    return subprocess.Popen(
+        [SNAKEMAKE, "--cores", cores, *args], cwd=workdir, env=snakemake_env(), **popen
+    )
 
 
 class UnparsedOutput(AssertionError):

@@ -15,6 +15,7 @@ from bayespipe.engines.stan.engine import (
 )
 from bayespipe.engines.stan.pystan_engine import PyStanEngine
 from bayespipe.io import read_json, sha256_file
+from conftest import FIT_GROUPS
 
 REPO = Path(__file__).resolve().parents[1]
 TADPOLES = REPO / "stan" / "tadpoles.stan"
@@ -89,13 +90,7 @@ def test_fit_reuses_the_compiled_model(stamp, monkeypatch):
 def test_fit_groups_and_shapes(stamp):
     engine = PyStanEngine()
     idata, info = engine.fit(TADPOLES, DATA, SMALL, stamp_path=stamp, idata_kwargs=KWARGS)
-    assert {
-        "posterior",
-        "sample_stats",
-        "observed_data",
-        "posterior_predictive",
-        "log_likelihood",
-    } <= set(idata.groups())
+    assert FIT_GROUPS <= set(idata.groups())
     assert idata.posterior["a"].shape == (2, 100, 4)
     assert idata.posterior_predictive["surv_rep"].shape == (2, 100, 4)
     assert list(idata.observed_data["surv"].values) == DATA["surv"]
