@@ -1,6 +1,7 @@
-"""Benchmark of the version-level tools: HTML report (with and without its What changed
-section, HTML5 validation), RO-Crate (build + offline validation), lineage, diff, audit and
-reproduce, on one complete version folder.
+"""Benchmark of the version-level tools.
+
+HTML report (with and without its What changed section, HTML5 validation), RO-Crate (build + offline
+validation), lineage, diff, audit and reproduce, on one complete version folder.
 
     .venv/bin/python benchmarks/report.py results/<version> [--reproduce]
 

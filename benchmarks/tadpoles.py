@@ -1,5 +1,6 @@
-"""Benchmark of the tadpoles model (analysis C): NUTS sampling time and ESS per second, and the
-tutorial's TFP HMC for comparison.
+"""Benchmark of the tadpoles model (analysis C).
+
+NUTS sampling time and ESS per second, and the tutorial's TFP HMC for comparison.
 
 One run of the default configuration (config/config.yaml: tadpoles.sampler, tadpoles.tfp_hmc)
 through the Stan engine, as the tadpoles_fit rule samples it. NUTS is timed twice in one process:

@@ -87,8 +87,11 @@ def run_snakemake(
 
 
 def start_snakemake(workdir: Path, *args: str, cores: str = "2", **popen) -> subprocess.Popen:
-    """Start Snakemake in ``workdir`` without waiting (``popen``: more ``subprocess.Popen``
-    arguments; by default its output is read through ``.stdout``, stderr included)."""
+    """Start Snakemake in ``workdir`` without waiting (``popen``.
+
+    More ``subprocess.Popen`` arguments; by default its output is read through ``.stdout``, stderr
+    included).
+    """
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, **popen}
     return subprocess.Popen(
         [SNAKEMAKE, "--cores", cores, *args], cwd=workdir, env=snakemake_env(), **popen
@@ -138,8 +141,10 @@ def version_dir_of(workdir: Path) -> Path:
 
 
 def work_dir_of(workdir: Path, label: str = "test") -> Path:
-    """Where jobs write (results/.work/<run_label>): the place to look after a failed or
-    partial run, which writes no version folder."""
+    """Where jobs write (results/.work/<run_label>).
+
+    The place to look after a failed or partial run, which writes no version folder.
+    """
     return workdir / "results" / ".work" / label
 
 

@@ -1,6 +1,8 @@
-"""Simulation-based calibration with a real Stan engine (CmdStan when installed, else PyStan):
-a copy of a program with a planted error is flagged, and the real programs pass at the size of
-config/test.yaml."""
+"""Simulation-based calibration with a real Stan engine (CmdStan when installed, else PyStan).
+
+A copy of a program with a planted error is flagged, and the real programs pass at the size of
+config/test.yaml.
+"""
 
 from __future__ import annotations
 
@@ -62,8 +64,11 @@ def _design(program: str, folder: Path, scale: float) -> Path:
 
 
 def _calibrate(program, stan_file, design_path, settings, folder, name=None) -> dict:
-    """The workflow's two-stage verdict (screening, then confirmation if flagged), with every
-    batch run in this process; the workflow runs the batches as separate jobs."""
+    """The workflow's two-stage verdict, with every batch run in this process.
+
+    The workflow's two-stage verdict (screening, then confirmation if flagged), with every batch run
+    in this process; the workflow runs the batches as separate jobs.
+    """
     folder = Path(folder)
     label = name or program
     stamp = folder / f"{label}.compile.json"

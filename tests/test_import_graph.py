@@ -1,5 +1,7 @@
-"""The package's import graph, read from the source (every ``import``, including those inside
-functions and under ``TYPE_CHECKING``): no cycles, and nothing imports upward.
+"""The package's import graph: no cycles, and nothing imports upward.
+
+The package's import graph, read from the source (every ``import``, including those inside functions
+and under ``TYPE_CHECKING``): no cycles, and nothing imports upward.
 
 Layers, bottom to top: the shared top-level modules and ``engines``; ``analyses``; ``audit``;
 ``report`` (its page shows ``bayespipe diff``); ``cli`` (wires the commands).

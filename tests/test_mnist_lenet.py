@@ -242,7 +242,7 @@ def test_ood_outputs(trained):
 
 def test_training_on_a_bad_split_writes_nothing(tmp_path):
     bad = tmp_path / "split.npz"
-    with open(bad, "wb") as handle:
+    with bad.open("wb") as handle:
         np.savez(handle, x_train=np.zeros((4, 28, 28), np.float32))
     outputs = {
         name: tmp_path / f"{name}.out"

@@ -1,5 +1,8 @@
-"""The per-version HTML report: results beside the tutorials, presentation rules, what changed,
-templates and escaping, and the rule's output end to end."""
+"""The per-version HTML report.
+
+Results beside the tutorials, presentation rules, what changed, templates and escaping, and the
+rule's output end to end.
+"""
 
 from __future__ import annotations
 

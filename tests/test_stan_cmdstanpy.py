@@ -1,5 +1,8 @@
-"""The CmdStanPy engine: argument mapping against a stand-in CmdStanModel (runs everywhere), and the
-real thing plus the engine-equality check wherever CmdStan is installed."""
+"""The CmdStanPy engine, against a stand-in CmdStanModel and a real CmdStan.
+
+The CmdStanPy engine: argument mapping against a stand-in CmdStanModel (runs everywhere), and the
+real thing plus the engine-equality check wherever CmdStan is installed.
+"""
 
 import types
 from pathlib import Path
@@ -45,9 +48,11 @@ ELBO_CONSOLE = """Begin stochastic gradient ascent.
 
 
 class FakeFit:
-    """What the engine reads of a CmdStanMCMC / CmdStanPathfinder / CmdStanVB. Pathfinder's
-    pooled draws: the first half has log weight 0 and a_bar = 1, the second half weight e^-50
-    and a_bar = -1."""
+    """What the engine reads of a CmdStanMCMC / CmdStanPathfinder / CmdStanVB.
+
+    Pathfinder's pooled draws: the first half has log weight 0 and a_bar = 1, the second half weight
+    e^-50 and a_bar = -1.
+    """
 
     def __init__(self, method, kwargs):
         self.method, self.kwargs = method, kwargs

@@ -1,5 +1,8 @@
-"""bayespipe.engines.tfp: lazy TensorFlow import, device choice, seeds (session), progress logs
-and mini-batches (training), history files (tables)."""
+"""bayespipe.engines.tfp: session, training helpers and history files.
+
+bayespipe.engines.tfp: lazy TensorFlow import, device choice, seeds (session), progress logs and
+mini-batches (training), history files (tables).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""Zillow Stan models: data building, held-out metrics, shrinkage (fast, no Stan) and the Stan
-programs themselves under PyStan (exact likelihood, posterior equality with the pointwise
-program, parameter recovery on the synthetic truth)."""
+"""Zillow Stan models: data, held-out metrics, shrinkage and the programs under PyStan.
+
+Zillow Stan models: data building, held-out metrics, shrinkage (fast, no Stan) and the Stan programs
+themselves under PyStan (exact likelihood, posterior equality with the pointwise program, parameter
+recovery on the synthetic truth).
+"""
 
 from __future__ import annotations
 
@@ -203,8 +206,11 @@ def _normal_fit_draws(rng, S=200, n=20_000):
 
 
 def test_tail_quantiles_flag_heavy_tails_and_pass_normal_data(tmp_path):
-    """Observed Student-t data (sd 0.16) lie outside the Normal replicates' 0.1% / 99.9% intervals
-    (and inside at the quartiles they are too narrow); data from the model itself stay inside."""
+    """Heavy-tailed data fall outside the Normal replicates' extreme quantiles.
+
+    Observed Student-t data (sd 0.16) lie outside the Normal replicates' 0.1% / 99.9% intervals (and
+    inside at the quartiles they are too narrow); data from the model itself stay inside.
+    """
     from bayespipe.analyses.zillow import model_figures
 
     rng = np.random.default_rng(8)
@@ -308,9 +314,12 @@ def test_shrinkage_table_classes_and_the_closed_form_pooling(tmp_path):
 def missing_parameters_data(
     frame: pd.DataFrame, predictors: list[str], imputable: str, n_groups: int, *, n_rep: int
 ) -> dict:
-    """Data of the reference stan/reference/missing_predictor_parameters.stan, whose missing
-    values are NUTS parameters: the missing rows' residuals are summed per zip through a CSR
-    incidence matrix (rows sorted by zip)."""
+    """Data of the reference program whose missing values are NUTS parameters.
+
+    Data of the reference stan/reference/missing_predictor_parameters.stan, whose missing values are
+    NUTS parameters: the missing rows' residuals are summed per zip through a CSR incidence matrix
+    (rows sorted by zip).
+    """
     full, _ = models.missing_predictor_data(frame, predictors, imputable, n_groups, n_rep=n_rep)
     data = {
         k: v

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -17,7 +16,7 @@ def test_first_run_completes(test_run):
     version = version_dir_of(test_run)
     assert (version / "manifest.json").is_file()
     latest = test_run / "results" / "latest"
-    assert latest.is_symlink() and not os.path.isabs(os.readlink(latest))
+    assert latest.is_symlink() and not latest.readlink().is_absolute()
 
 
 def test_second_run_executes_nothing(test_run):

@@ -1,5 +1,7 @@
-"""The ``bayespipe`` command: audit and explain version folders (audit, lineage, diff, reproduce,
-rocrate)."""
+"""The ``bayespipe`` command: audit and explain version folders.
+
+Audit, lineage, diff, reproduce, rocrate.
+"""
 
 from __future__ import annotations
 

@@ -130,8 +130,11 @@ def _block(lines: list[str], start: int) -> str:
 
 
 def rule_source(snakefile: str | Path, name: str, lineno: int | None = None) -> str:
-    """The text of a rule in a rule file: ``rule <name>:`` (or, for a rule named in a loop,
-    the ``rule:`` header nearest above ``lineno``) and every deeper-indented line."""
+    """The text of a rule in a rule file.
+
+    ``rule <name>:`` (or, for a rule named in a loop, the ``rule:`` header nearest above ``lineno``)
+    and every deeper-indented line.
+    """
     lines = Path(snakefile).read_text().splitlines()
     for start, line in enumerate(lines):
         match = _RULE_START.match(line)
@@ -161,9 +164,11 @@ def job_code(
     lineno: int | None = None,
     dynamic: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, str]:
-    """{what: sha256} for the code of one rule's jobs: the rule's text, its script and the
-    package modules the script imports (``dynamic``: see ``import_closure``). Paths are relative
-    to the workflow ``root``."""
+    """{what: sha256} for the code of one rule's jobs.
+
+    The rule's text, its script and the package modules the script imports (``dynamic``: see
+    ``import_closure``). Paths are relative to the workflow ``root``.
+    """
     root = Path(root).resolve()
     code = {f"rule {rule_name}": sha256_text(rule_source(rule_file, rule_name, lineno))}
     if script:

@@ -50,8 +50,10 @@ def section_defaults(*keys: str, schema_path: Path = SCHEMA) -> dict:
 
 
 def config_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
-    """One message per problem, each naming the dotted key, e.g. ``zillow.seed: 'x' is not of type
-    'integer'``."""
+    """One message per problem, each naming the dotted key, e.g.
+
+    ``zillow.seed: 'x' is not of type 'integer'``.
+    """
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(load_schema(schema_path))
@@ -89,8 +91,11 @@ def validate_config(config: dict, schema_path: Path = SCHEMA) -> dict:
 
 
 def _sort_keys(node):
-    """Order every mapping by key, in place: Snakemake compares dict params as written, so the
-    same settings listed in another order in a config file must not look like a change."""
+    """Order every mapping by key, in place.
+
+    Snakemake compares dict params as written, so the same settings listed in another order in a
+    config file must not look like a change.
+    """
     if isinstance(node, dict):
         items = sorted(node.items())
         node.clear()

@@ -1,5 +1,8 @@
-"""What a result JSON file holds, by its name: the report shows each kind its own way and
-``bayespipe diff`` compares the numbers of the metrics, diagnostics and data-card kinds."""
+"""What a result JSON file holds, by its name.
+
+The report shows each kind its own way and ``bayespipe diff`` compares the numbers of the metrics,
+diagnostics and data-card kinds.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""``bayespipe diff <version-a> <version-b>``: what differs between two versions, from their
-manifests.
+"""``bayespipe diff <version-a> <version-b>``.
+
+What differs between two versions, from their manifests.
 
 Config keys (dotted), code files, raw input data, software and Stan engine, changed result files
 (outputs only: logs, benchmarks and job records always differ), and the numbers in metrics and

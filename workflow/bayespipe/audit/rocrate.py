@@ -343,8 +343,10 @@ def write_crate(version_dir: str | Path, manifest: dict | None = None) -> Path:
 
 
 def add_command(commands) -> None:
-    """``bayespipe rocrate VERSION [--validate]``: (re)write the crate, optionally validate it
-    offline."""
+    """``bayespipe rocrate VERSION [--validate]``.
+
+    (re)write the crate, optionally validate it offline.
+    """
     parser = commands.add_parser(
         "rocrate", help="write ro-crate-metadata.json of a version; --validate checks it offline"
     )

@@ -71,8 +71,10 @@ def offline_context_cache(cache_name: str | Path) -> Path:
 def validate_crate(
     version_dir: str | Path, cache_name: str | Path, profile: str = VALIDATION_PROFILE
 ) -> list[str]:
-    """Validate the crate of ``version_dir`` offline; returns the failed requirements (empty:
-    valid)."""
+    """Validate the crate of ``version_dir`` offline.
+
+    Returns the failed requirements (empty: valid).
+    """
     from rocrate_validator import models, services
 
     offline_context_cache(cache_name)

@@ -93,7 +93,7 @@ def _result_files(folder: Path) -> list[Path]:
 
 
 def read_table(path: Path, rel: str, max_rows: int = MAX_TABLE_ROWS) -> Table:
-    with open(path, newline="") as handle:
+    with Path(path).open(newline="") as handle:
         rows = list(csv.reader(line for line in handle if not line.startswith("#")))
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     return Table(rel, header, body[:max_rows], max(0, len(body) - max_rows))
@@ -157,8 +157,11 @@ def approximate_method(data: Any) -> str | None:
 
 
 def collect_analysis(version_dir: Path, name: str, only: set[str] | None = None) -> AnalysisSection:
-    """The section of one analysis folder; ``only`` restricts it to these version-relative files
-    (a work tree may hold files of other runs beside this run's)."""
+    """The section of one analysis folder.
+
+    ``only`` restricts it to these version-relative files (a work tree may hold files of other runs
+    beside this run's).
+    """
     folder = version_dir / name
     analysis = ANALYSES.get(name)
     section = AnalysisSection(name, analysis.title if analysis else name.capitalize(), name)
@@ -203,8 +206,11 @@ def _add_json(section: AnalysisSection, path: Path, rel: str) -> None:
 
 
 def present_analyses(version_dir: Path, only: set[str] | None = None) -> list[str]:
-    """Analysis folders in the version folder (with a file in ``only``, when given), known ones
-    in report order, then any others."""
+    """Analysis folders in the version folder, known ones in report order first.
+
+    Analysis folders in the version folder (with a file in ``only``, when given), known ones in
+    report order, then any others.
+    """
     names = [
         p.name
         for p in version_dir.iterdir()

@@ -76,8 +76,11 @@ LEADING_NUMBER = re.compile(r"^\s*\d[\d,]*(?:\.(\d+))?")
 
 
 def tutorial_decimals(entry: dict) -> int | None:
-    """Decimal places of the tutorial's value: ``decimals`` where declared (YAML drops a trailing
-    zero: 0.0130), else those of the number it is or starts with; None for text without one."""
+    """Decimal places of the tutorial's value.
+
+    ``decimals`` where declared (YAML drops a trailing zero: 0.0130), else those of the number it is
+    or starts with; None for text without one.
+    """
     if "decimals" in entry:
         return entry["decimals"]
     tutorial = entry["tutorial"]
@@ -108,7 +111,7 @@ def _number(value: Any) -> float | None:
 
 
 def _csv_rows(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
+    with Path(path).open(newline="") as handle:
         return list(csv.DictReader(line for line in handle if not line.startswith("#")))
 
 

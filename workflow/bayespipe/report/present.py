@@ -1,5 +1,7 @@
-"""How values look in the report: numbers, yes/no, quantiles in numeric order, long vectors as
-a summary with a small histogram. Pure functions, registered as Jinja filters and tests; no HTML.
+"""How values look in the report.
+
+Numbers, yes/no, quantiles in numeric order, long vectors as a summary with a small histogram. Pure
+functions, registered as Jinja filters and tests; no HTML.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ def number(value: Any) -> str:
 
 
 def fixed(value: Any, decimals: int | None) -> str:
-    """``value`` with ``decimals`` places and thousands separators (a count: ``43,700``);
-    ``number`` where ``decimals`` is None or the value is not a finite number."""
+    """``value`` with ``decimals`` places and thousands separators (a count: ``43,700``).
+
+    ``number`` where ``decimals`` is None or the value is not a finite number.
+    """
     if decimals is None or not is_number(value) or not math.isfinite(value):
         return number(value)
     if decimals == 0:
@@ -132,8 +136,11 @@ def _plain(value: Any) -> bool:
 
 
 def is_entries(value: Any) -> bool:
-    """A mapping (or list) of dicts that also hold nested parts (calibration.json: a verdict per
-    program with its evidence): one table of their plain fields, the rest folded per entry."""
+    """A mapping (or list) of dicts that also hold nested parts (calibration.json.
+
+    A verdict per program with its evidence): one table of their plain fields, the rest folded per
+    entry.
+    """
     rows = list(value.values()) if isinstance(value, dict) else value
     return (
         isinstance(rows, list)

@@ -1,5 +1,8 @@
-"""One analysis section of the report: its key numbers, figures and tables first (as declared in
-``layout.yaml``), then every other result it has, folded, in a fixed order."""
+"""One analysis section of the report.
+
+Its key numbers, figures and tables first (as declared in ``layout.yaml``), then every other result
+it has, folded, in a fixed order.
+"""
 
 from __future__ import annotations
 

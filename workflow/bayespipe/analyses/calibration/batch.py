@@ -42,8 +42,11 @@ def confirmation_batches(replications: int, batch_size: int) -> range:
 
 
 def batch_replications(batch: int, replications: int, batch_size: int) -> range:
-    """Replication numbers of batch ``batch`` (0-based). Screening batches hold replications
-    0..R-1; confirmation batches hold R..2R-1, whose data and seeds are independent of them."""
+    """Replication numbers of batch ``batch`` (0-based).
+
+    Screening batches hold replications 0..R-1; confirmation batches hold R..2R-1, whose data and
+    seeds are independent of them.
+    """
     count = batch_count(replications, batch_size)
     if not 0 <= batch < 2 * count:
         raise ValueError(f"batch {batch} outside 0..{2 * count - 1}")
@@ -57,8 +60,10 @@ def replication_rng(seed: int, program: str, replication: int) -> np.random.Gene
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (CmdStan runs as a child): the cost of
-    a batch apart from the machine's load."""
+    """CPU time of this process and its finished children (CmdStan runs as a child).
+
+    The cost of a batch apart from the machine's load.
+    """
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),

@@ -1,5 +1,7 @@
-"""Designs of the simulated data sets: the fixed part of each program's data, taken from the
-prepared data of the tadpoles and Zillow analyses and scaled down.
+"""Designs of the simulated data sets.
+
+The fixed part of each program's data, taken from the prepared data of the tadpoles and Zillow
+analyses and scaled down.
 
 A design holds what the simulator does not draw: tank sizes (tadpoles), standardized predictor
 rows and their zip groups (Zillow), and which rows miss the imputable predictor. Group sizes are
@@ -68,8 +70,11 @@ def _subsample(frame: pd.DataFrame, by: list[str], scale: float) -> pd.DataFrame
 
 
 def zillow_design(program: str, table_path, predictors_path, scale: float) -> dict:
-    """Standardized predictor rows and zip groups of the Zillow training table (the missing-data
-    table for missing_predictor: there the imputable column is simulated, its mask kept)."""
+    """Standardized predictor rows and zip groups of the Zillow training table.
+
+    The missing-data table for missing_predictor: there the imputable column is simulated, its mask
+    kept.
+    """
     info = read_json(predictors_path)
     for key in ("predictors", "n_groups", "imputable_predictor"):
         if key not in info:

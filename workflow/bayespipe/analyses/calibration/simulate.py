@@ -22,10 +22,12 @@ def _half_normal(rng, scale: float = 1.0) -> float:
 
 
 def _replicates(y, X, groups) -> dict:
-    """Predictive-check rows: just the first row (they are not part of the posterior). Not none:
-    with N_rep = 0, a program drawing y_rep with a scalar scale (normal_rng(vector[0], real))
-    crashes CmdStan 2.35 with a segmentation fault, as linear_regression.stan (and likely
-    intercepts_only.stan, same call) still do."""
+    """Predictive-check rows: just the first row (they are not part of the posterior).
+
+    Not none: with N_rep = 0, a program drawing y_rep with a scalar scale (normal_rng(vector[0],
+    real)) crashes CmdStan 2.35 with a segmentation fault, as linear_regression.stan (and likely
+    intercepts_only.stan, same call) still do.
+    """
     data = {"N_rep": 1, "y_obs": y[:1]}
     if X is not None:
         data["X_rep"] = X[:1]
@@ -120,8 +122,10 @@ def simulate_intercepts_only(design: dict, rng) -> tuple[dict, dict]:
 
 
 def simulate_missing_predictor(design: dict, rng) -> tuple[dict, dict]:
-    """Column m of X is latent, x ~ normal(nu, sigma_N), for every row: observed in complete rows,
-    a missing value (ranked as x_mis) in the others."""
+    """Column m of X is latent, x ~ normal(nu, sigma_N), for every row.
+
+    Observed in complete rows, a missing value (ranked as x_mis) in the others.
+    """
     X, alpha, beta, sigma = _regression(design, rng)
     groups, sigma_zip, a_zip, tracked = _zip_intercepts(design, rng)
     nu, sigma_N = rng.normal(0.0, 1.0), _half_normal(rng)

@@ -1,5 +1,7 @@
-"""What a trained LeNet predicts: class probabilities of network draws, held-out log probability
-and accuracy, and how well the maximum mean class probability tells digits from noise.
+"""What a trained LeNet predicts.
+
+Class probabilities of network draws, held-out log probability and accuracy, and how well the
+maximum mean class probability tells digits from noise.
 
 Out of distribution: Normal(0, 1) noise images (inputs are pixels / 255, so the noise is on the
 inputs' order of magnitude); the maximum mean class probability separates digits from noise

@@ -1,5 +1,7 @@
-"""The two MNIST rules (analysis D2): train the Bayesian LeNet-5 with periodic evaluation, then
-score noise images out of distribution; each writes its metrics, tables and figures.
+"""The two MNIST rules (analysis D2).
+
+Train the Bayesian LeNet-5 with periodic evaluation, then score noise images out of distribution;
+each writes its metrics, tables and figures.
 
 Every ``viz_steps`` (and at the last step): held-out log probability from ``monte_carlo_draws``
 network draws (mean over images of log mean-over-draws p(true label)), held-out accuracy of the
@@ -42,8 +44,10 @@ VOLATILE_FIELDS = {
 
 
 def fit_arguments(settings: Mapping) -> dict:
-    """The keyword arguments of ``fit`` that the mnist settings fix (the benchmark's deterministic
-    baseline trains with the same ones, so the comparison is fair)."""
+    """The keyword arguments of ``fit`` that the mnist settings fix.
+
+    The benchmark's deterministic baseline trains with the same ones, so the comparison is fair.
+    """
     keys = ("steps", "batch_size", "learning_rate", "seed", "padding")
     return {key: settings[key] for key in keys}
 

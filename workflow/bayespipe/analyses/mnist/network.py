@@ -1,5 +1,6 @@
-"""Bayesian LeNet-5 with Flipout layers, as in TFP's Bayesian network example: the network, its
-training loop and its weights files.
+"""Bayesian LeNet-5 with Flipout layers, as in TFP's Bayesian network example.
+
+The network, its training loop and its weights files.
 
 Model: Conv2DFlipout 6@5x5 (same padding, ReLU), max-pool 2, Conv2DFlipout 16@5x5, max-pool 2,
 Conv2DFlipout 120@5x5, flatten, DenseFlipout 84 (ReLU), DenseFlipout 10 logits (``mnist.padding``
@@ -182,7 +183,7 @@ def save_weights(model, path: str | Path) -> None:
     tmp = path.with_name(f".{path.name[: -len(WEIGHTS_SUFFIX)]}.{os.getpid()}.tmp{WEIGHTS_SUFFIX}")
     try:
         model.save_weights(str(tmp))
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
 

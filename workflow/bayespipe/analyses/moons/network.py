@@ -105,8 +105,7 @@ def build_model(session: Session, hidden_units, n_train: int):
         )
         for index, (units, activation) in enumerate(sizes)
     ]
-    model = tf.keras.Sequential([tf.keras.Input(shape=(len(FEATURES),)), *layers])
-    return model
+    return tf.keras.Sequential([tf.keras.Input(shape=(len(FEATURES),)), *layers])
 
 
 def train(
@@ -178,8 +177,10 @@ def fit(
     test_path,
     outputs: Mapping[str, Any],
 ) -> tuple[dict, dict]:
-    """Train one variant, write metrics, history, test predictions and the grid; return (metrics,
-    device)."""
+    """Train one variant, write metrics, history, test predictions and the grid.
+
+    Return (metrics, device).
+    """
     if variant not in VARIANTS:
         raise ValueError(f"unknown moons variant {variant!r} (expected one of {VARIANTS})")
     x_train, y_train = read_points(train_path)

@@ -382,8 +382,10 @@ def fit(
 
 
 def plot(train_path, predictions_path, variant: str, figure_path) -> None:
-    """Data, truth, predictive mean and +-2 sd epistemic band; the aleatoric variant adds a
-    second panel with the +-2 sd band of the learned noise."""
+    """Data, truth, predictive mean and +-2 sd epistemic band.
+
+    The aleatoric variant adds a second panel with the +-2 sd band of the learned noise.
+    """
     use_agg()
     import matplotlib.pyplot as plt
 

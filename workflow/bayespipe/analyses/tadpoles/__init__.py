@@ -1,2 +1,4 @@
-"""The tadpoles analysis: rules in workflow/rules/tadpoles.smk, results in
-results/<version>/tadpoles/."""
+"""The tadpoles analysis.
+
+The tadpoles analysis: rules in workflow/rules/tadpoles.smk, results in results/<version>/tadpoles/.
+"""

@@ -35,8 +35,10 @@ def hmc_settings(hmc: dict | None = None) -> dict:
 
 
 def joint_distribution(tfp, tf, density: np.ndarray):
-    """a_bar ~ N(0, 1.5); sigma ~ Exp(1); a_i ~ N(a_bar, sigma); surv_i ~ Binomial(density_i, logit
-    a_i)."""
+    """a_bar ~ N(0, 1.5); sigma ~ Exp(1).
+
+    A_i ~ N(a_bar, sigma); surv_i ~ Binomial(density_i, logit a_i).
+    """
     tfd = tfp.distributions
     density = tf.constant(density, dtype=tf.float32)
     tanks = int(density.shape[0])
@@ -62,8 +64,10 @@ def joint_distribution(tfp, tf, density: np.ndarray):
 
 
 def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, float, float]:
-    """Draws as {name: (chain, draw, ...) array}, the acceptance rate, and the sampling wall
-    seconds."""
+    """Draws, acceptance rate and sampling wall seconds of TFP's HMC.
+
+    Draws as {name: (chain, draw, ...) array}, the acceptance rate, and the sampling wall seconds.
+    """
     tf, tfp = session.tf, session.tfp
     settings = hmc_settings(settings)
     density = table["density"].to_numpy(np.float32)

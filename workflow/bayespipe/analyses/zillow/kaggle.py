@@ -151,7 +151,7 @@ def header(path: Path, columns: tuple[Column, ...]) -> list[str]:
     what = f"a CSV with columns {', '.join(c.name for c in columns[:3])}{more}"
     if not path.is_file():
         raise InputError(path, f"file not found (expected {what})")
-    with open(path, newline="") as handle:
+    with Path(path).open(newline="") as handle:
         first = next(csv.reader(handle), None)
     if not first:
         raise InputError(path, f"the file is empty (expected {what})")

@@ -79,7 +79,7 @@ def _blocks(path: Path, size: int = BLOCK_BYTES):
     block is copied; a block is only valid until the next one is read.
     """
     store = bytearray(size + (1 << 20))
-    with open(path, "rb") as handle:
+    with Path(path).open("rb") as handle:
         head = handle.readline()
         while True:
             n = handle.readinto(memoryview(store)[:size])

@@ -266,8 +266,10 @@ def fit(
     predictors_path,
     outputs: Mapping[str, Any],
 ) -> tuple[dict, dict]:
-    """Train, evaluate on the validation split and write the outputs; returns (held-out metrics,
-    device)."""
+    """Train, evaluate on the validation split and write the outputs.
+
+    Returns (held-out metrics, device).
+    """
     predictors = read_predictors(predictors_path)
     train_frame = read_split(train_path, predictors)
     validation = read_split(validation_path, predictors)

@@ -427,7 +427,7 @@ def generate(
     sold_sorted = p.sold[sold_order]
     sold_values = {name: np.empty(len(p.sold)) for name in truth.betas}
     nulls = {name: 0 for name in kaggle.PROPERTY_NAMES}
-    with atomic_path(properties_path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(properties_path) as tmp, tmp.open("wb") as handle:
         _write_header(handle, kaggle.PROPERTY_NAMES)
         for chunk, start in enumerate(range(0, n_properties, CHUNK_ROWS)):
             stop = min(start + CHUNK_ROWS, n_properties)
@@ -454,7 +454,7 @@ def generate(
             kaggle.DATE: pa.array(np.datetime_as_string(p.dates[order], unit="D"), pa.string()),
         }
     )
-    with atomic_path(transactions_path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(transactions_path) as tmp, tmp.open("wb") as handle:
         _write_header(handle, transactions.column_names)
         _write_rows(handle, transactions)
     raw = raw_truth(truth, p, seed, n_properties, n_transactions)

@@ -1,5 +1,7 @@
-"""The interface every Stan engine implements, and what the engines share: sampler settings
-(defaults from the schema), the compile stamp, locks, and the mapping onto ArviZ's converters.
+"""The interface every Stan engine implements, and what the engines share.
+
+Sampler settings (defaults from the schema), the compile stamp, locks, and the mapping onto ArviZ's
+converters.
 
 Every Stan program reads an ``int prior_only`` flag in its data; ``fit(prior_only=True)`` sets it
 and returns the draws as the ``prior`` / ``prior_predictive`` groups instead.
@@ -87,7 +89,7 @@ def _locked(path: Path):
     """An exclusive advisory lock on ``path`` (created if missing) for the duration of the block."""
     import fcntl
 
-    with open(path, "a") as handle:
+    with Path(path).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -191,8 +193,11 @@ class StanEngine(ABC):
 
 
 def _converter_kwargs(idata_kwargs: dict | None, data: dict, prior_only: bool) -> dict:
-    """Map the caller's names (posterior_predictive, log_likelihood, observed_data, coords, dims)
-    onto the converter arguments of a posterior or a prior-only run."""
+    """Map the caller's names onto the converter arguments of a posterior or prior-only run.
+
+    Map the caller's names (posterior_predictive, log_likelihood, observed_data, coords, dims) onto
+    the converter arguments of a posterior or a prior-only run.
+    """
     kwargs = dict(idata_kwargs or {})
     unknown = set(kwargs) - {
         "posterior_predictive",

@@ -51,8 +51,10 @@ def _as_spec(value) -> Field:
 
 
 def _resolve(bound, data: Mapping, name: str, source, elementwise: bool = False):
-    """A bound or a dimension given as a number or as the name of another field; a bound may
-    name an array field of the same shape (checked element by element)."""
+    """A bound or a dimension given as a number or as the name of another field.
+
+    A bound may name an array field of the same shape (checked element by element).
+    """
     if isinstance(bound, str):
         if bound not in data:
             raise StanDataError(source, name, f"refers to field '{bound}', which is missing")
@@ -104,8 +106,11 @@ def _check_values(name: str, values: np.ndarray, field: Field, data: Mapping, so
 
 
 def check_stan_data(data: Mapping, spec: Mapping, source=None) -> None:
-    """Raise StanDataError for the first missing field, wrong shape, NaN/Inf, non-integer or
-    out-of-range value; ``source`` (a file path) is named in the message when given."""
+    """Raise StanDataError for the first bad field, naming it and ``source``.
+
+    Raise StanDataError for the first missing field, wrong shape, NaN/Inf, non-integer or
+    out-of-range value; ``source`` (a file path) is named in the message when given.
+    """
     for name, raw_field in spec.items():
         field = _as_spec(raw_field)
         if name not in data:

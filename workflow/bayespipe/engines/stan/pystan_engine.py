@@ -24,9 +24,12 @@ logger = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _httpstan_context():
-    """Quiet httpstan's per-request access log, and name models after the environment's canonical
+    """Quiet httpstan's access log and name models after the canonical interpreter.
+
+    Quiet httpstan's per-request access log, and name models after the environment's canonical
     interpreter: httpstan hashes ``sys.executable`` into model names, so ``.venv/bin/python`` and
-    ``.venv/bin/python3`` (pytest's and Snakemake's shebang) would otherwise compile twice."""
+    ``.venv/bin/python3`` (pytest's and Snakemake's shebang) would otherwise compile twice.
+    """
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     canonical = Path(sys.prefix) / "bin" / "python"
     saved = sys.executable
@@ -39,8 +42,11 @@ def _httpstan_context():
 
 
 class PyStanEngine(StanEngine):
-    """PyStan 3: httpstan compiles each program once into its own cache; data are bound at build
-    time, so ``fit`` builds (a cache hit after ``compile``) and then samples."""
+    """PyStan 3: httpstan compiles each program once into its own cache.
+
+    Data are bound at build time, so ``fit`` builds (a cache hit after ``compile``) and then
+    samples.
+    """
 
     name = "pystan"
 
@@ -179,8 +185,10 @@ def _httpstan_cache_dir() -> Path:
 
 
 def _limit_pystan_processes(parallel_chains: int) -> None:
-    """httpstan runs chains in a process pool sized to the CPU count; resize it to
-    ``parallel_chains`` so a rule uses the threads Snakemake gave it."""
+    """httpstan runs chains in a process pool sized to the CPU count.
+
+    Resize it to ``parallel_chains`` so a rule uses the threads Snakemake gave it.
+    """
     import concurrent.futures
     import multiprocessing as mp
 
@@ -196,8 +204,10 @@ def _limit_pystan_processes(parallel_chains: int) -> None:
 
 
 class _drop_new_cached_fits:
-    """httpstan keeps every seeded fit in its cache; remove the ones this run created so a rerun
-    samples again (timings stay honest) and the cache does not grow without bound.
+    """httpstan keeps every seeded fit in its cache.
+
+    Remove the ones this run created so a rerun samples again (timings stay honest) and the cache
+    does not grow without bound.
 
     Fits of one model are serialised across processes (a lock file beside the model): the
     fits created while the block runs are then this process's own, and deleting them cannot

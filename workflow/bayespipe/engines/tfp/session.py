@@ -151,8 +151,10 @@ def setup(
 def setup_from_config(
     tfp_config: Mapping[str, Any], seed: int, threads: int | None = None
 ) -> Session:
-    """``setup()`` from the validated ``tfp`` config section; ``threads``, where given (a rule's
-    own threads), replaces the section's."""
+    """``setup()`` from the validated ``tfp`` config section.
+
+    ``threads``, where given (a rule's own threads), replaces the section's.
+    """
     return setup(
         device=tfp_config.get("device", "auto"),
         seed=seed,
