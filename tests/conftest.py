@@ -87,10 +87,10 @@ def run_snakemake(
 
 
 def start_snakemake(workdir: Path, *args: str, cores: str = "2", **popen) -> subprocess.Popen:
-    """Start Snakemake in ``workdir`` without waiting (``popen``.
+    """Start Snakemake in ``workdir`` without waiting.
 
-    More ``subprocess.Popen`` arguments; by default its output is read through ``.stdout``, stderr
-    included).
+    ``popen``: more ``subprocess.Popen`` arguments; by default its output is read through
+    ``.stdout``, stderr included.
     """
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, **popen}
     return subprocess.Popen(

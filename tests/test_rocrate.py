@@ -1,7 +1,4 @@
-"""The version folder as a Workflow Run Crate, validated offline by roc-validator.
-
-Workflow-run-crate-0.5.
-"""
+"""The version folder as a Workflow Run Crate, validated offline (workflow-run-crate-0.5)."""
 
 from __future__ import annotations
 

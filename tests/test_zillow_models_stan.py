@@ -1,8 +1,8 @@
-"""The Zillow Stan programs under PyStan (CmdStan is absent here.
+"""The Zillow Stan programs under PyStan.
 
-The engine tests cover it): the marginal likelihood is exact, the fast program has the pointwise
-program's posterior, and a fit through bayespipe.analyses.zillow.fit recovers the synthetic truth
-with every output written.
+CmdStan is absent here (the engine tests cover it). The marginal likelihood is exact, the fast
+program has the pointwise program's posterior, and a fit through bayespipe.analyses.zillow.fit
+recovers the synthetic truth with every output written.
 """
 
 from __future__ import annotations
@@ -289,10 +289,10 @@ SETTINGS = {
 
 @pytest.fixture(scope="module")
 def synthetic_data(tmp_path_factory):
-    """The generator's files (linear truth.
+    """The generator's files through the preparation chain.
 
-    No quadratic term, Normal noise, so the models are correct and must cover the truth) through the
-    preparation chain.
+    A linear truth: no quadratic term, Normal noise, so the models are correct and must cover the
+    truth.
     """
     folder = tmp_path_factory.mktemp("zillow")
     truth = synthetic.Truth(quadratic=0.0, noise_df=None)

@@ -1,6 +1,7 @@
 """The ``bayespipe`` command: audit and explain version folders.
 
-Audit, lineage, diff, reproduce, rocrate.
+Every subcommand (audit, lineage, diff, reproduce, rocrate) registers itself through its module's
+``add_command``.
 """
 
 from __future__ import annotations

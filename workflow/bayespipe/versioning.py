@@ -189,9 +189,10 @@ def _job_records(work: Path) -> dict[str, dict]:
 
 
 def _relative_to(path: str, base: Path) -> str | None:
-    """``path`` relative to ``base``, or None when it lies outside (raw inputs, the user's files.
+    """``path`` relative to ``base``, or None when it lies outside.
 
-    They are recorded by sha256 in the manifest, never linked or touched).
+    Outside are raw inputs, the user's files: they are recorded by sha256 in the manifest, never
+    linked or touched.
     """
     try:
         return str(Path(path).resolve().relative_to(base.resolve()))

@@ -136,10 +136,10 @@ def _plain(value: Any) -> bool:
 
 
 def is_entries(value: Any) -> bool:
-    """A mapping (or list) of dicts that also hold nested parts (calibration.json.
+    """A mapping (or list) of dicts that also hold nested parts.
 
-    A verdict per program with its evidence): one table of their plain fields, the rest folded per
-    entry.
+    For example calibration.json, a verdict per program with its evidence: one table of their plain
+    fields, the rest folded per entry.
     """
     rows = list(value.values()) if isinstance(value, dict) else value
     return (

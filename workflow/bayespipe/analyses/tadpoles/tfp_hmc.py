@@ -35,9 +35,10 @@ def hmc_settings(hmc: dict | None = None) -> dict:
 
 
 def joint_distribution(tfp, tf, density: np.ndarray):
-    """a_bar ~ N(0, 1.5); sigma ~ Exp(1).
+    """The tutorial's centered model as a TFP joint distribution.
 
-    A_i ~ N(a_bar, sigma); surv_i ~ Binomial(density_i, logit a_i).
+    a_bar ~ N(0, 1.5); sigma ~ Exp(1); a_i ~ N(a_bar, sigma); surv_i ~ Binomial(density_i, logit
+    a_i).
     """
     tfd = tfp.distributions
     density = tf.constant(density, dtype=tf.float32)

@@ -179,7 +179,7 @@ def missing_values_table(
 def tail_table(model: str, data: ModelData, idata, inputs: ModelInputs, path) -> dict:
     """Tail quantiles of the training logerror against full-size replicates of the training rows.
 
-    Tail_quantiles.json beside the posterior predictive figure.
+    Written as tail_quantiles.json beside the posterior predictive figure.
     """
     info = models.read_predictors(inputs.predictors)
     train = models.read_table(inputs.train, ["logerror", *data.predictors, "zip_index"])
