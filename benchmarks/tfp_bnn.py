@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from bayespipe.analyses.moons import network as moons
+from bayespipe.analyses.sinusoid import data as sinusoid_data
 from bayespipe.analyses.sinusoid import network as sinusoid
 from bayespipe.analyses.zillow import network as zillow_network
 from bayespipe.config import load_config
@@ -99,7 +100,7 @@ def run_sinusoid(
     per_seed = []
     for seed in seeds:
         seeded = {**settings, "seed": seed}
-        sinusoid.prepare(seeded, work / f"train-{seed}.parquet")
+        sinusoid_data.prepare(seeded, work / f"train-{seed}.parquet")
         for variant in sinusoid.variants(settings):
             outputs = {
                 k: work / f"{variant}-{seed}" / f"{k}.out"

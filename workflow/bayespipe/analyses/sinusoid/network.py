@@ -13,7 +13,7 @@ kinks across the data and beyond; posterior scales start small (0.05), so early 
 data; the KL weight rises from 0 to 1 over the first ``kl_warmup_fraction`` of the epochs; the
 learning rate decays (cosine) so the last epochs settle. The ELBO at the end is the full one.
 
-Variants:
+The data are ``data``, the figures ``plots``. Variants:
 
 - ``epistemic``: Gaussian likelihood with the known noise scale.
 - ``aleatoric``: the output layer also predicts the noise scale (a Normal's location and scale
@@ -30,17 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayespipe.analyses.sinusoid.data import TRAIN_RANGE, read_points, truth
 from bayespipe.engines.tfp.session import Session, setup_from_config
 from bayespipe.engines.tfp.tables import metrics_table, write_history
 from bayespipe.engines.tfp.training import ProgressLogger
-from bayespipe.errors import InputError
-from bayespipe.figures import save_figure, use_agg
 from bayespipe.io import write_json, write_parquet
 
 VARIANTS = ("epistemic", "aleatoric")
 # Per-run fields of each variant's metrics.json and of the summary CSV (audit.volatile).
 VOLATILE_FIELDS = {"metrics": ("train_seconds",)}  # also the summary CSV's column
-TRAIN_RANGE = (-0.5, 0.5)
 PREDICT_RANGE = (-1.5, 1.5)
 # The aleatoric head's scale is softplus(DAMPING * raw output): the noise channel learns about
 # 1/DAMPING times slower than the location (Adam moves raw parameters at a rate independent of
@@ -51,39 +49,8 @@ NOISE_SCALE_DAMPING = 0.002
 log = logging.getLogger(__name__)
 
 
-def truth(x):
-    return 10.0 * np.sin(2.0 * np.pi * x)
-
-
 def variants(settings: Mapping[str, Any]) -> list[str]:
     return list(VARIANTS) if settings["aleatoric"] else ["epistemic"]
-
-
-# ---------------------------------------------------------------- data
-
-
-def make_data(settings: Mapping[str, Any]) -> pd.DataFrame:
-    rng = np.random.default_rng(settings["seed"])
-    x = np.linspace(*TRAIN_RANGE, settings["n_points"])
-    y = truth(x) + rng.normal(0.0, settings["noise_sd"], size=x.shape)
-    return pd.DataFrame({"x": x, "y": y})
-
-
-def prepare(settings: Mapping[str, Any], train_path) -> dict:
-    frame = make_data(settings)
-    write_parquet(frame, train_path)
-    return {"n_points": len(frame)}
-
-
-def read_points(path) -> tuple[np.ndarray, np.ndarray]:
-    frame = pd.read_parquet(path)
-    for column in ("x", "y"):
-        if column not in frame.columns:
-            raise InputError(path, "missing column (expected numeric x and y)", column=column)
-        bad = np.flatnonzero(~np.isfinite(frame[column].to_numpy(dtype="float64")))
-        if bad.size:
-            raise InputError(path, "values must be finite numbers", column=column, row=int(bad[0]))
-    return frame[["x"]].to_numpy("float32"), frame[["y"]].to_numpy("float32")
 
 
 # ---------------------------------------------------------------- model
@@ -285,25 +252,25 @@ def predict(session: Session, model, x_grid, draws: int) -> dict[str, np.ndarray
     }
 
 
-def _inside(x) -> np.ndarray:
+def inside_training_range(x) -> np.ndarray:
     return (x >= TRAIN_RANGE[0]) & (x <= TRAIN_RANGE[1])
 
 
 def band_ratio(x, sd) -> float:
     """Mean predictive sd outside the training range over the mean inside it."""
-    inside = _inside(x)
+    inside = inside_training_range(x)
     return float(sd[~inside].mean() / sd[inside].mean())
 
 
 def rmse_inside(x, mean) -> float:
     """RMSE of the predictive mean to the true curve over the grid points in the training range."""
-    inside = _inside(x)
+    inside = inside_training_range(x)
     return float(np.sqrt(((mean - truth(x))[inside] ** 2).mean()))
 
 
 def fit_metrics(x, prediction: Mapping[str, np.ndarray], noise_sd: float) -> dict[str, float]:
     """The two acceptance metrics (band ratio >= 3, in-range RMSE / noise sd <= 1.2) and parts."""
-    inside = _inside(x)
+    inside = inside_training_range(x)
     rmse = rmse_inside(x, prediction["mean"])
     return {
         "band_ratio": band_ratio(x, prediction["epistemic_sd"]),
@@ -376,46 +343,6 @@ def fit(
     write_parquet(pd.DataFrame({"x": grid, **prediction}), outputs["predictions"])
     write_json(outputs["metrics"], metrics)
     return metrics, session.info
-
-
-# ---------------------------------------------------------------- figures
-
-
-def plot(train_path, predictions_path, variant: str, figure_path) -> None:
-    """Data, truth, predictive mean and +-2 sd epistemic band.
-
-    The aleatoric variant adds a second panel with the +-2 sd band of the learned noise.
-    """
-    use_agg()
-    import matplotlib.pyplot as plt
-
-    data = pd.read_parquet(train_path)
-    pred = pd.read_parquet(predictions_path)
-    x, mean = pred["x"].to_numpy(), pred["mean"].to_numpy()
-    bands = [("epistemic_sd", "C0", "+-2 sd, epistemic (weights)")]
-    if variant == "aleatoric":
-        bands.append(("aleatoric_sd", "C1", "+-2 sd, aleatoric (learned noise)"))
-    fig, axes = plt.subplots(1, len(bands), figsize=(7 * len(bands), 4.2), squeeze=False)
-    ratio = band_ratio(x, pred["epistemic_sd"].to_numpy())
-    rmse = rmse_inside(x, mean)
-    for ax, (column, color, label) in zip(axes[0], bands, strict=True):
-        sd = pred[column].to_numpy()
-        ax.axvspan(*TRAIN_RANGE, color="0.93", label="training range")
-        ax.fill_between(x, mean - 2 * sd, mean + 2 * sd, color=color, alpha=0.35, label=label)
-        ax.plot(x, truth(x), "k--", lw=1, label="truth 10 sin(2 pi x)")
-        ax.plot(x, mean, color=color, lw=1.5, label="predictive mean")
-        ax.scatter(data["x"], data["y"], s=12, color="k", zorder=3, label="training data")
-        ax.set(xlabel="x", ylabel="y", ylim=(-40, 40))
-        ax.legend(fontsize=7, loc="lower left")
-    axes[0][0].set_title(
-        f"Sinusoid, {variant}: band ratio {ratio:.1f} (target >= 3), "
-        f"in-range RMSE to truth {rmse:.2f}"
-    )
-    if variant == "aleatoric":
-        inside = _inside(x)
-        noise = pred["aleatoric_sd"].to_numpy()[inside].mean()
-        axes[0][1].set_title(f"Learned noise: mean sd {noise:.2f} on the training range (truth 1)")
-    save_figure(fig, figure_path)
 
 
 def summarize(metric_paths, output_csv) -> pd.DataFrame:
