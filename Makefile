@@ -1,4 +1,5 @@
-# Two commands: `make run` (every analysis, default config) and `make test` (the test suite).
+# Two commands: `make run` (every analysis, default config) and `make test` (`make lint`, then the
+# test suite).
 # Both create .venv if missing and install the pinned dependencies and the package first.
 
 PYTHON ?= python3.11
@@ -27,7 +28,8 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(STAMP)
+# Lint first: a lint regression fails `make test` (and so CI, .ci/run) before any test runs.
+test: lint
 	$(BIN)/python -m pytest
 
 # Snakemake's own HTML report of the latest version.

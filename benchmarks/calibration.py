@@ -1,4 +1,4 @@
-"""Benchmark of the calibration analysis (issue 16): SBC of every Stan program through Snakemake.
+"""Benchmark of the calibration analysis: SBC of every Stan program through Snakemake.
 
 Runs ``snakemake --cores N`` on a config (default config/config.yaml) with ``analyses`` set to
 ``[calibration]`` and a private results folder, then reads the version's calibration.json and job
@@ -35,9 +35,11 @@ TARGETS = {"calibration_wall_s_max": 900.0, "verdict": "pass"}
 def run_workflow(
     config: str, cores: int, results: Path, overrides: dict, engine: str | None = None
 ) -> float:
-    """Snakemake on ``config`` with a second config file on top: the calibration analysis
-    alone, a private results folder, ``overrides`` merged over the calibration section and,
-    if given, another Stan engine."""
+    """Snakemake on ``config`` with a second config file on top.
+
+    The calibration analysis alone, a private results folder, ``overrides`` merged over the
+    calibration section and, if given, another Stan engine.
+    """
     extra = results / "benchmark-config.yaml"
     settings = {
         "analyses": ["calibration"],

@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from bayespipe.analyses.mnist import data as mnist  # noqa: E402
-from bayespipe.analyses.mnist import lenet  # noqa: E402
+from bayespipe.analyses.mnist import evaluate, lenet, network, plots  # noqa: E402
 from bayespipe.config import load_config  # noqa: E402
-from bayespipe.engines.tfp.common import setup_from_config  # noqa: E402
+from bayespipe.engines.tfp.session import setup_from_config  # noqa: E402
 
 TARGETS = {
     "time_ratio_max": 2.5,
@@ -47,10 +47,10 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def deterministic_run(split, settings, tfp_settings) -> dict:
-    session = setup_from_config(tfp_settings, settings["seed"])
+def deterministic_run(split, settings, tfp_config) -> dict:
+    session = setup_from_config(tfp_config, settings["seed"])
     cpu = time.process_time()
-    result = lenet.fit(
+    result = network.fit(
         session,
         split,
         **lenet.fit_arguments(settings),
@@ -58,38 +58,38 @@ def deterministic_run(split, settings, tfp_settings) -> dict:
         log_every=settings["steps"],
     )
     cpu = time.process_time() - cpu
-    probs = lenet.predict_draws(session, result.model, split.x_heldout, 1)
+    probs = evaluate.predict_draws(session, result.model, split.x_heldout, 1)
     return {
         "train_seconds": result.train_seconds,
         "images_per_second": result.steady_images_per_second,
         "cpu_seconds": cpu,
-        **lenet.heldout_metrics(probs, split.y_heldout),
+        **evaluate.heldout_metrics(probs, split.y_heldout),
     }
 
 
 def flipout_run(
-    split_path: Path, settings, tfp_settings, folder: Path
+    split_path: Path, settings, tfp_config, folder: Path
 ) -> tuple[dict, dict, float, float]:
-    steps = lenet.evaluation_steps(settings["steps"], settings["viz_steps"])
+    steps = network.evaluation_steps(settings["steps"], settings["viz_steps"])
     started, cpu = time.perf_counter(), time.process_time()
     summary = lenet.train_and_report(
         split_path,
         settings,
-        tfp_settings,
+        tfp_config,
         weights=folder / "lenet.weights.h5",
         history=folder / "history.csv",
         evaluations=folder / "evaluations.csv",
         metrics=folder / "metrics.json",
         history_figure=folder / "history.png",
-        weight_figures=[folder / lenet.figure_name("weights", s) for s in steps],
-        heldout_figures=[folder / lenet.figure_name("heldout", s) for s in steps],
+        weight_figures=[folder / plots.figure_name("weights", s) for s in steps],
+        heldout_figures=[folder / plots.figure_name("heldout", s) for s in steps],
     )
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     ood = lenet.ood_and_report(
         split_path,
         folder / "lenet.weights.h5",
         settings,
-        tfp_settings,
+        tfp_config,
         metrics=folder / "ood.json",
         scores=folder / "scores.csv",
         noise_figure=folder / "noise.png",
@@ -101,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
     parser.add_argument("--steps", type=int, help="override mnist.steps")
-    parser.add_argument("--padding", choices=lenet.PADDINGS, help="override mnist.padding")
+    parser.add_argument("--padding", choices=network.PADDINGS, help="override mnist.padding")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "lenet.json"))
     parser.add_argument(
         "--keep", help="copy the Flipout run's outputs (weights, figures, metrics) here"
@@ -109,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     config = load_config(args.config)
-    settings, tfp_settings = dict(config["mnist"]), dict(config["tfp"])
+    settings, tfp_config = dict(config["mnist"]), dict(config["tfp"])
     if args.steps:
         settings["steps"] = args.steps
     if args.padding:
@@ -122,9 +122,9 @@ def main() -> None:
         split_path = folder / "split.npz"
         data = mnist.prepare(settings, split_path)
         split = mnist.read_split(split_path)
-        deterministic = [deterministic_run(split, settings, tfp_settings)]
-        flipout, ood, wall, cpu = flipout_run(split_path, settings, tfp_settings, folder)
-        deterministic.append(deterministic_run(split, settings, tfp_settings))
+        deterministic = [deterministic_run(split, settings, tfp_config)]
+        flipout, ood, wall, cpu = flipout_run(split_path, settings, tfp_config, folder)
+        deterministic.append(deterministic_run(split, settings, tfp_config))
         if args.keep:
             shutil.copytree(folder, args.keep, dirs_exist_ok=True)
     det_seconds = sum(d["train_seconds"] for d in deterministic) / len(deterministic)

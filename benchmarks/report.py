@@ -1,6 +1,7 @@
-"""Benchmark of the version-level tools: HTML report (with and without its What changed
-section, HTML5 validation), RO-Crate (build + offline validation), lineage, diff, audit and
-reproduce, on one complete version folder.
+"""Benchmark of the version-level tools.
+
+HTML report (with and without its What changed section, HTML5 validation), RO-Crate (build + offline
+validation), lineage, diff, audit and reproduce, on one complete version folder.
 
     .venv/bin/python benchmarks/report.py results/<version> [--reproduce]
 
@@ -26,7 +27,8 @@ from bayespipe.audit.check import audit  # noqa: E402
 from bayespipe.audit.diff import diff_versions  # noqa: E402
 from bayespipe.audit.lineage import lineage  # noqa: E402
 from bayespipe.audit.reproduce import reproduce  # noqa: E402
-from bayespipe.audit.rocrate import build_crate, validate_crate  # noqa: E402
+from bayespipe.audit.rocrate import build_crate  # noqa: E402
+from bayespipe.audit.rocrate_validate import validate_crate  # noqa: E402
 from bayespipe.io import read_json  # noqa: E402
 from bayespipe.report.html import RunInfo, render  # noqa: E402
 

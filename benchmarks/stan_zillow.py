@@ -18,7 +18,7 @@ Each runs 4 chains x 1000 warm-up / 1000 draws on every available engine (CmdSta
 resolves, e.g. `export CMDSTAN=$(../shared/tools/cmdstan/install.sh)`; PyStan always), or on those
 named by --engines. Compile seconds are shown too: CmdStan executables come from the per-machine
 cache after the first build. Prints a table and writes benchmarks/results/stan_zillow.json.
-Targets (issue 4): marginal at full size <= 12 s sampling with CmdStan, <= 30 s with PyStan, and
+Targets: marginal at full size <= 12 s sampling with CmdStan, <= 30 s with PyStan, and
 min bulk ESS >= 1000.
 """
 

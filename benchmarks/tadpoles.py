@@ -1,5 +1,6 @@
-"""Benchmark of the tadpoles model (analysis C): NUTS sampling time and ESS per second, and the
-tutorial's TFP HMC for comparison.
+"""Benchmark of the tadpoles model (analysis C).
+
+NUTS sampling time and ESS per second, and the tutorial's TFP HMC for comparison.
 
 One run of the default configuration (config/config.yaml: tadpoles.sampler, tadpoles.tfp_hmc)
 through the Stan engine, as the tadpoles_fit rule samples it. NUTS is timed twice in one process:
@@ -92,9 +93,9 @@ def run_tfp(table, hmc, tfp_config, nuts_idata, folder) -> dict:
     import arviz as az
 
     from bayespipe.analyses.tadpoles import tfp_hmc as tadpoles_hmc
-    from bayespipe.engines.tfp.common import setup_from_config
+    from bayespipe.engines.tfp.session import setup_from_config
 
-    settings = {**tadpoles_hmc.HMC_DEFAULTS, **hmc}
+    settings = tadpoles_hmc.hmc_settings(hmc)
     session = setup_from_config(tfp_config, settings["seed"])
     draws, acceptance, seconds = tadpoles_hmc.sample_hmc(session, table, settings)
     idata = az.from_dict(posterior=draws, dims={"a": ["tank"]})

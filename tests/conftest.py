@@ -15,6 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = str(BIN / "snakemake")
 TEST_CONFIG = "config/test.yaml"
+# The InferenceData groups of a Stan fit with predictions, log likelihood and observed data.
+FIT_GROUPS = {
+    "posterior",
+    "sample_stats",
+    "observed_data",
+    "posterior_predictive",
+    "log_likelihood",
+}
 
 
 def repo_files() -> list[str]:
@@ -78,6 +86,18 @@ def run_snakemake(
     return result
 
 
+def start_snakemake(workdir: Path, *args: str, cores: str = "2", **popen) -> subprocess.Popen:
+    """Start Snakemake in ``workdir`` without waiting.
+
+    ``popen``: more ``subprocess.Popen`` arguments; by default its output is read through
+    ``.stdout``, stderr included.
+    """
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, **popen}
+    return subprocess.Popen(
+        [SNAKEMAKE, "--cores", cores, *args], cwd=workdir, env=snakemake_env(), **popen
+    )
+
+
 class UnparsedOutput(AssertionError):
     """Snakemake's output has neither a job table nor 'Nothing to be done'."""
 
@@ -121,8 +141,10 @@ def version_dir_of(workdir: Path) -> Path:
 
 
 def work_dir_of(workdir: Path, label: str = "test") -> Path:
-    """Where jobs write (results/.work/<run_label>): the place to look after a failed or
-    partial run, which writes no version folder."""
+    """Where jobs write (results/.work/<run_label>).
+
+    The place to look after a failed or partial run, which writes no version folder.
+    """
     return workdir / "results" / ".work" / label
 
 

@@ -401,8 +401,11 @@ def test_min_ess_is_low_for_autocorrelated_draws():
 
 
 def test_a_models_block_is_simulated_from_its_own_prior_predictive_run(tmp_path):
-    """No simulator is written for a models: block: replication r takes the r-th stored joint
-    draw of its parameters and its y_rep from the block's prior run."""
+    """A models: block is calibrated with no simulator written.
+
+    Replication r takes the r-th stored joint draw of its parameters and its y_rep from the
+    block's prior run.
+    """
     import arviz as az
 
     from bayespipe.analyses.calibration.design import is_model, make_design, model_program

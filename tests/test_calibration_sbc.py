@@ -1,6 +1,8 @@
-"""Simulation-based calibration with a real Stan engine (CmdStan when installed, else PyStan):
-a copy of a program with a planted error is flagged, and the real programs pass at the size of
-config/test.yaml."""
+"""Simulation-based calibration with a real Stan engine (CmdStan when installed, else PyStan).
+
+A copy of a program with a planted error is flagged, and the real programs pass at the size of
+config/test.yaml.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import pandas as pd
 import pytest
 
 from bayespipe import software
-from bayespipe.analyses.calibration import batch, design
+from bayespipe.analyses.calibration import batch, design, verdict
 from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.config import load_config
+from bayespipe.engines.stan.engine import get_engine
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE = software.resolve_stan_engine("auto")
@@ -61,16 +64,33 @@ def _design(program: str, folder: Path, scale: float) -> Path:
 
 
 def _calibrate(program, stan_file, design_path, settings, folder, name=None) -> dict:
-    """The workflow's two-stage verdict, with every batch run in this process."""
-    result = batch.calibrate_in_process(
-        program,
-        stan_file=stan_file,
-        design_path=design_path,
-        settings=settings,
-        engine=ENGINE,
-        folder=folder,
-        program_name=name,
-    )
+    """The workflow's two-stage verdict, with every batch run in this process.
+
+    The workflow's two-stage verdict (screening, then confirmation if flagged), with every batch run
+    in this process; the workflow runs the batches as separate jobs.
+    """
+    folder = Path(folder)
+    label = name or program
+    stamp = folder / f"{label}.compile.json"
+    get_engine(ENGINE).compile(stan_file, stamp)
+    size = (settings["replications"], settings["batch_size"])
+    records: list[dict] = []
+    for batches in (range(batch.batch_count(*size)), batch.confirmation_batches(*size)):
+        for number in batches:
+            records += batch.run_batch(
+                program,
+                number,
+                stan_file=stan_file,
+                stamp=stamp,
+                design_path=design_path,
+                settings=settings,
+                engine=ENGINE,
+                destination=batch.batch_file(folder, label, number),
+                program_name=name,
+            )["replications"]
+        result = verdict.judge(records, settings)
+        if not verdict.needs_confirmation(result):
+            break
     written = [json.loads(p.read_text()) for p in Path(folder).rglob("*/*.json")]
     assert written and {b["engine"] for b in written} == {ENGINE}
     return result

@@ -96,3 +96,38 @@ def test_loaded_modules_are_those_of_this_checkout():
     loaded = codedeps.loaded_package_modules(root, sys.modules)
     assert "workflow/bayespipe/codedeps.py" in loaded
     assert all(path.startswith("workflow/bayespipe/") for path in loaded)
+
+
+def _job_key(root: Path, script: str, engine: str) -> dict[str, str]:
+    from bayespipe.engines.stan.engine import ENGINE_MODULES
+
+    return codedeps.job_code(
+        root,
+        "calibration_stan_compile",
+        root / "workflow/rules/calibration.smk",
+        root / "workflow/scripts" / script,
+        root / "workflow/bayespipe",
+        dynamic={"bayespipe.engines.stan.engine": [ENGINE_MODULES[engine][0]]},
+    )
+
+
+def test_a_pystan_edit_changes_no_cmdstan_job(tmp_path):
+    """The package's own Stan jobs: only the engine a job runs is in its key."""
+    import shutil
+
+    repo = Path(__file__).resolve().parents[1]
+    for part in ("workflow/bayespipe", "workflow/scripts", "workflow/rules"):
+        shutil.copytree(repo / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    codedeps._module_imports.cache_clear()
+    cmdstan_key = _job_key(tmp_path, "stan_compile.py", "cmdstanpy")
+    pystan_key = _job_key(tmp_path, "stan_compile.py", "pystan")
+    cmdstan_file = "workflow/bayespipe/engines/stan/cmdstanpy_engine.py"
+    pystan_file = "workflow/bayespipe/engines/stan/pystan_engine.py"
+    assert cmdstan_file in cmdstan_key and pystan_file not in cmdstan_key
+    assert pystan_file in pystan_key and cmdstan_file not in pystan_key
+
+    pystan = tmp_path / pystan_file
+    pystan.write_text(pystan.read_text() + "# a PyStan-only edit\n")
+    codedeps._module_imports.cache_clear()
+    assert _job_key(tmp_path, "stan_compile.py", "cmdstanpy") == cmdstan_key
+    assert _job_key(tmp_path, "stan_compile.py", "pystan") != pystan_key

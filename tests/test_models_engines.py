@@ -1,6 +1,9 @@
-"""The models analysis on both Stan engines, without Snakemake: a table and a block become a
-fit, and held-out rows are scored with the program's own generated quantities at every
-posterior draw (CmdStan's standalone generated quantities; httpstan's write_array)."""
+"""The models analysis on both Stan engines, without Snakemake.
+
+A table and a block become a fit, and held-out rows are scored with the program's own generated
+quantities at every posterior draw (CmdStan's standalone generated quantities; httpstan's
+write_array).
+"""
 
 from __future__ import annotations
 

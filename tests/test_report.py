@@ -1,5 +1,8 @@
-"""The per-version HTML report: results beside the tutorials, presentation rules, what changed,
-templates and escaping, and the rule's output end to end."""
+"""The per-version HTML report.
+
+Results beside the tutorials, presentation rules, what changed, templates and escaping, and the
+rule's output end to end.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bayespipe.catalog import ANALYSES
-from bayespipe.io import sha256_file
+from bayespipe.io import mismatched_files, sha256_file
 from bayespipe.report import collect, headline, present
 from bayespipe.report.html import TEMPLATES, page_files, render, write_report
 
@@ -62,7 +65,7 @@ def test_results_table_leads_with_the_tutorial_column(fake_version):
     table = section(html, "results")
     assert "<th>Tutorial reported</th>" in table and "<th>Verdict</th>" in table
     row = next(r for r in table.split("<tr>") if "posterior mean of a_bar" in r)
-    assert "1.35" in row and "0.9 to 1.8" in row and "reproduced" in row
+    assert "1.35" in row and "0.90 to 1.80" in row and "reproduced" in row
     verdicts = re.findall(r'class="verdict-([a-z-]+)"', table)
     assert verdicts.index("not-run") > max(i for i, v in enumerate(verdicts) if v != "not-run")
     row = next(r for r in table.split("<tr>") if "posterior mean of sigma" in r)
@@ -74,7 +77,7 @@ def test_headlines_are_judged_from_the_declared_files(fake_version):
     assert rows["zillow_mae_linear"].value == pytest.approx(0.0901)
     assert rows["zillow_mae_linear"].verdict == headline.REPRODUCED
     assert rows["zillow_mae_order"].verdict == headline.REPRODUCED  # 0.08 < 0.085 < 0.0901
-    assert rows["zillow_mae_order"].text == "0.08 < 0.085 < 0.0901"
+    assert rows["zillow_mae_order"].text == "0.0800 < 0.0850 < 0.0901"
     assert "synthetic data" in " ".join(rows["zillow_mae_linear"].notes)
     assert rows["moons_accuracy"].verdict == headline.NOT_RUN
     assert rows["moons_accuracy"].value is None
@@ -95,6 +98,47 @@ def test_every_reference_names_a_known_analysis_and_a_file_a_rule_writes():
         if ours:
             name = Path(ours["file"]).name
             assert name in rules or Path(ours["file"]).parent.name in rules, (entry["id"], name)
+
+
+def test_results_table_shows_counts_as_integers_and_values_as_the_tutorial_does(fake_version):
+    card = fake_version / "zillow" / "data" / "data_card.json"
+    write_json(card, {**json.loads(card.read_text()), "split": {"train": 43700.0}})
+    table = section(page(fake_version), "results")
+
+    def cells(result: str) -> list[str]:
+        row = next(r for r in table.split("<tr>") if result in r)
+        return [re.sub(r"<[^>]+>", "", c).strip() for c in row.split("<td")[1:]]
+
+    rows = cells("training rows")
+    assert rows[2].endswith("36,986") and rows[3].endswith("43,700")  # not 4.37e+04
+    mean = cells("Mean validation logerror")
+    assert mean[2].endswith("0.0130")  # the tutorial's four places, trailing zero kept
+    assert re.search(r">\d\.\d{4}$", mean[3]) or mean[3].endswith("none")
+    mae = cells("Validation MAE, linear regression")
+    assert mae[2].endswith("0.0899") and mae[3].endswith("0.0901")
+    sigma = cells("posterior mean of sigma")
+    assert re.fullmatch(r".*>?\d\.\d\d", sigma[3])  # two places, as the tutorial's 1.62
+
+
+def test_fixed_places_and_separators():
+    assert present.fixed(43700.0, 0) == "43,700"
+    assert present.fixed(27.6, 0) == "28"
+    assert present.fixed(0.09012, 4) == "0.0901"
+    assert present.fixed(1234.5, 2) == "1,234.50"
+    assert present.fixed(float("nan"), 2) == "nan"
+    assert present.fixed(0.00001234, None) == present.number(0.00001234)
+
+
+def test_decimals_follow_the_tutorial_value():
+    def decimals(tutorial, **extra):
+        return headline.tutorial_decimals({"tutorial": tutorial, **extra})
+
+    assert decimals(36986) == 0
+    assert decimals(0.942) == 3
+    assert decimals("23 (per-tank ESS 23 to 335)") == 0
+    assert decimals("1.13 (HMC)") == 2
+    assert decimals("wider outside (> 1)") is None
+    assert decimals(0.013, decimals=4) == 4
 
 
 def test_a_reference_without_its_keys_is_refused(tmp_path):
@@ -410,7 +454,6 @@ def test_code_snapshot_copies_exactly_the_recorded_code(tmp_path):
     from bayespipe.report.snapshot import (
         CodeChangedError,
         code_digest,
-        verify_snapshot,
         write_snapshot,
     )
     from bayespipe.versioning import code_files
@@ -424,10 +467,10 @@ def test_code_snapshot_copies_exactly_the_recorded_code(tmp_path):
     code = {f: sha256_file(root / f) for f in code_files(root)}
     target = tmp_path / "v" / "report" / "code-snapshot"
     write_snapshot(root, target, code_digest(code))
-    assert verify_snapshot(target, code) == []
+    assert mismatched_files(target, code) == []
     copied = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert copied == sorted(code)
     (root / "workflow" / "scripts" / "a.py").write_text("print(2)\n")  # edited during the run
     with pytest.raises(CodeChangedError):
         write_snapshot(root, target, code_digest(code))
-    assert verify_snapshot(target, code) == []  # the earlier snapshot is left whole
+    assert mismatched_files(target, code) == []  # the earlier snapshot is left whole

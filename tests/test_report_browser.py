@@ -1,6 +1,7 @@
-"""The HTML report in headless Chromium, as a reader sees it: the first screen shows the results
-table with the tutorial column, only gate verdicts are painted as failures, every image loads,
-internal links resolve, no console errors, and the page is valid HTML5.
+"""The HTML report in headless Chromium, as a reader sees it.
+
+The first screen shows the results table with the tutorial column, only gate verdicts are painted as
+failures, every image loads, internal links resolve, no console errors, and the page is valid HTML5.
 
 Runs on a small hand-made version folder (fast) and, marked e2e, on the report of a real run of
 config/test.yaml. Needs Debian's chromium (/usr/bin/chromium; CI installs it in .ci/run). The

@@ -1,5 +1,8 @@
-"""Every figure marked report(...) in a rule file has its caption in workflow/report/, grouped by
-analysis."""
+"""Every figure marked report(...) in a rule file has its caption.
+
+Every figure marked report(...) in a rule file has its caption in workflow/report/, grouped by
+analysis.
+"""
 
 from __future__ import annotations
 

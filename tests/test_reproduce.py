@@ -1,5 +1,8 @@
-"""``bayespipe reproduce``: a re-run compared file by file; a tampered file is an unexpected
-difference; only the fields a writer declares per-run are set aside."""
+"""``bayespipe reproduce``: a re-run compared file by file.
+
+A tampered file is an unexpected difference; only the fields a writer declares per-run are set
+aside.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +64,10 @@ def test_job_records_compare_all_but_their_clocks(tmp_path):
 
 
 def test_a_result_named_like_a_clock_or_path_is_compared(tmp_path):
-    """Key words ('at', 'path', 'time') no longer hide a field: only declared ones are set aside."""
+    """A field whose name holds 'at', 'path' or 'time' is compared.
+
+    Only declared ones are set aside.
+    """
     truth = {"missing_completely_at_random": True, "betas": [0.1, 0.2]}
     for rel in (
         "zillow/data/raw/synthetic_truth.json",

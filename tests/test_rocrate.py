@@ -1,5 +1,4 @@
-"""The version folder as a Workflow Run Crate, validated offline by roc-validator
-(workflow-run-crate-0.5)."""
+"""The version folder as a Workflow Run Crate, validated offline (workflow-run-crate-0.5)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bayespipe.audit.check import audit
-from bayespipe.audit.rocrate import bundled_contexts, validate_crate, write_crate
+from bayespipe.audit.rocrate import write_crate
+from bayespipe.audit.rocrate_validate import bundled_contexts, validate_crate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fixtures.versions import versions  # noqa: E402

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bayespipe.io import sha256_file
-from bayespipe.report.snapshot import code_digest, verify_snapshot, write_snapshot
+from bayespipe.io import mismatched_files, sha256_file
+from bayespipe.report.snapshot import code_digest, write_snapshot
 from bayespipe.versioning import code_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_snapshot_leaves_out_egg_info_and_bytecode(tmp_path):
     write_snapshot(root, target, code_digest(code))
     written = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert written == sorted(CODE)
-    assert verify_snapshot(target, code) == []
+    assert mismatched_files(target, code) == []
 
 
 def test_this_checkout_snapshots_no_egg_info():

@@ -1,5 +1,8 @@
-"""The CmdStanPy engine: argument mapping against a stand-in CmdStanModel (runs everywhere), and the
-real thing plus the engine-equality check wherever CmdStan is installed."""
+"""The CmdStanPy engine, against a stand-in CmdStanModel and a real CmdStan.
+
+The CmdStanPy engine: argument mapping against a stand-in CmdStanModel (runs everywhere), and the
+real thing plus the engine-equality check wherever CmdStan is installed.
+"""
 
 import types
 from pathlib import Path
@@ -8,13 +11,10 @@ import numpy as np
 import pytest
 
 from bayespipe import software
-from bayespipe.engines.stan import engine as stan_engine
-from bayespipe.engines.stan.engine import (
-    CmdStanPyEngine,
-    PyStanEngine,
-    StaleStampError,
-    StanEngineError,
-)
+from bayespipe.engines.stan.base import StaleStampError, StanEngineError
+from bayespipe.engines.stan.cmdstanpy_engine import DEFAULT_EXE_CACHE, CmdStanPyEngine
+from bayespipe.engines.stan.pystan_engine import PyStanEngine
+from bayespipe.io import read_json, sha256_file
 from conftest import require_cmdstan
 
 az = pytest.importorskip("arviz")
@@ -48,9 +48,11 @@ ELBO_CONSOLE = """Begin stochastic gradient ascent.
 
 
 class FakeFit:
-    """What the engine reads of a CmdStanMCMC / CmdStanPathfinder / CmdStanVB. Pathfinder's
-    pooled draws: the first half has log weight 0 and a_bar = 1, the second half weight e^-50
-    and a_bar = -1."""
+    """What the engine reads of a CmdStanMCMC / CmdStanPathfinder / CmdStanVB.
+
+    Pathfinder's pooled draws: the first half has log weight 0 and a_bar = 1, the second half weight
+    e^-50 and a_bar = -1.
+    """
 
     def __init__(self, method, kwargs):
         self.method, self.kwargs = method, kwargs
@@ -175,14 +177,14 @@ def test_compile_builds_in_cache_and_stamps_the_executable(fake_cmdstan):
     )
     exe = Path(stamp["exe_file"])
     assert exe.is_file() and exe.parent.parent == fake_cmdstan.engine.exe_cache
-    assert stamp["exe_sha256"] == stan_engine.sha256_file(exe)
+    assert stamp["exe_sha256"] == sha256_file(exe)
     assert stamp["engine"] == "cmdstanpy" and stamp["versions"]["cmdstan"] == "2.35.0"
     assert stamp["cpp_options"] == {"STAN_THREADS": True} and stamp["stanc_options"] == {"O1": True}
     (init,) = calls("init")
     assert init["cpp_options"] == {"STAN_THREADS": True}
     assert init["stanc_options"]["O1"] is True
     assert str(TADPOLES.parent) in init["stanc_options"]["include-paths"]  # #include still resolves
-    assert stan_engine.read_json(fake_cmdstan.stamp)["exe_file"] == str(exe)
+    assert read_json(fake_cmdstan.stamp)["exe_file"] == str(exe)
 
 
 def test_compile_reuses_the_build_folder_and_separates_options(fake_cmdstan):
@@ -229,7 +231,7 @@ def test_nuts_arguments_and_conversion(fake_cmdstan):
     assert args["data"]["prior_only"] == 0 and args["data"]["surv"] == DATA["surv"]
     assert not Path(args["output_dir"]).exists()  # CSVs lived in a temporary folder only
     exe_init = calls("init")[-1]
-    assert exe_init["exe_file"] == stan_engine.read_json(fake_cmdstan.stamp)["exe_file"]
+    assert exe_init["exe_file"] == read_json(fake_cmdstan.stamp)["exe_file"]
     (converted,) = fake_cmdstan.converted
     assert (
         converted["posterior_predictive"] == "surv_rep" and converted["log_likelihood"] == "log_lik"
@@ -382,9 +384,9 @@ def test_real_cmdstan_fit(real_engine, real_stamp, tmp_path, monkeypatch, capsys
 
 def test_real_compile_happens_once_per_machine(real_engine, real_stamp, tmp_path):
     """A second compile (a rerun, another checkout, another test run) reuses the executable."""
-    first = stan_engine.read_json(real_stamp)
+    first = read_json(real_stamp)
     exe = Path(first["exe_file"])
-    assert exe.parent.parent == stan_engine.DEFAULT_EXE_CACHE
+    assert exe.parent.parent == DEFAULT_EXE_CACHE
     before = exe.stat().st_mtime_ns
     again = CmdStanPyEngine().compile(TADPOLES, tmp_path / "again.json")
     assert again["exe_file"] == str(exe) and again["exe_sha256"] == first["exe_sha256"]

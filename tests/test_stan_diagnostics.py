@@ -1,5 +1,7 @@
-"""Convergence gates both ways, on_fail, and the standard fit outputs (synthetic draws, no
-sampling)."""
+"""Convergence gates both ways, on_fail, and the standard fit outputs.
+
+Synthetic draws, no sampling.
+"""
 
 import json
 import logging

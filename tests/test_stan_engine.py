@@ -1,5 +1,7 @@
-"""The Stan engine with PyStan (runs here): compile once, fit outputs, errors before and during
-sampling."""
+"""The Stan engine with PyStan (runs here).
+
+Compile once, fit outputs, errors before and during sampling.
+"""
 
 from pathlib import Path
 
@@ -7,15 +9,15 @@ import numpy as np
 import pytest
 
 from bayespipe import software
-from bayespipe.engines.stan import engine as stan_engine
+from bayespipe.engines.stan.base import StaleStampError, StanEngineError
+from bayespipe.engines.stan.cmdstanpy_engine import CmdStanPyEngine
 from bayespipe.engines.stan.engine import (
-    CmdStanPyEngine,
-    PyStanEngine,
-    StaleStampError,
-    StanEngineError,
     get_engine,
     sampler_settings,
 )
+from bayespipe.engines.stan.pystan_engine import PyStanEngine
+from bayespipe.io import read_json, sha256_file
+from conftest import FIT_GROUPS
 
 REPO = Path(__file__).resolve().parents[1]
 TADPOLES = REPO / "stan" / "tadpoles.stan"
@@ -66,9 +68,9 @@ def test_auto_picks_cmdstanpy_only_when_cmdstan_resolves(monkeypatch):
 def test_compile_writes_a_stamp(stamp):
     import httpstan.cache
 
-    record = stan_engine.read_json(stamp)
+    record = read_json(stamp)
     assert record["engine"] == "pystan"
-    assert record["stan_sha256"] == stan_engine.sha256_file(TADPOLES)
+    assert record["stan_sha256"] == sha256_file(TADPOLES)
     assert record["versions"]["stan"] == software.httpstan_stan_version()
     assert record["model_name"].startswith("models/")
     assert httpstan.cache.model_directory(record["model_name"]).is_dir()
@@ -83,20 +85,14 @@ def test_fit_reuses_the_compiled_model(stamp, monkeypatch):
 
     monkeypatch.setattr(httpstan.models, "build_services_extension_module", no_compiling)
     idata, info = PyStanEngine().fit(TADPOLES, DATA, SMALL, stamp_path=stamp)
-    assert info["model_name"] == stan_engine.read_json(stamp)["model_name"]
+    assert info["model_name"] == read_json(stamp)["model_name"]
     assert idata.posterior.sizes["chain"] == 2
 
 
 def test_fit_groups_and_shapes(stamp):
     engine = PyStanEngine()
     idata, info = engine.fit(TADPOLES, DATA, SMALL, stamp_path=stamp, idata_kwargs=KWARGS)
-    assert {
-        "posterior",
-        "sample_stats",
-        "observed_data",
-        "posterior_predictive",
-        "log_likelihood",
-    } <= set(idata.groups())
+    assert set(idata.groups()) >= FIT_GROUPS
     assert idata.posterior["a"].shape == (2, 100, 4)
     assert idata.posterior_predictive["surv_rep"].shape == (2, 100, 4)
     assert list(idata.observed_data["surv"].values) == DATA["surv"]

@@ -1,6 +1,6 @@
 """Analysis D1, sinusoid regression with DenseVariational layers.
 
-Module under test: bayespipe.analyses.sinusoid.network.
+Modules under test: bayespipe.analyses.sinusoid.{data,network,plots}.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from bayespipe.analyses.sinusoid import data as sinusoid_data
 from bayespipe.analyses.sinusoid import network as sinusoid
-from bayespipe.engines.tfp.common import setup
+from bayespipe.analyses.sinusoid import plots as sinusoid_plots
+from bayespipe.engines.tfp.session import setup
 from bayespipe.errors import InputError
 
 TFP_CPU = {"device": "cpu", "deterministic": True, "threads": 2}
@@ -44,7 +46,7 @@ FIT_FILES = {
 @pytest.fixture(scope="module")
 def train_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("sinusoid") / "train.parquet"
-    sinusoid.prepare(SMALL, path)
+    sinusoid_data.prepare(SMALL, path)
     return path
 
 
@@ -59,7 +61,7 @@ def test_non_finite_values_are_refused(tmp_path):
     path = tmp_path / "bad.parquet"
     pd.DataFrame({"x": [0.0, 0.1], "y": [1.0, np.nan]}).to_parquet(path)
     with pytest.raises(InputError, match=r"row 1, column 'y'"):
-        sinusoid.read_points(path)
+        sinusoid_data.read_points(path)
 
 
 def test_band_ratio_compares_outside_with_inside():
@@ -71,13 +73,13 @@ def test_band_ratio_compares_outside_with_inside():
 def test_in_range_rmse_uses_only_the_training_range_and_the_noise_sd():
     x = np.linspace(-1.5, 1.5, 301)
     inside = (x >= -0.5) & (x <= 0.5)
-    mean = sinusoid.truth(x) + np.where(inside, np.where(np.arange(301) % 2, 0.6, -0.6), 50.0)
+    mean = sinusoid_data.truth(x) + np.where(inside, np.where(np.arange(301) % 2, 0.6, -0.6), 50.0)
     sd = np.where(inside, 0.5, 2.0)
     metrics = sinusoid.fit_metrics(x, {"mean": mean, "epistemic_sd": sd, "aleatoric_sd": sd}, 2.0)
     assert metrics["rmse_to_truth_inside"] == pytest.approx(0.6)  # the 50s outside do not count
     assert metrics["rmse_inside_over_noise_sd"] == pytest.approx(0.3)
     assert metrics["band_ratio"] == pytest.approx(4.0)
-    assert sinusoid.rmse_inside(x, sinusoid.truth(x)) == 0.0
+    assert sinusoid.rmse_inside(x, sinusoid_data.truth(x)) == 0.0
 
 
 def test_kl_weight_rises_linearly_over_the_warmup():
@@ -99,7 +101,7 @@ def test_network_sees_z_scores_of_x():
 
 def test_short_training_brings_the_mean_to_the_data(train_file):
     """At test size and a fixed seed, training cuts the in-range RMSE of the untrained network."""
-    x, y = sinusoid.read_points(train_file)
+    x, y = sinusoid_data.read_points(train_file)
     grid = np.linspace(*sinusoid.PREDICT_RANGE, SMALL["n_grid"])
     session = setup(device="cpu", seed=SMALL["seed"])
     model = sinusoid.build_model(
@@ -107,7 +109,7 @@ def test_short_training_brings_the_mean_to_the_data(train_file):
     )
     before = sinusoid.rmse_inside(grid, sinusoid.predict(session, model, grid, 50)["mean"])
     progress = sinusoid.ProgressLogger("test", SMALL["epochs"])
-    sinusoid.train(session, model, x, y, cfg=SMALL, progress=progress)
+    sinusoid.train(session, model, x, y, settings=SMALL, progress=progress)
     after = sinusoid.rmse_inside(grid, sinusoid.predict(session, model, grid, 50)["mean"])
     assert after < 0.3 * before and after < 2.0 * SMALL["noise_sd"], (before, after)
     kl_factor = [row["kl_factor"] for row in progress.rows]
@@ -141,7 +143,7 @@ def test_fit_widens_the_band_away_from_the_data(train_file, tmp_path, variant):
     else:
         assert metrics["mean_aleatoric_sd_inside"] == pytest.approx(1.0)  # the known noise
     figure = tmp_path / "band.png"
-    sinusoid.plot(train_file, outputs["predictions"], variant, figure)
+    sinusoid_plots.plot(train_file, outputs["predictions"], variant, figure)
     assert figure.stat().st_size > 5000
     if variant == "epistemic":  # same seed, same network and predictions on the CPU
         again_files = {k: tmp_path / f"again-{v}" for k, v in FIT_FILES.items()}

@@ -1,5 +1,8 @@
-"""Analysis A, the network with random effects (bayespipe.analyses.zillow.network), on a small frame
-laid out as the prepared Zillow data (train/validation parquet, predictors.json)."""
+"""Analysis A, the network with random effects, on a small prepared frame.
+
+Analysis A, the network with random effects (bayespipe.analyses.zillow.network), on a small frame
+laid out as the prepared Zillow data (train/validation parquet, predictors.json).
+"""
 
 from __future__ import annotations
 

@@ -102,10 +102,12 @@ def test_kaggle_scale_sizes_and_config_check():
 
 
 def test_truth_is_recovered_on_the_prepared_scale(tmp_path):
-    """OLS on the prepared training rows, zip effects removed, recovers truth.json's coefficients:
-    this fails if the rewrite of the model onto the training-standardized scale were wrong. The
+    """OLS on the prepared training rows, zip effects removed, recovers truth.json's coefficients.
+
+    This fails if the rewrite of the model onto the training-standardized scale were wrong. The
     floor area enters through its identical twin finishedsquarefeet12, and bathroomcnt (correlated
-    with the floor area, no effect of its own) has a true coefficient of 0."""
+    with the floor area, no effect of its own) has a true coefficient of 0.
+    """
     paths = generate(tmp_path / "raw", seed=5, n_properties=40000, n_transactions=20000, n_zips=60)
     chosen = ["finishedsquarefeet12", "lotsizesquarefeet", "yearbuilt", "bathroomcnt"]
     prep.prepare_all(
@@ -137,8 +139,11 @@ def test_truth_is_recovered_on_the_prepared_scale(tmp_path):
 
 
 def test_synthetic_twin_has_kaggles_traits(raw):
-    """Identical square-feet and bathroom columns, bathrooms correlated with the floor area,
-    heavy-tailed logerror and repeat sales; truth.json describes the noise and the twins."""
+    """The synthetic twin has Kaggle's traits, and truth.json describes them.
+
+    Identical square-feet and bathroom columns, bathrooms correlated with the floor area,
+    heavy-tailed logerror and repeat sales; truth.json describes the noise and the twins.
+    """
     properties = pd.read_csv(raw["properties"], low_memory=False)
     for twin, source in synthetic.IDENTICAL_COLUMNS.items():
         both = properties[[twin, source]].dropna()
@@ -369,8 +374,11 @@ def test_data_card_reports_every_stage(prepared, raw):
 
 
 def test_data_card_counts_missing_rows_of_zips_without_complete_rows(prepared, raw, tmp_path):
-    """Rows of the missing-data table whose zip has no complete training row are left out, and
-    the card counts them: drop the largest zip from the groups and its training rows are counted."""
+    """Missing-data rows whose zip has no complete training row are left out and counted.
+
+    Rows of the missing-data table whose zip has no complete training row are left out, and the card
+    counts them: drop the largest zip from the groups and its training rows are counted.
+    """
     paths = prep.chain_paths(prepared)
     groups = pd.read_parquet(paths["zip_groups"])
     largest = groups.loc[groups["n_train"].idxmax(), "regionidzip"]
@@ -395,8 +403,11 @@ def test_data_card_counts_missing_rows_of_zips_without_complete_rows(prepared, r
 
 
 def test_predictor_choice_skips_near_duplicates(prepared):
-    """Default choice: the second of each identical pair (and fullbathcnt, floor of bathroomcnt) is
-    skipped and named with the chosen column it duplicates; related but distinct predictors stay."""
+    """Of each identical pair of columns, the second is skipped and named.
+
+    Default choice: the second of each identical pair (and fullbathcnt, floor of bathroomcnt) is
+    skipped and named with the chosen column it duplicates; related but distinct predictors stay.
+    """
     choice = read_json(prepared / "predictor_choice.json")
     skipped = {
         s["column"]: (s["duplicates"], s["correlation"]) for s in choice["skipped_correlated"]

@@ -1,6 +1,9 @@
-"""Zillow Stan models: data building, held-out metrics, shrinkage (fast, no Stan) and the Stan
-programs themselves under PyStan (exact likelihood, posterior equality with the pointwise
-program, parameter recovery on the synthetic truth)."""
+"""Zillow Stan models: data, held-out metrics, shrinkage and the programs under PyStan.
+
+Zillow Stan models: data building, held-out metrics, shrinkage (fast, no Stan) and the Stan programs
+themselves under PyStan (exact likelihood, posterior equality with the pointwise program, parameter
+recovery on the synthetic truth).
+"""
 
 from __future__ import annotations
 
@@ -100,7 +103,7 @@ def test_missing_predictor_data_splits_rows_into_two_sets_of_sufficient_statisti
     )
     observed = frame.loc[~missing, "x1"].to_numpy()
     assert data["x_obs_sum"] == pytest.approx(observed.sum()) and data["n_x_obs"] == len(observed)
-    reference = models.missing_parameters_data(frame, names, "x1", 10, n_rep=50)
+    reference = missing_parameters_data(frame, names, "x1", 10, n_rep=50)
     assert np.all(np.diff(reference["g_mis"]) >= 0)  # sorted by zip for the CSR product
     np.testing.assert_array_equal(
         np.diff(reference["csr_u"]), np.bincount(reference["g_mis"] - 1, minlength=10)
@@ -203,8 +206,11 @@ def _normal_fit_draws(rng, S=200, n=20_000):
 
 
 def test_tail_quantiles_flag_heavy_tails_and_pass_normal_data(tmp_path):
-    """Observed Student-t data (sd 0.16) lie outside the Normal replicates' 0.1% / 99.9% intervals
-    (and inside at the quartiles they are too narrow); data from the model itself stay inside."""
+    """Heavy-tailed data fall outside the Normal replicates' extreme quantiles.
+
+    Observed Student-t data (sd 0.16) lie outside the Normal replicates' 0.1% / 99.9% intervals (and
+    inside at the quartiles they are too narrow); data from the model itself stay inside.
+    """
     from bayespipe.analyses.zillow import model_figures
 
     rng = np.random.default_rng(8)
@@ -303,3 +309,27 @@ def test_shrinkage_table_classes_and_the_closed_form_pooling(tmp_path):
     np.testing.assert_allclose(table["shrinkage"], 1 - weight[n > 0], atol=1e-3)
     shrinkage.plot_shrinkage(table, global_mean, tmp_path / "shrinkage.png")
     assert (tmp_path / "shrinkage.png").stat().st_size > 10_000
+
+
+def missing_parameters_data(
+    frame: pd.DataFrame, predictors: list[str], imputable: str, n_groups: int, *, n_rep: int
+) -> dict:
+    """Data of the reference program whose missing values are NUTS parameters.
+
+    Data of the reference stan/reference/missing_predictor_parameters.stan, whose missing values are
+    NUTS parameters: the missing rows' residuals are summed per zip through a CSR incidence matrix
+    (rows sorted by zip).
+    """
+    full, _ = models.missing_predictor_data(frame, predictors, imputable, n_groups, n_rep=n_rep)
+    data = {
+        k: v
+        for k, v in full.items()
+        if not k.endswith("_mis") or k in ("N_mis", "y_mis", "X_mis", "g_mis")
+    }
+    counts = np.bincount(data["g_mis"] - 1, minlength=n_groups)
+    data.update(
+        csr_w=np.ones(data["N_mis"]),
+        csr_v=np.arange(1, data["N_mis"] + 1),
+        csr_u=np.concatenate([[1], 1 + np.cumsum(counts)]).astype(np.int64),
+    )
+    return data

@@ -187,43 +187,45 @@ async def _inspect(
 
     browser = _Browser()
     try:
-        async with aiohttp.ClientSession() as client:
-            async with client.ws_connect(browser.ws_url, max_msg_size=0) as ws:
-                cdp = _Session(ws)
-                target = await cdp.send("Target.createTarget", {"url": "about:blank"})
-                attached = await cdp.send(
-                    "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        async with (
+            aiohttp.ClientSession() as client,
+            client.ws_connect(browser.ws_url, max_msg_size=0) as ws,
+        ):
+            cdp = _Session(ws)
+            target = await cdp.send("Target.createTarget", {"url": "about:blank"})
+            attached = await cdp.send(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )
+            sid = attached["sessionId"]
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                await cdp.send(f"{domain}.enable", session=sid)
+            await cdp.send(
+                "Emulation.setDeviceMetricsOverride",
+                {**VIEWPORT, "deviceScaleFactor": 1, "mobile": False},
+                session=sid,
+            )
+            await cdp.send("Page.navigate", {"url": html.resolve().as_uri()}, session=sid)
+            await cdp.wait_for("Page.loadEventFired", timeout)
+            facts = await cdp.send(
+                "Runtime.evaluate",
+                {"expression": PAGE_FACTS, "returnByValue": True},
+                session=sid,
+            )
+            report = PageReport(**facts["result"]["value"])
+            if first_screen is not None:  # what a reader sees before scrolling
+                report.first_screen_shot = await _screenshot(
+                    cdp, sid, first_screen, {"x": 0, "y": 0, **VIEWPORT}
                 )
-                sid = attached["sessionId"]
-                for domain in ("Page", "Runtime", "Log", "Network"):
-                    await cdp.send(f"{domain}.enable", session=sid)
-                await cdp.send(
-                    "Emulation.setDeviceMetricsOverride",
-                    {**VIEWPORT, "deviceScaleFactor": 1, "mobile": False},
-                    session=sid,
-                )
-                await cdp.send("Page.navigate", {"url": html.resolve().as_uri()}, session=sid)
-                await cdp.wait_for("Page.loadEventFired", timeout)
-                facts = await cdp.send(
-                    "Runtime.evaluate",
-                    {"expression": PAGE_FACTS, "returnByValue": True},
-                    session=sid,
-                )
-                report = PageReport(**facts["result"]["value"])
-                if first_screen is not None:  # what a reader sees before scrolling
-                    report.first_screen_shot = await _screenshot(
-                        cdp, sid, first_screen, {"x": 0, "y": 0, **VIEWPORT}
-                    )
-                metrics = await cdp.send("Page.getLayoutMetrics", session=sid)
-                size = metrics.get("cssContentSize") or metrics["contentSize"]
-                report.screenshot = await _screenshot(
-                    cdp,
-                    sid,
-                    screenshot,
-                    {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000)},
-                )
-                report.console_errors = _console_errors(cdp.events)
-                return report
+            metrics = await cdp.send("Page.getLayoutMetrics", session=sid)
+            size = metrics.get("cssContentSize") or metrics["contentSize"]
+            report.screenshot = await _screenshot(
+                cdp,
+                sid,
+                screenshot,
+                {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000)},
+            )
+            report.console_errors = _console_errors(cdp.events)
+            return report
     finally:
         browser.close()
 

@@ -44,9 +44,12 @@ def test_every_program_passes_at_the_test_size(calibration_dir):
 
 
 def test_a_flagged_program_gets_confirmation_batches(repo_copy):
-    """Below 10 completed fits the screening always flags a program, so this small run takes
-    the checkpoint's confirmation path: batches of independent replications run, are judged, and
-    are part of the version."""
+    """A small run takes the checkpoint's confirmation path.
+
+    Below 10 completed fits the screening always flags a program, so this small run takes the
+    checkpoint's confirmation path: batches of independent replications run, are judged, and are
+    part of the version.
+    """
     (repo_copy / "confirm.yaml").write_text(
         json.dumps(
             {

@@ -1,7 +1,10 @@
-"""End to end with a real CmdStan: config/test.yaml with ``stan.engine: cmdstanpy`` (the Stan
-analyses, tadpoles and zillow), audited; then the tadpoles fit and one Zillow fit rerun with
-pathfinder and ADVI from that run's own job records (same inputs, same params, other method).
-Skips with its reason where CmdStan is not installed (CI builds one: see .ci/run)."""
+"""End to end with a real CmdStan.
+
+Config/test.yaml with ``stan.engine: cmdstanpy`` (the Stan analyses, tadpoles and zillow), audited;
+then the tadpoles fit and one Zillow fit rerun with pathfinder and ADVI from that run's own job
+records (same inputs, same params, other method). Skips with its reason where CmdStan is not
+installed (CI builds one: see .ci/run).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bayespipe.engines.stan.engine import DEFAULT_EXE_CACHE, CmdStanPyEngine
+from bayespipe.engines.stan.cmdstanpy_engine import DEFAULT_EXE_CACHE, CmdStanPyEngine
 from bayespipe.engines.stan.outputs import FIT_FILES
 from bayespipe.io import read_json
 from conftest import (

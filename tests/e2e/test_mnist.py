@@ -64,7 +64,7 @@ def test_mnist_rules_produce_metrics_figures_and_manifest(repo_copy):
 @pytest.mark.e2e
 def test_a_bad_npz_source_fails_clearly_and_leaves_nothing(repo_copy):
     bad = repo_copy / "bad-mnist.npz"
-    with open(bad, "wb") as handle:  # labels 0..10: one out of range
+    with bad.open("wb") as handle:  # labels 0..10: one out of range
         np.savez(
             handle,
             x_train=np.zeros((22, 28, 28), np.uint8),

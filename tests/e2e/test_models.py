@@ -1,8 +1,10 @@
-"""Your own model from a config block, as a new user writes it: a program and a table made only
-for this test, a block in config/config.yaml, `snakemake --cores 2 --config 'analyses=[models]'`
-and no change to the repository's code. It must recover the parameters the table was simulated
-from; a second block added afterwards runs only its own jobs and the report; a bad table stops
-the run before any fit, with no version marked complete."""
+"""Your own model from a config block, as a new user writes it.
+
+A program and a table made only for this test, a block in config/config.yaml, `snakemake --cores 2
+--config 'analyses=[models]'` and no change to the repository's code. It must recover the parameters
+the table was simulated from; a second block added afterwards runs only its own jobs and the report;
+a bad table stops the run before any fit, with no version marked complete.
+"""
 
 from __future__ import annotations
 
@@ -182,8 +184,11 @@ def test_a_bad_table_stops_before_any_fit_and_completes_no_version(own_model):
 
 
 def test_eight_schools_stands_beside_its_published_posterior(own_model):
-    """The shipped block (default sampler) against ArviZ's non_centered_eight (PyMC, same model
-    and priors), which ships inside the ArviZ package."""
+    """The shipped eight schools block beside ArviZ's non_centered_eight.
+
+    The default sampler against the PyMC fit of the same model and priors, which ships inside the
+    ArviZ package.
+    """
     import arviz as az
 
     published = az.load_arviz_data("non_centered_eight").posterior

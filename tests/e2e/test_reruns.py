@@ -18,14 +18,7 @@ import pytest
 import yaml
 
 from bayespipe.audit.check import audit
-from conftest import (
-    SNAKEMAKE,
-    TEST_CONFIG,
-    executed_jobs,
-    run_snakemake,
-    snakemake_env,
-    version_dir_of,
-)
+from conftest import TEST_CONFIG, executed_jobs, run_snakemake, start_snakemake, version_dir_of
 
 pytestmark = pytest.mark.e2e
 
@@ -126,11 +119,10 @@ def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 900) -> No
 
 def test_kill_during_stan_fit_then_same_command_completes(done, tmp_path):
     config = _override(done, tmp_path, **{"tadpoles.sampler.seed": 777})
-    command = [SNAKEMAKE, "--cores", "2", "--configfile", config]
-    first = subprocess.Popen(
-        command,
-        cwd=done,
-        env=snakemake_env(),
+    first = start_snakemake(
+        done,
+        "--configfile",
+        config,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -146,15 +138,7 @@ def test_kill_during_stan_fit_then_same_command_completes(done, tmp_path):
         if first.poll() is None:
             first.kill()
     assert any((done / ".snakemake" / "locks").iterdir()), "the killed run should leave its locks"
-    again = subprocess.run(
-        command,
-        cwd=done,
-        env=snakemake_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=1800,
-    )
+    again = run_snakemake(done, "--configfile", config, check=False)
     assert again.returncode == 0, again.stdout[-4000:]
     assert "removed the locks of run pid" in again.stdout
     version = version_dir_of(done)

@@ -223,8 +223,10 @@ def slurmctld_job_ids(cluster) -> set[str]:
 
 
 def plugin_log_ids(workdir: Path) -> dict[str, set[str]]:
-    """Rule -> Slurm job ids of the executor plugin's logs
-    (.snakemake/slurm_logs/rule_<rule>/.../<id>.log)."""
+    """Rule -> Slurm job ids of the executor plugin's logs.
+
+    .snakemake/slurm_logs/rule_<rule>/.../<id>.log.
+    """
     ids: dict[str, set[str]] = {}
     for log in (workdir / ".snakemake" / "slurm_logs").glob("rule_*/**/*.log"):
         rule = log.relative_to(workdir / ".snakemake" / "slurm_logs").parts[0][len("rule_") :]

@@ -55,8 +55,11 @@ def test_fit_used_the_compile_stamp_and_passed_the_gates(tadpoles_dir):
 
 
 def test_tadpoles_as_a_config_block_gives_the_same_draws(test_run):
-    """config/examples/tadpoles.yaml (with the test sampler, as in config/test.yaml) against the
-    tadpoles analysis: same program, table and seed, so the same posterior draws."""
+    """Tadpoles written as a models: block draws what the tadpoles analysis draws.
+
+    config/examples/tadpoles.yaml (with the test sampler, as in config/test.yaml) against the
+    tadpoles analysis: same program, table and seed, so the same posterior draws.
+    """
     import arviz as az
     import numpy as np
     import yaml

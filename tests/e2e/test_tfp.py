@@ -1,5 +1,8 @@
-"""Snakemake end to end for the TFP networks on config/test.yaml: moons, sinusoid and the Zillow
-network with random effects (its data stage included, the Stan fits left out)."""
+"""Snakemake end to end for the TFP networks on config/test.yaml.
+
+Moons, sinusoid and the Zillow network with random effects (its data stage included, the Stan fits
+left out).
+"""
 
 from __future__ import annotations
 

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
 import pytest
 
-from conftest import (
-    SNAKEMAKE,
-    TEST_CONFIG,
-    executed_jobs,
-    run_snakemake,
-    snakemake_env,
-    version_dir_of,
-)
+from conftest import TEST_CONFIG, executed_jobs, run_snakemake, start_snakemake, version_dir_of
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +16,7 @@ def test_first_run_completes(test_run):
     version = version_dir_of(test_run)
     assert (version / "manifest.json").is_file()
     latest = test_run / "results" / "latest"
-    assert latest.is_symlink() and not os.path.isabs(os.readlink(latest))
+    assert latest.is_symlink() and not latest.readlink().is_absolute()
 
 
 def test_second_run_executes_nothing(test_run):
@@ -42,14 +34,7 @@ def test_lint_has_no_findings(test_run):
 
 
 def test_concurrent_run_is_refused(repo_copy):
-    first = subprocess.Popen(
-        [SNAKEMAKE, "--cores", "1", "--configfile", TEST_CONFIG],
-        cwd=repo_copy,
-        env=snakemake_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    first = start_snakemake(repo_copy, "--configfile", TEST_CONFIG, cores="1")
     try:
         locks = repo_copy / ".snakemake" / "locks"
         deadline = time.time() + 120

@@ -47,10 +47,13 @@ def test_zillow_models_run_end_to_end(repo_copy):
 
 @pytest.mark.e2e
 def test_kaggle_files_with_duplicate_columns_and_heavy_tails_pass_every_gate(repo_copy, tmp_path):
-    """Kaggle-format files with Kaggle's traits (finishedsquarefeet12 =
-    calculatedfinishedsquarefeet, calculatedbathnbr = bathroomcnt, heavy-tailed logerror out to
-    +-4.7, repeat sales): the data card names the skipped duplicate, every Stan fit passes its
-    gates, and the tail table shows the Normal likelihood's misfit."""
+    """Kaggle-format files with Kaggle's traits pass every gate.
+
+    Kaggle-format files with Kaggle's traits (finishedsquarefeet12 = calculatedfinishedsquarefeet,
+    calculatedbathnbr = bathroomcnt, heavy-tailed logerror out to +-4.7, repeat sales): the data
+    card names the skipped duplicate, every Stan fit passes its gates, and the tail table shows the
+    Normal likelihood's misfit.
+    """
     import numpy as np
     import yaml
 

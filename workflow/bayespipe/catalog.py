@@ -45,8 +45,10 @@ def report_order() -> tuple[str, ...]:
 
 
 def rule_files() -> list[str]:
-    """The rule files of every analysis, in report order (an analysis whose rules use another's
-    outputs comes after it), relative to the repository root."""
+    """List the rule files of every analysis, relative to the repository root.
+
+    In report order: an analysis whose rules use another's outputs comes after it.
+    """
     return [f"workflow/rules/{f}" for analysis in ANALYSES.values() for f in analysis.rules()]
 
 

@@ -5,6 +5,10 @@ script imports, directly or through other package modules (any ``import`` statem
 those inside functions, which is where heavy dependencies are imported lazily). Importing a
 module also runs its parent packages' ``__init__.py``, so those count too. A module that no
 script imports changes no job. Stan programs are rule inputs, so Snakemake tracks them itself.
+
+A module imported by name at run time (``importlib``: the Stan engine the config picks) is not an
+``import`` statement; the caller names it through ``dynamic``, {module: modules it loads}, so a
+job's key holds the engine the job runs and not the one it never loads.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -85,9 +90,20 @@ def _existing(package_dir: Path, names: set[str]) -> set[Path]:
     return files
 
 
-def import_closure(script: str | Path, package_dir: str | Path) -> set[Path]:
-    """Every package module file that ``script`` imports, transitively."""
+def import_closure(
+    script: str | Path,
+    package_dir: str | Path,
+    dynamic: Mapping[str, Iterable[str]] | None = None,
+) -> set[Path]:
+    """Every package module file that ``script`` imports, transitively.
+
+    ``dynamic`` maps a dotted module name to the modules it imports by name at run time.
+    """
     package_dir = Path(package_dir).resolve()
+    loads = {
+        _module_file(package_dir, module): _existing(package_dir, set(targets))
+        for module, targets in (dynamic or {}).items()
+    }
     pending = _existing(package_dir, imported_modules(Path(script).read_text()))
     seen: set[Path] = set()
     while pending:
@@ -95,7 +111,7 @@ def import_closure(script: str | Path, package_dir: str | Path) -> set[Path]:
         if path in seen:
             continue
         seen.add(path)
-        pending |= _module_imports(package_dir, path) - seen
+        pending |= (_module_imports(package_dir, path) | loads.get(path, set())) - seen
     return seen
 
 
@@ -114,8 +130,11 @@ def _block(lines: list[str], start: int) -> str:
 
 
 def rule_source(snakefile: str | Path, name: str, lineno: int | None = None) -> str:
-    """The text of a rule in a rule file: ``rule <name>:`` (or, for a rule named in a loop,
-    the ``rule:`` header nearest above ``lineno``) and every deeper-indented line."""
+    """The text of a rule in a rule file.
+
+    ``rule <name>:`` (or, for a rule named in a loop, the ``rule:`` header nearest above ``lineno``)
+    and every deeper-indented line.
+    """
     lines = Path(snakefile).read_text().splitlines()
     for start, line in enumerate(lines):
         match = _RULE_START.match(line)
@@ -143,15 +162,19 @@ def job_code(
     script: str | Path | None,
     package_dir: str | Path,
     lineno: int | None = None,
+    dynamic: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, str]:
-    """{what: sha256} for the code of one rule's jobs: the rule's text, its script and the
-    package modules the script imports. Paths are relative to the workflow ``root``."""
+    """{what: sha256} for the code of one rule's jobs.
+
+    The rule's text, its script and the package modules the script imports (``dynamic``: see
+    ``import_closure``). Paths are relative to the workflow ``root``.
+    """
     root = Path(root).resolve()
     code = {f"rule {rule_name}": sha256_text(rule_source(rule_file, rule_name, lineno))}
     if script:
         script = Path(script).resolve()
         code[str(script.relative_to(root))] = sha256_path(script)
-        for module in sorted(import_closure(script, package_dir)):
+        for module in sorted(import_closure(script, package_dir, dynamic)):
             code[str(module.relative_to(root))] = sha256_path(module)
     return code
 

@@ -13,9 +13,12 @@ SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
 def load_schema(schema_path: Path = SCHEMA) -> dict:
-    """The schema with every file ``$ref`` inlined (the sections live in their own files) and
-    the declared analyses added: each one's name to ``analyses`` and its section
-    ``sections/<name>.schema.yaml``, so a new analysis needs no edit of the top-level schema."""
+    """Load the schema with every file ``$ref`` inlined and the declared analyses added.
+
+    The sections live in their own files; for the declared analyses, each one's name to ``analyses``
+    and its section ``sections/<name>.schema.yaml``, so a new analysis needs no edit of the
+    top-level schema.
+    """
 
     def inline(node, base: Path):
         if isinstance(node, dict):
@@ -58,9 +61,19 @@ def fill_defaults(config: dict, schema: dict) -> dict:
     return config
 
 
+def section_defaults(*keys: str, schema_path: Path = SCHEMA) -> dict:
+    """The defaults of the config object at ``keys`` (e.g. ``"tadpoles", "tfp_hmc"``)."""
+    node = load_schema(schema_path)
+    for key in keys:
+        node = node["properties"][key]
+    return fill_defaults({}, node)
+
+
 def config_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
-    """One message per problem, each naming the dotted key, e.g. ``zillow.seed: 'x' is not of type
-    'integer'``."""
+    """One message per problem, each naming the dotted key, e.g.
+
+    ``zillow.seed: 'x' is not of type 'integer'``.
+    """
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(load_schema(schema_path))
@@ -97,8 +110,11 @@ def validate_config(config: dict, schema_path: Path = SCHEMA) -> dict:
 
 
 def _sort_keys(node):
-    """Order every mapping by key, in place: Snakemake compares dict params as written, so the
-    same settings listed in another order in a config file must not look like a change."""
+    """Order every mapping by key, in place.
+
+    Snakemake compares dict params as written, so the same settings listed in another order in a
+    config file must not look like a change.
+    """
     if isinstance(node, dict):
         items = sorted(node.items())
         node.clear()

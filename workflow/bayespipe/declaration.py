@@ -1,5 +1,8 @@
-"""How an analysis declares itself (``ANALYSIS = Analysis(...)`` in its package's
-``__init__.py``); ``bayespipe.catalog`` collects the declarations."""
+"""How an analysis declares itself.
+
+``ANALYSIS = Analysis(...)`` in its package's ``__init__.py``; ``bayespipe.catalog`` collects
+the declarations.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,12 @@ from fnmatch import fnmatch
 
 @dataclass(frozen=True)
 class FileKind:
-    """Files matching ``patterns`` (globs on the path inside the version folder) and the fields
-    each run writes anew in them: dotted JSON keys (``*`` for any key or item) or CSV columns;
-    ``per_run`` files are written per run as a whole (only their presence is compared)."""
+    """A kind of result file and the fields each run writes anew in it.
+
+    Files match ``patterns`` (globs on the path inside the version folder); fields are dotted JSON
+    keys (``*`` for any key or item) or CSV columns; ``per_run`` files are written per run as a
+    whole (only their presence is compared).
+    """
 
     name: str
     patterns: tuple[str, ...]

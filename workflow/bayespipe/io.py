@@ -16,14 +16,20 @@ CHUNK = 1 << 20
 
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def mismatched_files(folder: str | Path, expected: dict[str, str]) -> list[str]:
+    """Paths (relative to ``folder``) that are missing or whose sha256 differs from ``expected``."""
+    folder = Path(folder)
+    return [
+        rel
+        for rel, sha in sorted(expected.items())
+        if not (folder / rel).is_file() or sha256_file(folder / rel) != sha
+    ]
 
 
 class HashCache:
@@ -69,7 +75,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -105,7 +105,7 @@ def _remove_outputs(paths: list[str]) -> None:
 @contextlib.contextmanager
 def _redirect_to(log_file: Path) -> Iterator[None]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(log_file, "a", buffering=1)
+    handle = log_file.open("a", buffering=1)  # noqa: SIM115 (closed in the finally below)
     saved_stdout, saved_stderr = sys.stdout, sys.stderr
     saved_fds = (os.dup(1), os.dup(2))
     sys.stdout.flush()
@@ -183,7 +183,7 @@ def job(smk, *, stan_file: str | None = None) -> Iterator[dict]:
             # What the job actually imported from the package; a test checks that the job's
             # code key (params.job_code) covers all of it.
             "package_modules": sorted(
-                loaded_package_modules(os.environ.get(WORKFLOW_ROOT_ENV, os.getcwd()), sys.modules)
+                loaded_package_modules(os.environ.get(WORKFLOW_ROOT_ENV, Path.cwd()), sys.modules)
             ),
             "extra": jsonable(record),
         },

@@ -50,7 +50,7 @@ def is_metadata_file(rel: str | Path) -> bool:
 
 
 def host_info() -> dict:
-    info = {
+    return {
         "name": socket.gethostname(),
         "platform": platform.platform(),
         "cpu_model": _cpu_model(),
@@ -58,7 +58,6 @@ def host_info() -> dict:
         "memory_gb": _memory_gb(),
         "gpus": _gpus(),
     }
-    return info
 
 
 def _cpu_model() -> str | None:

@@ -82,8 +82,10 @@ def expand_keys(config: dict, keys: Iterable[str]) -> list[str]:
 
 
 def data_fingerprints(root: Path, config: dict, keys: Iterable[str], hashes: HashCache) -> dict:
-    """sha256 of every raw input file named by the given dotted config keys (files or folders;
-    ``*`` stands for every key of a section, e.g. ``models.*.data``)."""
+    """Return the sha256 of every raw input file named by the given dotted config keys.
+
+    Files or folders; ``*`` stands for every key of a section, e.g. ``models.*.data``.
+    """
     prints = {}
     for key in expand_keys(config, keys):
         value = _lookup(config, key)
@@ -143,8 +145,11 @@ def compute_version(
 
 
 def _finished_manifest(path: Path) -> dict | None:
-    """The manifest at ``path`` if it records a finished run of all its targets (a run of chosen
-    targets writes ``complete: false``), else None."""
+    """The manifest at ``path`` if it records a finished run, else None.
+
+    The manifest at ``path`` if it records a finished run of all its targets (a run of chosen
+    targets writes ``complete: false``), else None.
+    """
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -201,8 +206,11 @@ def _job_records(work: Path) -> dict[str, dict]:
 
 
 def _relative_to(path: str, base: Path) -> str | None:
-    """``path`` relative to ``base``, or None when it lies outside (raw inputs, the user's
-    files: they are recorded by sha256 in the manifest, never linked or touched)."""
+    """``path`` relative to ``base``, or None when it lies outside.
+
+    Outside are raw inputs, the user's files: they are recorded by sha256 in the manifest, never
+    linked or touched.
+    """
     try:
         return str(Path(path).resolve().relative_to(base.resolve()))
     except ValueError:
@@ -210,8 +218,11 @@ def _relative_to(path: str, base: Path) -> str | None:
 
 
 def run_files(work: str | Path, targets: Iterable[str]) -> list[str]:
-    """Files of the work tree that make up a run: its targets, everything they were made from
-    (followed through the job records), and each of those jobs' log, record and benchmark."""
+    """Files of the work tree that make up a run.
+
+    Its targets, everything they were made from (followed through the job records), and each of
+    those jobs' log, record and benchmark.
+    """
     work = Path(work)
     owners = _job_records(work)
     wanted: set[str] = set()
@@ -259,4 +270,4 @@ def update_latest(results_dir: str | Path, version_id: str) -> None:
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(version_id)
-    os.replace(tmp, results_dir / "latest")
+    tmp.replace(results_dir / "latest")

@@ -1,4 +1,4 @@
-# Simulation-based calibration (SBC) of every Stan program (issue 16).
+# Simulation-based calibration (SBC) of every Stan program.
 # Functions: bayespipe.analyses.calibration. Designs come from the prepared data of the tadpoles
 # and Zillow analyses; each {program}/{batch} job simulates, fits and ranks a batch of
 # replications, so a cluster spreads them. The calibration_screen checkpoint judges a program's

@@ -20,6 +20,7 @@ from bayespipe.audit.rocrate import write_crate
 from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.catalog import rule_files as catalog_rule_files
 from bayespipe.config import validate_config
+from bayespipe.engines.stan.engine import ENGINE_MODULES
 from bayespipe.io import HashCache
 from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV
 from bayespipe.provenance import write_manifest
@@ -107,6 +108,8 @@ def job_code_keys():
     package_dir = ROOT / "workflow" / "bayespipe"
     engine = software.stan_engine_info(STAN_ENGINE)
     software_digest = versioning.digest(SOFTWARE)
+    # get_engine imports the resolved engine's module by name: that one is in a Stan job's code.
+    stan_engine_module = {"bayespipe.engines.stan.engine": [ENGINE_MODULES[STAN_ENGINE][0]]}
     scripts = rule_scripts()
     used = {}
     for each in workflow.rules:
@@ -120,6 +123,7 @@ def job_code_keys():
             ROOT / script if script else None,
             package_dir,
             lineno=each.lineno,
+            dynamic=stan_engine_module,
         )
         key = {"code": code, "software": software_digest}
         if any(path.startswith("workflow/bayespipe/engines/stan/") for path in code):

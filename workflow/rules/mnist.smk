@@ -1,10 +1,11 @@
 # Analysis D2: Bayesian LeNet-5 with Flipout layers on MNIST (TensorFlow Probability).
 
-from bayespipe.analyses.mnist import lenet as mnist_lenet
+from bayespipe.analyses.mnist import network as mnist_network
+from bayespipe.analyses.mnist import plots as mnist_plots
 
 MNIST = config["mnist"]
 MNIST_TITLE = ANALYSES["mnist"].title
-MNIST_EVAL_STEPS = mnist_lenet.evaluation_steps(MNIST["steps"], MNIST["viz_steps"])
+MNIST_EVAL_STEPS = mnist_network.evaluation_steps(MNIST["steps"], MNIST["viz_steps"])
 
 
 # With source keras, data preparation downloads mnist.npz: under a cluster executor it runs on
@@ -50,7 +51,7 @@ rule mnist_train:
         # every evaluation's figures, in the report under "step N"
         weight_figures=[
             report(
-                out("mnist", f"train/figures/{mnist_lenet.figure_name('weights', s)}"),
+                out("mnist", f"train/figures/{mnist_plots.figure_name('weights', s)}"),
                 caption="../report/mnist_weights.rst",
                 category=MNIST_TITLE,
                 subcategory=f"step {s}",
@@ -59,7 +60,7 @@ rule mnist_train:
         ],
         heldout_figures=[
             report(
-                out("mnist", f"train/figures/{mnist_lenet.figure_name('heldout', s)}"),
+                out("mnist", f"train/figures/{mnist_plots.figure_name('heldout', s)}"),
                 caption="../report/mnist_heldout.rst",
                 category=MNIST_TITLE,
                 subcategory=f"step {s}",

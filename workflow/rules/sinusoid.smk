@@ -1,5 +1,5 @@
 # Analysis D1: sinusoid regression with an epistemic band (tfp.layers.DenseVariational).
-# Functions: bayespipe.analyses.sinusoid.network. Variants: epistemic (known noise) and, when
+# Functions: bayespipe.analyses.sinusoid.{data,network,plots}. Variants: epistemic (known noise) and, when
 # sinusoid.aleatoric is true, aleatoric (the network also predicts the noise scale).
 
 SINUSOID = config["sinusoid"]

@@ -1,8 +1,8 @@
-from bayespipe.analyses.sinusoid import network as sinusoid
+from bayespipe.analyses.sinusoid import plots as sinusoid_plots
 from bayespipe.jobs import job
 
 with job(snakemake) as record:
-    sinusoid.plot(
+    sinusoid_plots.plot(
         snakemake.input.train,
         snakemake.input.predictions,
         snakemake.wildcards.sinusoid_variant,

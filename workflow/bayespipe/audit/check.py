@@ -97,3 +97,28 @@ def _input_problems(
                     Problem("input-modified", item["path"], f"{needed}, changed since the run")
                 )
     return problems
+
+
+def add_command(commands) -> None:
+    """``bayespipe audit VERSION_DIR [--workdir DIR]``: exit 0 when the folder checks out."""
+    parser = commands.add_parser(
+        "audit", help="re-hash a version folder and check it against its manifest"
+    )
+    parser.add_argument("version_dir", type=Path, help="e.g. results/latest or results/<version>")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where recorded raw inputs are resolved (default: the run's workflow folder)",
+    )
+    parser.set_defaults(handler=_command)
+
+
+def _command(args) -> int:
+    problems = audit(args.version_dir, workdir=args.workdir)
+    if not problems:
+        print("OK")
+        return 0
+    for problem in problems:
+        print(problem)
+    return 1

@@ -1,5 +1,7 @@
-"""Comparing values: what ``diff`` (two versions' manifests and metrics) and ``reproduce`` (a
-version against its re-run, file by file) share.
+"""Comparing values: what ``diff`` and ``reproduce`` share.
+
+Comparing values: what ``diff`` (two versions' manifests and metrics) and ``reproduce`` (a version
+against its re-run, file by file) share.
 
 Maps compare key by key (``compare_maps`` over ``flatten``ed dicts); numbers compare as numbers
 (NaN equals NaN) and the size of a difference is the largest absolute difference between

@@ -56,7 +56,7 @@ def compare_json(path_a: Path, path_b: Path, fields: tuple[str, ...] = ()) -> tu
 
 def _csv_rows(path: Path) -> list[list[str]]:
     # '#' lines are not data: CmdStan writes its settings, timings and paths there.
-    with open(path, newline="") as handle:
+    with Path(path).open(newline="") as handle:
         return list(csv.reader(line for line in handle if not line.startswith("#")))
 
 

@@ -1,5 +1,6 @@
-"""``bayespipe diff <version-a> <version-b>``: what differs between two versions, from their
-manifests.
+"""``bayespipe diff <version-a> <version-b>``.
+
+What differs between two versions, from their manifests.
 
 Config keys (dotted), code files, raw input data, software and Stan engine, changed result files
 (outputs only: logs, benchmarks and job records always differ), and the numbers in metrics and
@@ -20,9 +21,9 @@ from bayespipe.audit.compare import Change, compare_maps, flatten, numeric_chang
 from bayespipe.audit.comparers import EQUIVALENT, compare_file
 from bayespipe.audit.volatile import declared, kind_of
 from bayespipe.errors import InputError
+from bayespipe.filekinds import json_kind
 from bayespipe.io import read_json
 from bayespipe.provenance import MANIFEST
-from bayespipe.report.collect import json_kind
 
 ALWAYS_REBUILT = ("report/",)  # results of the whole version: differ whenever anything does
 METRIC_KINDS = ("metrics", "diagnostics", "data_card")

@@ -12,7 +12,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from bayespipe.report.snapshot import verify_snapshot
+from bayespipe.io import mismatched_files
 
 SNAPSHOT = Path("report/code-snapshot")
 
@@ -22,7 +22,7 @@ class ReproduceError(RuntimeError):
 
 
 def _code_from(folder: Path, code: dict[str, str]) -> bool:
-    return folder.is_dir() and not verify_snapshot(folder, code)
+    return folder.is_dir() and not mismatched_files(folder, code)
 
 
 def _git_archive(workdir: Path, commit: str, scratch: Path) -> Path | None:

@@ -1,5 +1,6 @@
-"""``bayespipe reproduce <version>``: re-run a version's recorded config and code, compare every
-file.
+"""``bayespipe reproduce <version>``.
+
+Re-run a version's recorded config and code, compare every file.
 
 1. The recorded code (``recorded_code``): the version's own snapshot, else the original
    checkout, else ``git archive`` of the recorded commit; it must match every recorded sha256.

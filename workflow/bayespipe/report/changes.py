@@ -50,8 +50,10 @@ class Changes:
 def previous_version(
     results_dir: str | Path, current: str, label: str = ""
 ) -> tuple[Path, dict] | None:
-    """The newest complete version other than ``current`` with the same run label (a label is
-    one line of runs, with its own work tree; another label's runs are other experiments)."""
+    """The newest complete version other than ``current`` with the same run label.
+
+    A label is one line of runs, with its own work tree; another label's runs are other experiments.
+    """
     for folder, manifest in complete_versions(results_dir):
         same_label = (manifest.get("config", {}).get("run_label") or "") == label
         if same_label and current not in (folder.name, manifest.get("version")):
@@ -63,7 +65,9 @@ def staged_manifest(
     version_dir: Path, run: dict, files: list[str], pending: tuple[str, ...] = (PAGE,)
 ) -> dict:
     """The parts of a manifest that ``diff_versions`` compares, for a version still running.
-    ``pending`` outputs are being written (this page): listed, with no hash yet."""
+
+    ``pending`` outputs are being written (this page): listed, with no hash yet.
+    """
     outputs = [
         f
         for f in files

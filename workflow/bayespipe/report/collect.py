@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bayespipe.catalog import ANALYSES, REPORT_DIR, report_order
+from bayespipe.filekinds import json_kind
 
 FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
 SKIPPED_PARTS = {"logs", "benchmarks"}
@@ -23,14 +24,6 @@ MAX_TABLE_ROWS = 60
 MAX_TABLE_BYTES = 2_000_000
 TABLE_NAME = re.compile(
     r"(comparison|summary|metrics|diagnostics|gates|recovery|accuracy|card|_vs_|calibration)", re.I
-)
-JSON_KINDS = (
-    ("data_card", re.compile(r"data_card", re.I)),
-    ("diagnostics", re.compile(r"diagnostic|gates", re.I)),
-    (
-        "metrics",
-        re.compile(r"metric|accuracy|summary|comparison|recovery|ood|evaluation|calibration", re.I),
-    ),
 )
 PASS_KEYS = ("passed", "pass", "ok", "gates_passed", "all_passed")
 NOT_CHECKS = ("approximate",)  # booleans of a diagnostics file that describe it, not a check
@@ -86,13 +79,6 @@ class AnalysisSection:
     problems: list[str] = field(default_factory=list)
 
 
-def json_kind(name: str) -> str:
-    for kind, pattern in JSON_KINDS:
-        if pattern.search(name):
-            return kind
-    return "other"
-
-
 def _result_files(folder: Path) -> list[Path]:
     """Files of an analysis folder, without logs, benchmarks and job records."""
     return sorted(
@@ -105,7 +91,7 @@ def _result_files(folder: Path) -> list[Path]:
 
 
 def read_table(path: Path, rel: str, max_rows: int = MAX_TABLE_ROWS) -> Table:
-    with open(path, newline="") as handle:
+    with Path(path).open(newline="") as handle:
         rows = list(csv.reader(line for line in handle if not line.startswith("#")))
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     return Table(rel, header, body[:max_rows], max(0, len(body) - max_rows))
@@ -169,8 +155,11 @@ def approximate_method(data: Any) -> str | None:
 
 
 def collect_analysis(version_dir: Path, name: str, only: set[str] | None = None) -> AnalysisSection:
-    """The section of one analysis folder; ``only`` restricts it to these version-relative files
-    (a work tree may hold files of other runs beside this run's)."""
+    """The section of one analysis folder.
+
+    ``only`` restricts it to these version-relative files (a work tree may hold files of other runs
+    beside this run's).
+    """
     folder = version_dir / name
     analysis = ANALYSES.get(name)
     section = AnalysisSection(name, analysis.title if analysis else name.capitalize(), name)
@@ -215,8 +204,11 @@ def _add_json(section: AnalysisSection, path: Path, rel: str) -> None:
 
 
 def present_analyses(version_dir: Path, only: set[str] | None = None) -> list[str]:
-    """Analysis folders in the version folder (with a file in ``only``, when given), known ones
-    in report order, then any others."""
+    """Analysis folders in the version folder, known ones in report order first.
+
+    Analysis folders in the version folder (with a file in ``only``, when given), known ones in
+    report order, then any others.
+    """
     names = [
         p.name
         for p in version_dir.iterdir()

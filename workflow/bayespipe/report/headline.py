@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 
 from bayespipe.errors import InputError
 from bayespipe.io import read_json
+from bayespipe.report.present import fixed
 
 REFERENCES = Path(__file__).with_name("references.yaml")
 AGREE_KINDS = ("inside", "rel", "abs", "between", "order", "above")
@@ -41,6 +43,7 @@ class Headline:
     text: str = ""  # this version's result where it is not one number (an ordering)
     verdict: str = NOT_RUN
     notes: list[str] = field(default_factory=list)
+    decimals: int | None = None  # the tutorial value's precision; None: no number to follow
 
 
 @lru_cache(maxsize=4)
@@ -59,11 +62,34 @@ def load_references(path: str | Path = REFERENCES) -> dict:
             raise InputError(path, f"{where}: agree needs exactly one of {AGREE_KINDS}")
         if "order" not in kinds and "ours" not in entry:
             raise InputError(path, f"{where} lacks 'ours' (where this version's value is)")
+        decimals = entry.get("decimals")
+        if decimals is not None and (not isinstance(decimals, int) or decimals < 0):
+            raise InputError(path, f"{where}: decimals must be a whole number >= 0")
         unknown = set(entry.get("notes", [])) - set(notes)
         unknown |= set(entry["agree"].get("order", [])) - ids
         if unknown:
             raise InputError(path, f"{where} names unknown ids {sorted(unknown)}")
     return {"references": entries, "notes": notes}
+
+
+LEADING_NUMBER = re.compile(r"^\s*\d[\d,]*(?:\.(\d+))?")
+
+
+def tutorial_decimals(entry: dict) -> int | None:
+    """Decimal places of the tutorial's value.
+
+    ``decimals`` where declared (YAML drops a trailing zero: 0.0130), else those of the number it is
+    or starts with; None for text without one.
+    """
+    if "decimals" in entry:
+        return entry["decimals"]
+    tutorial = entry["tutorial"]
+    if isinstance(tutorial, bool):
+        return None
+    match = LEADING_NUMBER.match(str(tutorial))
+    if not match:
+        return None
+    return len(match.group(1) or "")
 
 
 def _dotted(data: Any, key: str) -> Any:
@@ -85,7 +111,7 @@ def _number(value: Any) -> float | None:
 
 
 def _csv_rows(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
+    with Path(path).open(newline="") as handle:
         return list(csv.DictReader(line for line in handle if not line.startswith("#")))
 
 
@@ -173,6 +199,7 @@ def headlines(
             entry["tutorial"],
             entry["source"],
             ours["file"] if ours else None,
+            decimals=tutorial_decimals(entry),
         )
         if ours:
             row.value, row.low, row.high = read_value(version_dir, ours)
@@ -193,8 +220,10 @@ def headlines(
 
 
 def model_references(config: dict) -> list[dict]:
-    """Reference entries for the ``references:`` of each enabled model block: the published
-    value counts as reproduced when it lies in this version's 94% HDI."""
+    """Build reference entries from the ``references:`` of each enabled model block.
+
+    The published value counts as reproduced when it lies in this version's 94% HDI.
+    """
     if "models" not in (config.get("analyses") or []):
         return []
     entries = []
@@ -242,7 +271,8 @@ def order_text(entry_ids: list[str], rows: list[Headline]) -> str:
     values = [by_id[i].value for i in entry_ids]
     if any(v is None for v in values):
         return ""
-    parts = [f"{values[0]:.4g}"]
-    for a, b in itertools.pairwise(values):
-        parts.append(f"{'<' if a < b else '>' if a > b else '='} {b:.4g}")
+    shown = [fixed(value, by_id[i].decimals) for i, value in zip(entry_ids, values, strict=True)]
+    parts = [shown[0]]
+    for (a, b), text in zip(itertools.pairwise(values), shown[1:], strict=True):
+        parts.append(f"{'<' if a < b else '>' if a > b else '='} {text}")
     return " ".join(parts)

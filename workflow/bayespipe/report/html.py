@@ -48,8 +48,10 @@ class RunInfo:
 
 
 def page_files() -> list[Path]:
-    """The data files the page is made from besides code (templates, references, layout): the
-    report rule takes them as inputs, so editing one reruns it and its record hashes them."""
+    """The data files the page is made from besides code (templates, references, layout).
+
+    The report rule takes them as inputs, so editing one reruns it and its record hashes them.
+    """
     return sorted([headline.REFERENCES, sections.LAYOUT, *TEMPLATES.iterdir()])
 
 
@@ -157,7 +159,8 @@ def context(
     """Everything the templates show, computed from the version folder and the run.
 
     ``files`` (version-relative) restricts the page to this run's files, since a work tree
-    also holds other runs'; ``results_dir`` enables the What changed section."""
+    also holds other runs'; ``results_dir`` enables the What changed section.
+    """
     report_dir = report_html.parent
 
     def ours(rel: str) -> bool:

@@ -1,5 +1,7 @@
-"""How values look in the report: numbers, yes/no, quantiles in numeric order, long vectors as
-a summary with a small histogram. Pure functions, registered as Jinja filters and tests; no HTML.
+"""How values look in the report.
+
+Numbers, yes/no, quantiles in numeric order, long vectors as a summary with a small histogram. Pure
+functions, registered as Jinja filters and tests; no HTML.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from typing import Any
 from bayespipe.report.collect import PASS_KEYS
 
 MAX_INLINE_VECTOR = 12  # longer numeric lists (per-zip effects, per-chain counts) are summarised
-MAX_INLINE_TEXT_LIST = 10
-MAX_INLINE_MAPPING = 15  # longer mappings fold away
 HISTOGRAM_BINS = 16
 GATE_KEYS = frozenset(PASS_KEYS) | {"gates_passed"}
 QUANTILE_KEY = re.compile(r"^(q|p|quantile_?)(\d{1,4})$", re.I)
@@ -30,6 +30,18 @@ def number(value: Any) -> str:
     if value == 0 or 1e-3 <= abs(value) < 1e6:
         return f"{value:.4g}"
     return f"{value:.3e}"
+
+
+def fixed(value: Any, decimals: int | None) -> str:
+    """``value`` with ``decimals`` places and thousands separators (a count: ``43,700``).
+
+    ``number`` where ``decimals`` is None or the value is not a finite number.
+    """
+    if decimals is None or not is_number(value) or not math.isfinite(value):
+        return number(value)
+    if decimals == 0:
+        return f"{round(value):,}"
+    return f"{value:,.{decimals}f}"
 
 
 def yes_no(value: bool) -> str:
@@ -124,8 +136,11 @@ def _plain(value: Any) -> bool:
 
 
 def is_entries(value: Any) -> bool:
-    """A mapping (or list) of dicts that also hold nested parts (calibration.json: a verdict per
-    program with its evidence): one table of their plain fields, the rest folded per entry."""
+    """A mapping (or list) of dicts that also hold nested parts.
+
+    For example calibration.json, a verdict per program with its evidence: one table of their plain
+    fields, the rest folded per entry.
+    """
     rows = list(value.values()) if isinstance(value, dict) else value
     return (
         isinstance(rows, list)
@@ -203,6 +218,7 @@ def parse_cell(text: str) -> Any:
 def filters() -> dict:
     return {
         "number": number,
+        "fixed": fixed,
         "yes_no": yes_no,
         "ordered_items": ordered_items,
         "ordered_keys": ordered_keys,

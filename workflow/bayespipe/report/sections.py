@@ -1,5 +1,8 @@
-"""One analysis section of the report: its key numbers, figures and tables first (as declared in
-``layout.yaml``), then every other result it has, folded, in a fixed order."""
+"""One analysis section of the report.
+
+Its key numbers, figures and tables first (as declared in ``layout.yaml``), then every other result
+it has, folded, in a fixed order.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from bayespipe.filekinds import json_kind
 from bayespipe.report import collect
 from bayespipe.report.headline import NOT_RUN, Headline
 
@@ -117,7 +121,7 @@ def _table_item(report_dir: Path, table: collect.Table) -> Item:
     kind = (
         "comparison"
         if "comparison" in name or "_vs_" in name
-        else ("diagnostics" if collect.json_kind(name) == "diagnostics" else "table")
+        else ("diagnostics" if json_kind(name) == "diagnostics" else "table")
     )
     return Item(
         table.path,

@@ -61,17 +61,6 @@ def write_snapshot(root: str | Path, target: str | Path, expected_digest: str) -
     return actual
 
 
-def verify_snapshot(folder: str | Path, expected: dict[str, str]) -> list[str]:
-    """Paths whose snapshot copy is missing or differs from the recorded sha256."""
-    folder = Path(folder)
-    bad = []
-    for rel, sha in sorted(expected.items()):
-        path = folder / rel
-        if not path.is_file() or sha256_file(path) != sha:
-            bad.append(rel)
-    return bad
-
-
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())

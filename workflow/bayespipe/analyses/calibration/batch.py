@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from bayespipe.analyses.calibration import ranks as rank_module
-from bayespipe.analyses.calibration import verdict
 from bayespipe.analyses.calibration.design import PROGRAMS, check_program, read_design
 from bayespipe.analyses.calibration.simulate import simulate
 from bayespipe.analyses.calibration.verdict import BATCH_FORMAT
@@ -42,8 +41,11 @@ def confirmation_batches(replications: int, batch_size: int) -> range:
 
 
 def batch_replications(batch: int, replications: int, batch_size: int) -> range:
-    """Replication numbers of batch ``batch`` (0-based). Screening batches hold replications
-    0..R-1; confirmation batches hold R..2R-1, whose data and seeds are independent of them."""
+    """Replication numbers of batch ``batch`` (0-based).
+
+    Screening batches hold replications 0..R-1; confirmation batches hold R..2R-1, whose data and
+    seeds are independent of them.
+    """
     count = batch_count(replications, batch_size)
     if not 0 <= batch < 2 * count:
         raise ValueError(f"batch {batch} outside 0..{2 * count - 1}")
@@ -61,8 +63,10 @@ def replication_rng(seed: int, program: str, replication: int) -> np.random.Gene
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (CmdStan runs as a child): the cost of
-    a batch apart from the machine's load."""
+    """CPU time of this process and its finished children (CmdStan runs as a child).
+
+    The cost of a batch apart from the machine's load.
+    """
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
@@ -172,41 +176,3 @@ def run_batch(
 
 def batch_file(folder, program: str, batch: int) -> Path:
     return Path(folder) / program / f"{batch}.json"
-
-
-def calibrate_in_process(
-    program: str,
-    *,
-    stan_file,
-    design_path,
-    settings: dict,
-    engine: str,
-    folder,
-    program_name: str | None = None,
-) -> dict:
-    """Compile and calibrate one program here with the workflow's two-stage policy (screening,
-    then confirmation if flagged), for tests and benchmarks; the workflow runs the batches as
-    separate jobs. Returns the program's verdict (see ``verdict.judge``)."""
-    folder = Path(folder)
-    label = program_name or program
-    stamp = folder / f"{label}.compile.json"
-    get_engine(engine).compile(stan_file, stamp)
-    size = (settings["replications"], settings["batch_size"])
-    records: list[dict] = []
-    for batches in (range(batch_count(*size)), confirmation_batches(*size)):
-        for number in batches:
-            records += run_batch(
-                program,
-                number,
-                stan_file=stan_file,
-                stamp=stamp,
-                design_path=design_path,
-                settings=settings,
-                engine=engine,
-                destination=batch_file(folder, label, number),
-                program_name=program_name,
-            )["replications"]
-        result = verdict.judge(records, settings)
-        if not verdict.needs_confirmation(result):
-            break
-    return result

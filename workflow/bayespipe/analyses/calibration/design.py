@@ -1,5 +1,7 @@
-"""Designs of the simulated data sets: the fixed part of each program's data, taken from the
-prepared data of the tadpoles and Zillow analyses and scaled down.
+"""Designs of the simulated data sets.
+
+The fixed part of each program's data, taken from the prepared data of the tadpoles and Zillow
+analyses and scaled down.
 
 A design holds what the simulator does not draw: tank sizes (tadpoles), standardized predictor
 rows and their zip groups (Zillow), and which rows miss the imputable predictor. Group sizes are
@@ -23,7 +25,6 @@ PROGRAMS = (
     "intercepts_only",
     "missing_predictor",
 )
-ZILLOW_PROGRAMS = PROGRAMS[1:]
 DESIGN_SEED = 16  # which rows a scaled-down zip group keeps (fixed: the design is not random)
 MODEL_PREFIX = "model_"  # calibration's name of a `models:` block: model_<name>
 
@@ -82,8 +83,11 @@ def _subsample(frame: pd.DataFrame, by: list[str], scale: float) -> pd.DataFrame
 
 
 def zillow_design(program: str, table_path, predictors_path, scale: float) -> dict:
-    """Standardized predictor rows and zip groups of the Zillow training table (the missing-data
-    table for missing_predictor: there the imputable column is simulated, its mask kept)."""
+    """Standardized predictor rows and zip groups of the Zillow training table.
+
+    The missing-data table for missing_predictor: there the imputable column is simulated, its mask
+    kept.
+    """
     info = read_json(predictors_path)
     for key in ("predictors", "n_groups", "imputable_predictor"):
         if key not in info:
@@ -118,9 +122,12 @@ def zillow_design(program: str, table_path, predictors_path, scale: float) -> di
 
 
 def model_design(program: str, stan_data_path, posterior_nc, count: int) -> dict:
-    """A `models:` block's design: its Stan data and ``count`` joint draws of its parameters and
-    ``_rep`` quantities from its own prior predictive run (evenly spaced over the chains, so
-    neighbouring replications do not share autocorrelated draws)."""
+    """Build a `models:` block's design from its Stan data and its prior predictive run.
+
+    The design holds ``count`` joint draws of its parameters and ``_rep`` quantities from its own
+    prior predictive run (evenly spaced over the chains, so neighbouring replications do not share
+    autocorrelated draws).
+    """
     import arviz as az
 
     from bayespipe.analyses.models.prepare import load_stan_data
@@ -188,8 +195,10 @@ def read_design(path) -> dict:
 
 
 def design_inputs(program: str, tadpoles_table, zillow_files: dict, model_files=None) -> dict:
-    """The prepared files a program's design is made from (for the rule's input function);
-    ``model_files(name)`` gives a models: block's Stan data and fit."""
+    """Name the prepared files a program's design is made from (the rule's input function).
+
+    ``model_files(name)`` gives a models: block's Stan data and fit.
+    """
     check_program(program)
     if is_model(program):
         return model_files(program[len(MODEL_PREFIX) :])

@@ -66,9 +66,11 @@ def ranks(posterior, truth: dict, thin: int, rng) -> tuple[dict, int]:
 
 
 def min_ess(posterior, names) -> float:
-    """Smallest bulk ESS (ArviZ) of the ranked quantities over the unthinned draws: below the
-    number of thinned draws, the thinned draws are autocorrelated and the ranks not uniform even
-    for a correct program."""
+    """Smallest bulk ESS (ArviZ) of the ranked quantities over the unthinned draws.
+
+    Below the number of thinned draws, the thinned draws are autocorrelated and the ranks not
+    uniform even for a correct program.
+    """
     import arviz as az
 
     values = [float(az.ess(_chain_draws(posterior, name), method="bulk")) for name in names]

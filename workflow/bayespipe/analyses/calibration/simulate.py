@@ -14,36 +14,20 @@ import numpy as np
 from scipy.special import expit
 
 from bayespipe.analyses.calibration.design import check_program, is_model, tracked_indices
+from bayespipe.engines.stan.data import sufficient_statistics
 
 
 def _half_normal(rng, scale: float = 1.0) -> float:
     return abs(rng.normal(0.0, scale))
 
 
-def sufficient_statistics(y, X, groups, n_groups: int) -> dict:
-    """Totals, cross-products and per-group sums as the Zillow data blocks declare them."""
-    stats = {
-        "yy": float(y @ y),
-        "y_sum": float(y.sum()),
-        "xy": X.T @ y,
-        "x_sum": X.sum(axis=0),
-        "xx": X.T @ X,
-    }
-    if groups is not None:
-        index = np.asarray(groups) - 1
-        stats["n_group"] = np.bincount(index, minlength=n_groups).astype(float)
-        stats["y_group"] = np.bincount(index, weights=y, minlength=n_groups)
-        x_group = np.zeros((n_groups, X.shape[1]))
-        np.add.at(x_group, index, X)
-        stats["x_group"] = x_group
-    return stats
-
-
 def _replicates(y, X, groups) -> dict:
-    """Predictive-check rows: just the first row (they are not part of the posterior). Not none:
-    with N_rep = 0, a program drawing y_rep with a scalar scale (normal_rng(vector[0], real))
-    crashes CmdStan 2.35 with a segmentation fault, as linear_regression.stan (and likely
-    intercepts_only.stan, same call) still do."""
+    """Predictive-check rows: just the first row (they are not part of the posterior).
+
+    Not none: with N_rep = 0, a program drawing y_rep with a scalar scale (normal_rng(vector[0],
+    real)) crashes CmdStan 2.35 with a segmentation fault, as linear_regression.stan (and likely
+    intercepts_only.stan, same call) still do.
+    """
     data = {"N_rep": 1, "y_obs": y[:1]}
     if X is not None:
         data["X_rep"] = X[:1]
@@ -79,8 +63,6 @@ def simulate_linear_regression(design: dict, rng) -> tuple[dict, dict]:
     X, alpha, beta, sigma = _regression(design, rng)
     y = alpha + X @ beta + rng.normal(0.0, sigma, size=len(X))
     data = {
-        "N": len(X),
-        "K": X.shape[1],
         **sufficient_statistics(y, X, None, 0),
         "estimate_sigma": 1,
         "sigma_fixed": 1.0,
@@ -102,11 +84,8 @@ def simulate_random_intercepts(design: dict, rng) -> tuple[dict, dict]:
     X, alpha, beta, sigma = _regression(design, rng)
     groups, sigma_zip, a_zip, tracked = _zip_intercepts(design, rng)
     y = alpha + X @ beta + a_zip[groups - 1] + rng.normal(0.0, sigma, size=len(X))
-    G, K = design["n_groups"], X.shape[1]
+    G = design["n_groups"]
     data = {
-        "N": len(X),
-        "K": K,
-        "G": G,
         **sufficient_statistics(y, X, groups, G),
         **_replicates(y, X, groups),
     }
@@ -143,8 +122,10 @@ def simulate_intercepts_only(design: dict, rng) -> tuple[dict, dict]:
 
 
 def simulate_missing_predictor(design: dict, rng) -> tuple[dict, dict]:
-    """Column m of X is latent, x ~ normal(nu, sigma_N), for every row: observed in complete rows,
-    a missing value (ranked as x_mis) in the others."""
+    """Column m of X is latent, x ~ normal(nu, sigma_N), for every row.
+
+    Observed in complete rows, a missing value (ranked as x_mis) in the others.
+    """
     X, alpha, beta, sigma = _regression(design, rng)
     groups, sigma_zip, a_zip, tracked = _zip_intercepts(design, rng)
     nu, sigma_N = rng.normal(0.0, 1.0), _half_normal(rng)
@@ -152,16 +133,13 @@ def simulate_missing_predictor(design: dict, rng) -> tuple[dict, dict]:
     X = X.copy()
     X[:, m - 1] = rng.normal(nu, sigma_N, size=len(X))
     y = alpha + X @ beta + a_zip[groups - 1] + rng.normal(0.0, sigma, size=len(X))
-    G, K = design["n_groups"], X.shape[1]
+    G = design["n_groups"]
     x_mis = X[missing, m - 1]
     X_mis = X[missing].copy()
     X_mis[:, m - 1] = 0.0  # the missing value enters as beta[m] * x_mis
     observed = X[~missing, m - 1]
     mis_stats = sufficient_statistics(y[missing], X_mis, groups[missing], G)
     data = {
-        "N": int((~missing).sum()),
-        "K": K,
-        "G": G,
         **sufficient_statistics(y[~missing], X[~missing], groups[~missing], G),
         "m": m,
         "n_x_obs": len(observed),
@@ -171,7 +149,7 @@ def simulate_missing_predictor(design: dict, rng) -> tuple[dict, dict]:
         "y_mis": y[missing],
         "X_mis": X_mis,
         "g_mis": groups[missing],
-        **{f"{k}_mis": v for k, v in mis_stats.items()},
+        **{f"{k}_mis": v for k, v in mis_stats.items() if k not in ("N", "K", "G")},
         **_replicates(y[~missing], X[~missing], groups[~missing]),
     }
     truth = {
@@ -197,8 +175,11 @@ SIMULATORS = {
 
 
 def simulate_model(design: dict, replication: int) -> tuple[dict, dict]:
-    """A `models:` block: replication r takes the r-th stored joint draw of its own prior
-    predictive run; its ``_rep`` quantities replace the data they replicate."""
+    """Simulate one replication of a `models:` block from its own prior predictive run.
+
+    Replication r takes the r-th stored joint draw; its ``_rep`` quantities replace the data they
+    replicate.
+    """
     data = {}
     for name, values in design["data"].items():
         kind = np.int64 if design["types"][name] == "int" else float

@@ -1,5 +1,7 @@
-"""Uniformity of the SBC ranks with ArviZ's simultaneous ECDF bands, a verdict per program,
-a figure per program and calibration.json.
+"""Uniformity of the SBC ranks: a verdict and a figure per program, calibration.json.
+
+Uniformity of the SBC ranks with ArviZ's simultaneous ECDF bands, a verdict per program, a figure
+per program and calibration.json.
 
 A rank r out of L thinned draws becomes the PIT value u = (r + 1) / (L + 1); under calibration u
 is uniform on {1/(L+1), ..., 1}, so at the points k/(L+1) its ECDF has exactly the distribution of
@@ -41,8 +43,11 @@ BAND_METHOD = "optimized"  # ArviZ's algorithm for simultaneous bands (Säilynoj
 
 # --- reading batches -------------------------------------------------------------------------
 def load_batches(paths, replications: int) -> tuple[dict[str, list[dict]], dict[str, dict]]:
-    """Program -> its replication records in order (checked complete and without duplicates),
-    and program -> engine, Stan file and the batches' summed wall and CPU seconds."""
+    """Program -> its replication records, and program -> what ran them.
+
+    Program -> its replication records in order (checked complete and without duplicates), and
+    program -> engine, Stan file and the batches' summed wall and CPU seconds.
+    """
     by_program: dict[str, dict[int, dict]] = {}
     meta: dict[str, dict] = {}
     for path in paths:
@@ -89,8 +94,11 @@ def pit_values(ranks, draws: int) -> np.ndarray:
 
 
 def eval_points(draws: int, max_points: int = MAX_EVAL_POINTS) -> np.ndarray:
-    """Points k/(L+1), k = 1..L (at most ``max_points``, evenly spread), where the ECDF of the
-    discrete PIT values matches a continuous uniform's."""
+    """Points where the ECDF of discrete PIT values matches a continuous uniform's.
+
+    Points k/(L+1), k = 1..L (at most ``max_points``, evenly spread), where the ECDF of the discrete
+    PIT values matches a continuous uniform's.
+    """
     steps = np.arange(1, draws + 1)
     if len(steps) > max_points:
         steps = np.unique(np.linspace(1, draws, max_points).round().astype(int))
@@ -104,8 +112,10 @@ def quantity_prob(ci_prob: float, n_quantities: int) -> float:
 
 @lru_cache(maxsize=32)
 def _band(n: int, points: tuple, prob: float) -> tuple[np.ndarray, np.ndarray]:
-    """ArviZ's simultaneous band for the ECDF of n uniform values (shared by all quantities of a
-    program: same n, points and probability)."""
+    """ArviZ's simultaneous band for the ECDF of n uniform values.
+
+    Shared by all quantities of a program: same n, points and probability.
+    """
     from arviz.stats.ecdf_utils import ecdf_confidence_band
 
     grid = np.asarray(points)
@@ -244,8 +254,10 @@ def needs_confirmation(result: dict) -> bool:
 
 
 def screen(batch_paths, settings: dict, path) -> dict:
-    """The screening file: program -> its screening verdict and whether confirmation fits must
-    run (the workflow writes one per program)."""
+    """The screening file: program -> its screening verdict and whether confirmation fits must run.
+
+    The workflow writes one per program.
+    """
     by_program, _ = load_batches(batch_paths, settings["replications"])
     screened = {}
     for program, records in by_program.items():
@@ -269,8 +281,10 @@ STAGE_STYLE = {"screening": "C0", "confirmation": "C1"}
 
 
 def plot_program(program: str, records: list[dict], result: dict, path, replications: int):
-    """ECDF-difference plot of every quantity's PIT values with ArviZ's simultaneous band; a
-    confirmation stage is drawn over the screening one (same n, so the same band)."""
+    """ECDF-difference plot of every quantity's PIT values with ArviZ's simultaneous band.
+
+    A confirmation stage is drawn over the screening one (same n, so the same band).
+    """
     import arviz as az
     from scipy.stats import uniform
 

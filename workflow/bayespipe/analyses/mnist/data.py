@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -218,7 +217,7 @@ def cached_download(url: str, cache_dir: str | Path, sha256: str) -> Path:
     is deleted before the error is raised, so the cache never holds an unverified file.
     """
     name = Path(urllib.parse.urlparse(url).path).name or "download"
-    target = Path(os.path.expanduser(str(cache_dir))) / name
+    target = Path(cache_dir).expanduser() / name
     if target.is_file():
         if sha256_file(target) == sha256:
             log.info("using cached %s (sha256 ok)", target)
@@ -231,7 +230,7 @@ def cached_download(url: str, cache_dir: str | Path, sha256: str) -> Path:
         try:
             with (
                 urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
-                open(tmp, "wb") as handle,
+                Path(tmp).open("wb") as handle,
             ):
                 for block in iter(lambda: response.read(1 << 20), b""):
                     handle.write(block)
@@ -280,7 +279,7 @@ def load_split(settings: dict) -> tuple[Split, dict]:
 
 def write_split(split: Split, path: str | Path) -> None:
     """The split as a plain-array .npz (written atomically)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a handle: savez would append .npz
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:  # a handle: savez would append .npz
         np.savez_compressed(handle, **{key: getattr(split, key) for key in SPLIT_KEYS})
 
 

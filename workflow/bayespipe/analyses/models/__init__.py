@@ -1,5 +1,6 @@
-"""The models analysis: the user's own Stan programs and tables, one ``models:`` config block
-each, with no code written. Rules in workflow/rules/models.smk, results in
+"""The models analysis: your own Stan programs and tables, no code written.
+
+One ``models:`` config block each. Rules in workflow/rules/models.smk, results in
 results/<version>/models/<model>/.
 
 For each block: the table is checked against the program's data block and the Stan data built

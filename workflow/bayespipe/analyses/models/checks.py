@@ -1,6 +1,8 @@
-"""What every model block gets after its fit, each written by its own job: posterior predictive
-figures and numbers (for each ``<data>_rep`` quantity), PSIS-LOO with Pareto k (for
-``log_lik``), and held-out scores (when the block sets ``heldout``)."""
+"""What every model block gets after its fit, each written by its own job.
+
+Posterior predictive figures and numbers (for each ``<data>_rep`` quantity), PSIS-LOO with Pareto k
+(for ``log_lik``), and held-out scores (when the block sets ``heldout``).
+"""
 
 from __future__ import annotations
 
@@ -168,8 +170,11 @@ def _lpd(log_lik: np.ndarray) -> np.ndarray:
 def heldout(
     posterior_nc, stan_data_path, stan_file, stamp_path, path, *, engine: str, seed: int
 ) -> dict:
-    """Score the held-out rows: log predictive density (log_lik) and the error of the mean of
-    each ``_rep`` quantity, from the program's generated quantities at every posterior draw."""
+    """Score the held-out rows with the program's generated quantities at every draw.
+
+    Writes the log predictive density (log_lik) and the error of the mean of each ``_rep``
+    quantity.
+    """
     import arviz as az
 
     from bayespipe.engines.stan.engine import get_engine

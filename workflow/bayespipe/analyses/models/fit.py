@@ -1,5 +1,8 @@
-"""The fit job of a model block: the posterior run, the prior predictive run when the program
-reads ``prior_only``, the convergence gates and the standard fit outputs, and metrics."""
+"""The fit job of a model block.
+
+The posterior run, the prior predictive run when the program reads ``prior_only``, the
+convergence gates and the standard fit outputs, and metrics.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The data job of a model block: read the table, check it against the program's data block,
-split off the held-out rows, and write the Stan data (``data/stan_data.json``) and a data card.
+"""The data job of a model block.
+
+Read the table, check it against the program's data block, split off the held-out rows, and write
+the Stan data (``data/stan_data.json``) and a data card.
 
 Everything a fit needs is checked here, before any compile or fit: a bad table fails in
 seconds with the file, the column, the row and the Stan variable named.
@@ -85,8 +87,10 @@ def prepare(name: str, entry: dict, table_path, program_path, stan_data_path, ca
 
 
 def check_heldout_parameters(name: str, program_path, fit_data: dict, heldout_data: dict) -> None:
-    """Held-out rows are scored with the fitted draws, so no parameter may change size with the
-    rows (vector[N] z would: a per-row effect has no draw for a new row)."""
+    """Refuse held-out rows when a parameter's size follows the rows.
+
+    Held-out rows are scored with the fitted draws (vector[N] z has no draw for a new row).
+    """
     declared = parse_parameters_block(Path(program_path).read_text())
     for parameter in declared.values():
         for size in parameter.sizes:

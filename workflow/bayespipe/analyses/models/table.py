@@ -1,5 +1,7 @@
-"""Read a user's table (CSV or Parquet) and the columns a model block names, with errors that
-name the file, the column and the row."""
+"""Read a user's table (CSV or Parquet) and the columns a model block names.
+
+Errors name the file, the column and the row.
+"""
 
 from __future__ import annotations
 

@@ -17,15 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.tfp.common import (
-    ProgressLogger,
-    Session,
-    batch_indices,
-    mean_field_normal_fn,
-    metrics_table,
-    setup_from_config,
-    write_history,
-)
+from bayespipe.engines.tfp.layers import mean_field_normal_fn
+from bayespipe.engines.tfp.session import Session, setup_from_config
+from bayespipe.engines.tfp.tables import metrics_table, write_history
+from bayespipe.engines.tfp.training import ProgressLogger, batch_indices
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
 from bayespipe.io import write_json, write_parquet
@@ -39,14 +34,16 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- data
 
 
-def make_data(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_data(settings: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded make_moons, split, standardised with the training split's mean and sd."""
     from sklearn.datasets import make_moons
     from sklearn.model_selection import train_test_split
 
-    x, y = make_moons(n_samples=cfg["n_samples"], noise=cfg["noise"], random_state=cfg["seed"])
+    x, y = make_moons(
+        n_samples=settings["n_samples"], noise=settings["noise"], random_state=settings["seed"]
+    )
     x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=cfg["test_fraction"], random_state=cfg["seed"], stratify=y
+        x, y, test_size=settings["test_fraction"], random_state=settings["seed"], stratify=y
     )
     mean, sd = x_train.mean(axis=0), x_train.std(axis=0)
     frames = []
@@ -57,8 +54,8 @@ def make_data(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames[0], frames[1]
 
 
-def prepare(cfg: Mapping[str, Any], train_path, test_path) -> dict:
-    train, test = make_data(cfg)
+def prepare(settings: Mapping[str, Any], train_path, test_path) -> dict:
+    train, test = make_data(settings)
     write_parquet(train, train_path)
     write_parquet(test, test_path)
     return {"n_train": len(train), "n_test": len(test)}
@@ -105,8 +102,7 @@ def build_model(session: Session, hidden_units, n_train: int):
         )
         for index, (units, activation) in enumerate(sizes)
     ]
-    model = tf.keras.Sequential([tf.keras.Input(shape=(len(FEATURES),)), *layers])
-    return model
+    return tf.keras.Sequential([tf.keras.Input(shape=(len(FEATURES),)), *layers])
 
 
 def train(
@@ -171,39 +167,41 @@ def grid_points(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit(
-    cfg: Mapping[str, Any],
-    tfp_cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    tfp_config: Mapping[str, Any],
     variant: str,
     train_path,
     test_path,
     outputs: Mapping[str, Any],
 ) -> tuple[dict, dict]:
-    """Train one variant, write metrics, history, test predictions and the grid; return (metrics,
-    device)."""
+    """Train one variant, write metrics, history, test predictions and the grid.
+
+    Return (metrics, device).
+    """
     if variant not in VARIANTS:
         raise ValueError(f"unknown moons variant {variant!r} (expected one of {VARIANTS})")
     x_train, y_train = read_points(train_path)
     x_test, y_test = read_points(test_path)
-    session = setup_from_config(tfp_cfg, cfg["seed"])
+    session = setup_from_config(tfp_config, settings["seed"])
     minibatch = variant == "minibatch"
-    steps = cfg["minibatch_steps"] if minibatch else cfg["full_batch_steps"]
+    steps = settings["minibatch_steps"] if minibatch else settings["full_batch_steps"]
     progress = ProgressLogger(f"moons {variant}", steps)
     with session.scope():
-        model = build_model(session, cfg["hidden_units"], len(x_train))
+        model = build_model(session, settings["hidden_units"], len(x_train))
         seconds = train(
             session,
             model,
             x_train,
             y_train,
             steps=steps,
-            batch_size=cfg["batch_size"] if minibatch else None,
-            learning_rate=cfg["learning_rate"],
+            batch_size=settings["batch_size"] if minibatch else None,
+            learning_rate=settings["learning_rate"],
             progress=progress,
         )
-        g1, g2 = grid_points(cfg["grid_size"])
+        g1, g2 = grid_points(settings["grid_size"])
         grid = np.column_stack([g1.ravel(), g2.ravel()]).astype("float32")
         probs = predictive_probabilities(
-            session, model, np.vstack([x_test, grid]), cfg["posterior_draws"]
+            session, model, np.vstack([x_test, grid]), settings["posterior_draws"]
         )
     test_probs, grid_probs = probs[:, : len(x_test)], probs[:, len(x_test) :]
     mean = test_probs.mean(axis=0)
@@ -214,9 +212,9 @@ def fit(
         "test_accuracy": accuracy,
         "train_seconds": round(seconds, 3),
         "steps": steps,
-        "batch_size": cfg["batch_size"] if minibatch else len(x_train),
+        "batch_size": settings["batch_size"] if minibatch else len(x_train),
         "final_elbo": progress.rows[-1]["elbo"],
-        "posterior_draws": cfg["posterior_draws"],
+        "posterior_draws": settings["posterior_draws"],
         "n_train": len(x_train),
         "n_test": len(x_test),
         "device": session.info,

@@ -1,5 +1,7 @@
-"""The sinusoid analysis: rules in workflow/rules/sinusoid.smk, results in
-results/<version>/sinusoid/."""
+"""The sinusoid analysis.
+
+The sinusoid analysis: rules in workflow/rules/sinusoid.smk, results in results/<version>/sinusoid/.
+"""
 
 from bayespipe.declaration import Analysis, FileKind
 

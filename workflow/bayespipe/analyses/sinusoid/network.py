@@ -7,20 +7,17 @@ training point: the mean Gaussian negative log likelihood plus the layers' KL we
 DenseVariational estimates it from the weight draw). Full batch, so this is the tutorial's summed
 NLL + KL / (batches per epoch) divided by the number of points.
 
-What makes the fit follow the data at every seed (issue 13; ``benchmarks/tfp_bnn.py --seeds``):
+What makes the fit follow the data at every seed (``benchmarks/tfp_bnn.py --seeds``):
 the network sees z-scores of x (a fixed ``Normalization`` layer), so unit-scale weights put ReLU
 kinks across the data and beyond; posterior scales start small (0.05), so early training fits the
 data; the KL weight rises from 0 to 1 over the first ``kl_warmup_fraction`` of the epochs; the
 learning rate decays (cosine) so the last epochs settle. The ELBO at the end is the full one.
 
-Variants:
+The data are ``data``, the figures ``plots``. Variants:
 
 - ``epistemic``: Gaussian likelihood with the known noise scale.
 - ``aleatoric``: the output layer also predicts the noise scale (a Normal's location and scale
   through ``tfp.layers.DistributionLambda``).
-
-Over 400 lines on purpose: data, both network variants, training schedule and metrics share the
-TFP set-up and read as one model; split by stage they would only pass the same settings around.
 """
 
 from __future__ import annotations
@@ -33,19 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.tfp.common import (
-    ProgressLogger,
-    Session,
-    metrics_table,
-    setup_from_config,
-    write_history,
-)
-from bayespipe.errors import InputError
-from bayespipe.figures import save_figure, use_agg
+from bayespipe.analyses.sinusoid.data import TRAIN_RANGE, read_points, truth
+from bayespipe.engines.tfp.session import Session, setup_from_config
+from bayespipe.engines.tfp.tables import metrics_table, write_history
+from bayespipe.engines.tfp.training import ProgressLogger
 from bayespipe.io import write_json, write_parquet
 
 VARIANTS = ("epistemic", "aleatoric")
-TRAIN_RANGE = (-0.5, 0.5)
 PREDICT_RANGE = (-1.5, 1.5)
 # The aleatoric head's scale is softplus(DAMPING * raw output): the noise channel learns about
 # 1/DAMPING times slower than the location (Adam moves raw parameters at a rate independent of
@@ -56,39 +47,8 @@ NOISE_SCALE_DAMPING = 0.002
 log = logging.getLogger(__name__)
 
 
-def truth(x):
-    return 10.0 * np.sin(2.0 * np.pi * x)
-
-
-def variants(cfg: Mapping[str, Any]) -> list[str]:
-    return list(VARIANTS) if cfg["aleatoric"] else ["epistemic"]
-
-
-# ---------------------------------------------------------------- data
-
-
-def make_data(cfg: Mapping[str, Any]) -> pd.DataFrame:
-    rng = np.random.default_rng(cfg["seed"])
-    x = np.linspace(*TRAIN_RANGE, cfg["n_points"])
-    y = truth(x) + rng.normal(0.0, cfg["noise_sd"], size=x.shape)
-    return pd.DataFrame({"x": x, "y": y})
-
-
-def prepare(cfg: Mapping[str, Any], train_path) -> dict:
-    frame = make_data(cfg)
-    write_parquet(frame, train_path)
-    return {"n_points": len(frame)}
-
-
-def read_points(path) -> tuple[np.ndarray, np.ndarray]:
-    frame = pd.read_parquet(path)
-    for column in ("x", "y"):
-        if column not in frame.columns:
-            raise InputError(path, "missing column (expected numeric x and y)", column=column)
-        bad = np.flatnonzero(~np.isfinite(frame[column].to_numpy(dtype="float64")))
-        if bad.size:
-            raise InputError(path, "values must be finite numbers", column=column, row=int(bad[0]))
-    return frame[["x"]].to_numpy("float32"), frame[["y"]].to_numpy("float32")
+def variants(settings: Mapping[str, Any]) -> list[str]:
+    return list(VARIANTS) if settings["aleatoric"] else ["epistemic"]
 
 
 # ---------------------------------------------------------------- model
@@ -171,7 +131,7 @@ def input_scaling(x) -> dict[str, float]:
 
 def build_model(
     session: Session,
-    cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
     variant: str,
     n_train: int,
     scaling: Mapping[str, float] | None = None,
@@ -186,10 +146,10 @@ def build_model(
     tfd = tfp.distributions
     s = dict(scaling or {"x_mean": 0.0, "x_sd": 1.0})
     posterior = mean_field_posterior(
-        session, cfg["posterior_initial_scale"], cfg["posterior_initial_loc_sd"]
+        session, settings["posterior_initial_scale"], settings["posterior_initial_loc_sd"]
     )
     prior = scale_mixture_prior(
-        session, cfg["prior_sigma_1"], cfg["prior_sigma_2"], cfg["prior_pi"]
+        session, settings["prior_sigma_1"], settings["prior_sigma_2"], settings["prior_pi"]
     )
 
     def variational(units, activation=None):
@@ -205,7 +165,7 @@ def build_model(
                 tfd.Normal(loc=t[..., :1], scale=scale), reinterpreted_batch_ndims=1
             )
     else:
-        noise = float(cfg["noise_sd"])
+        noise = float(settings["noise_sd"])
 
         def likelihood(t):
             return tfd.Independent(tfd.Normal(loc=t, scale=noise), reinterpreted_batch_ndims=1)
@@ -214,8 +174,8 @@ def build_model(
         [
             tf.keras.Input(shape=(1,)),
             tf.keras.layers.Normalization(mean=s["x_mean"], variance=s["x_sd"] ** 2),
-            variational(cfg["hidden_units"], "relu"),
-            variational(cfg["hidden_units"], "relu"),
+            variational(settings["hidden_units"], "relu"),
+            variational(settings["hidden_units"], "relu"),
             variational(2 if variant == "aleatoric" else 1),
             tfp.layers.DistributionLambda(likelihood),
         ]
@@ -229,24 +189,24 @@ def kl_annealing(session: Session, epoch, warmup_epochs: int):
     return session.tf.minimum(1.0, epoch / float(warmup_epochs))
 
 
-def learning_rate_schedule(session: Session, cfg: Mapping[str, Any]):
+def learning_rate_schedule(session: Session, settings: Mapping[str, Any]):
     """Cosine decay from ``learning_rate`` to ``learning_rate_final`` over the epochs."""
-    initial = float(cfg["learning_rate"])
-    final = float(cfg["learning_rate_final"])
+    initial = float(settings["learning_rate"])
+    final = float(settings["learning_rate_final"])
     return session.tf.keras.optimizers.schedules.CosineDecay(
-        initial, decay_steps=int(cfg["epochs"]), alpha=final / initial
+        initial, decay_steps=int(settings["epochs"]), alpha=final / initial
     )
 
 
 def train(
-    session: Session, model, x, y, *, cfg: Mapping[str, Any], progress: ProgressLogger
+    session: Session, model, x, y, *, settings: Mapping[str, Any], progress: ProgressLogger
 ) -> float:
     """Full-batch Adam on mean NLL + annealed KL / n; returns the training wall time."""
     tf = session.tf
-    optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(session, cfg))
+    optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(session, settings))
     x, y = tf.constant(x), tf.constant(y)
-    epochs = int(cfg["epochs"])
-    warmup = round(float(cfg["kl_warmup_fraction"]) * epochs)
+    epochs = int(settings["epochs"])
+    warmup = round(float(settings["kl_warmup_fraction"]) * epochs)
 
     @tf.function
     def step(beta):
@@ -290,25 +250,25 @@ def predict(session: Session, model, x_grid, draws: int) -> dict[str, np.ndarray
     }
 
 
-def _inside(x) -> np.ndarray:
+def inside_training_range(x) -> np.ndarray:
     return (x >= TRAIN_RANGE[0]) & (x <= TRAIN_RANGE[1])
 
 
 def band_ratio(x, sd) -> float:
     """Mean predictive sd outside the training range over the mean inside it."""
-    inside = _inside(x)
+    inside = inside_training_range(x)
     return float(sd[~inside].mean() / sd[inside].mean())
 
 
 def rmse_inside(x, mean) -> float:
     """RMSE of the predictive mean to the true curve over the grid points in the training range."""
-    inside = _inside(x)
+    inside = inside_training_range(x)
     return float(np.sqrt(((mean - truth(x))[inside] ** 2).mean()))
 
 
 def fit_metrics(x, prediction: Mapping[str, np.ndarray], noise_sd: float) -> dict[str, float]:
     """The two acceptance metrics (band ratio >= 3, in-range RMSE / noise sd <= 1.2) and parts."""
-    inside = _inside(x)
+    inside = inside_training_range(x)
     rmse = rmse_inside(x, prediction["mean"])
     return {
         "band_ratio": band_ratio(x, prediction["epistemic_sd"]),
@@ -343,8 +303,8 @@ def learned_priors(model) -> list[dict]:
 
 
 def fit(
-    cfg: Mapping[str, Any],
-    tfp_cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    tfp_config: Mapping[str, Any],
     variant: str,
     train_path,
     outputs: Mapping[str, Any],
@@ -352,19 +312,19 @@ def fit(
     if variant not in VARIANTS:
         raise ValueError(f"unknown sinusoid variant {variant!r} (expected one of {VARIANTS})")
     x, y = read_points(train_path)
-    session = setup_from_config(tfp_cfg, cfg["seed"])
-    progress = ProgressLogger(f"sinusoid {variant}", cfg["epochs"])
-    grid = np.linspace(*PREDICT_RANGE, cfg["n_grid"])
-    scaling = input_scaling(x) if cfg["standardize_input"] else None
+    session = setup_from_config(tfp_config, settings["seed"])
+    progress = ProgressLogger(f"sinusoid {variant}", settings["epochs"])
+    grid = np.linspace(*PREDICT_RANGE, settings["n_grid"])
+    scaling = input_scaling(x) if settings["standardize_input"] else None
     with session.scope():
-        model = build_model(session, cfg, variant, n_train=len(x), scaling=scaling)
-        seconds = train(session, model, x, y, cfg=cfg, progress=progress)
-        prediction = predict(session, model, grid, cfg["predictive_draws"])
+        model = build_model(session, settings, variant, n_train=len(x), scaling=scaling)
+        seconds = train(session, model, x, y, settings=settings, progress=progress)
+        prediction = predict(session, model, grid, settings["predictive_draws"])
     metrics = {
         "variant": variant,
-        **fit_metrics(grid, prediction, cfg["noise_sd"]),
+        **fit_metrics(grid, prediction, settings["noise_sd"]),
         "train_seconds": round(seconds, 3),
-        "epochs": cfg["epochs"],
+        "epochs": settings["epochs"],
         "final_loss": progress.rows[-1]["loss"],
         "scaling": scaling,
         "learned_priors": learned_priors(model),
@@ -381,44 +341,6 @@ def fit(
     write_parquet(pd.DataFrame({"x": grid, **prediction}), outputs["predictions"])
     write_json(outputs["metrics"], metrics)
     return metrics, session.info
-
-
-# ---------------------------------------------------------------- figures
-
-
-def plot(train_path, predictions_path, variant: str, figure_path) -> None:
-    """Data, truth, predictive mean and +-2 sd epistemic band; the aleatoric variant adds a
-    second panel with the +-2 sd band of the learned noise."""
-    use_agg()
-    import matplotlib.pyplot as plt
-
-    data = pd.read_parquet(train_path)
-    pred = pd.read_parquet(predictions_path)
-    x, mean = pred["x"].to_numpy(), pred["mean"].to_numpy()
-    bands = [("epistemic_sd", "C0", "+-2 sd, epistemic (weights)")]
-    if variant == "aleatoric":
-        bands.append(("aleatoric_sd", "C1", "+-2 sd, aleatoric (learned noise)"))
-    fig, axes = plt.subplots(1, len(bands), figsize=(7 * len(bands), 4.2), squeeze=False)
-    ratio = band_ratio(x, pred["epistemic_sd"].to_numpy())
-    rmse = rmse_inside(x, mean)
-    for ax, (column, color, label) in zip(axes[0], bands, strict=True):
-        sd = pred[column].to_numpy()
-        ax.axvspan(*TRAIN_RANGE, color="0.93", label="training range")
-        ax.fill_between(x, mean - 2 * sd, mean + 2 * sd, color=color, alpha=0.35, label=label)
-        ax.plot(x, truth(x), "k--", lw=1, label="truth 10 sin(2 pi x)")
-        ax.plot(x, mean, color=color, lw=1.5, label="predictive mean")
-        ax.scatter(data["x"], data["y"], s=12, color="k", zorder=3, label="training data")
-        ax.set(xlabel="x", ylabel="y", ylim=(-40, 40))
-        ax.legend(fontsize=7, loc="lower left")
-    axes[0][0].set_title(
-        f"Sinusoid, {variant}: band ratio {ratio:.1f} (target >= 3), "
-        f"in-range RMSE to truth {rmse:.2f}"
-    )
-    if variant == "aleatoric":
-        inside = _inside(x)
-        noise = pred["aleatoric_sd"].to_numpy()[inside].mean()
-        axes[0][1].set_title(f"Learned noise: mean sd {noise:.2f} on the training range (truth 1)")
-    save_figure(fig, figure_path)
 
 
 def summarize(metric_paths, output_csv) -> pd.DataFrame:

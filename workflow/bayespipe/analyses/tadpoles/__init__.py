@@ -1,5 +1,7 @@
-"""The tadpoles analysis: rules in workflow/rules/tadpoles.smk, results in
-results/<version>/tadpoles/."""
+"""The tadpoles analysis.
+
+The tadpoles analysis: rules in workflow/rules/tadpoles.smk, results in results/<version>/tadpoles/.
+"""
 
 from bayespipe.declaration import Analysis, FileKind
 

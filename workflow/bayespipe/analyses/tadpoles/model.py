@@ -1,5 +1,7 @@
-"""Analysis C: the reed-frog varying-intercepts model (stan/tadpoles.stan), its fit, metrics and
-the tutorial's figures.
+"""Analysis C: the reed-frog varying-intercepts model, its fit, metrics and figures.
+
+Analysis C: the reed-frog varying-intercepts model (stan/tadpoles.stan), its fit, metrics and the
+tutorial's figures.
 
 Tanks are numbered 1..48 in table order (the ``tank`` column of the prepared table); the table
 is ordered by density (10, 25, 35), which the survival figure's separators rely on.

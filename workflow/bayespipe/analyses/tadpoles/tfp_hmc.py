@@ -6,7 +6,7 @@ to 0.8 acceptance during burn-in, 4 chains of 500 + 500. The model is the tutori
 form (tank logits ~ Normal(a_bar, sigma)); it is the same posterior as stan/tadpoles.stan, whose
 non-centered form is one reason NUTS mixes so much better.
 
-TensorFlow is imported only here, lazily, through ``bayespipe.engines.tfp.common.setup``.
+TensorFlow is imported only here, lazily, through ``bayespipe.engines.tfp.session``.
 """
 
 from __future__ import annotations
@@ -17,26 +17,26 @@ import time
 import numpy as np
 import pandas as pd
 
+from bayespipe.config import section_defaults
 from bayespipe.engines.stan.plots import plot_trace
 from bayespipe.io import atomic_path, read_json
 
 logger = logging.getLogger(__name__)
 
 COMPARED_VARIABLES = ["a_bar", "sigma", "a"]
-HMC_DEFAULTS = {
-    "step_size": 0.1,
-    "leapfrog_steps": 3,
-    "target_accept": 0.8,
-    "warmup": 500,
-    "draws": 500,
-    "chains": 4,
-    "seed": 20261125,
-}
+
+
+def hmc_settings(hmc: dict | None = None) -> dict:
+    """``hmc`` with every missing key set to its default in the ``tadpoles.tfp_hmc`` schema."""
+    return {**section_defaults("tadpoles", "tfp_hmc"), **(hmc or {})}
 
 
 def joint_distribution(tfp, tf, density: np.ndarray):
-    """a_bar ~ N(0, 1.5); sigma ~ Exp(1); a_i ~ N(a_bar, sigma); surv_i ~ Binomial(density_i, logit
-    a_i)."""
+    """The tutorial's centered model as a TFP joint distribution.
+
+    a_bar ~ N(0, 1.5); sigma ~ Exp(1); a_i ~ N(a_bar, sigma); surv_i ~ Binomial(density_i, logit
+    a_i).
+    """
     tfd = tfp.distributions
     density = tf.constant(density, dtype=tf.float32)
     tanks = int(density.shape[0])
@@ -62,14 +62,16 @@ def joint_distribution(tfp, tf, density: np.ndarray):
 
 
 def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, float, float]:
-    """Draws as {name: (chain, draw, ...) array}, the acceptance rate, and the sampling wall
-    seconds."""
+    """Draws, acceptance rate and sampling wall seconds of TFP's HMC.
+
+    Draws as {name: (chain, draw, ...) array}, the acceptance rate, and the sampling wall seconds.
+    """
     tf, tfp = session.tf, session.tfp
-    cfg = {**HMC_DEFAULTS, **settings}
+    settings = hmc_settings(settings)
     density = table["density"].to_numpy(np.float32)
     surv = tf.constant(table["surv"].to_numpy(np.float32))
     joint = joint_distribution(tfp, tf, density)
-    chains, tanks = cfg["chains"], len(table)
+    chains, tanks = settings["chains"], len(table)
 
     def target_log_prob(a_bar, sigma, a):
         return joint.log_prob([a_bar, sigma, a, surv])
@@ -78,16 +80,16 @@ def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, floa
         tfp.mcmc.TransformedTransitionKernel(
             tfp.mcmc.HamiltonianMonteCarlo(
                 target_log_prob,
-                step_size=cfg["step_size"],
-                num_leapfrog_steps=cfg["leapfrog_steps"],
+                step_size=settings["step_size"],
+                num_leapfrog_steps=settings["leapfrog_steps"],
             ),
             bijector=[tfp.bijectors.Identity(), tfp.bijectors.Exp(), tfp.bijectors.Identity()],
         ),
-        num_adaptation_steps=cfg["warmup"],
-        target_accept_prob=cfg["target_accept"],
+        num_adaptation_steps=settings["warmup"],
+        target_accept_prob=settings["target_accept"],
     )
     # Stan-like random inits: uniform(-2, 2) on the unconstrained scale.
-    rng = np.random.default_rng(cfg["seed"])
+    rng = np.random.default_rng(settings["seed"])
     init = [
         tf.constant(rng.uniform(-2, 2, chains), tf.float32),
         tf.constant(np.exp(rng.uniform(-2, 2, chains)), tf.float32),
@@ -97,12 +99,12 @@ def sample_hmc(session, table: pd.DataFrame, settings: dict) -> tuple[dict, floa
     @tf.function(autograph=False)
     def run():
         return tfp.mcmc.sample_chain(
-            num_results=cfg["draws"],
-            num_burnin_steps=cfg["warmup"],
+            num_results=settings["draws"],
+            num_burnin_steps=settings["warmup"],
             current_state=init,
             kernel=kernel,
             trace_fn=lambda _, results: results.inner_results.inner_results.is_accepted,
-            seed=tf.constant([cfg["seed"] % 2**31, 1], tf.int32),
+            seed=tf.constant([settings["seed"] % 2**31, 1], tf.int32),
         )
 
     clock = time.perf_counter()
@@ -152,15 +154,10 @@ def compare(
     """Sample with TFP's HMC and write the NUTS-vs-HMC table, HMC's summary and traces."""
     import arviz as az
 
-    from bayespipe.engines.tfp.common import setup
+    from bayespipe.engines.tfp.session import setup_from_config
 
-    settings = {**HMC_DEFAULTS, **hmc}
-    session = setup(
-        device=tfp_config.get("device", "auto"),
-        seed=settings["seed"],
-        deterministic=tfp_config.get("deterministic", True),
-        threads=threads,
-    )
+    settings = hmc_settings(hmc)
+    session = setup_from_config(tfp_config, settings["seed"], threads=threads)
     table = pd.read_parquet(table_path)
     draws, acceptance, seconds = sample_hmc(session, table, settings)
     hmc_idata = az.from_dict(

@@ -1,5 +1,8 @@
-"""Analysis A, Zillow ``logerror``: data (Kaggle loader, synthetic twin, preparation chain, data
-card) and the models that consume the prepared tables."""
+"""Analysis A, Zillow ``logerror``.
+
+Data (Kaggle loader, synthetic twin, preparation chain, data card) and the models that consume the
+prepared tables.
+"""
 
 from bayespipe.declaration import Analysis, FileKind
 

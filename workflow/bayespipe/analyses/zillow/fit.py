@@ -175,8 +175,10 @@ def missing_values_table(
 
 
 def tail_table(model: str, data: ModelData, idata, inputs: ModelInputs, path) -> dict:
-    """Tail quantiles of the training logerror against full-size replicates of the training rows
-    (tail_quantiles.json beside the posterior predictive figure)."""
+    """Tail quantiles of the training logerror against full-size replicates of the training rows.
+
+    Written as tail_quantiles.json beside the posterior predictive figure.
+    """
     info = models.read_predictors(inputs.predictors)
     train = models.read_table(inputs.train, ["logerror", *data.predictors, "zip_index"])
     models.check_groups(train, int(info["n_groups"]), inputs.train)

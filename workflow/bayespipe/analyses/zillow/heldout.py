@@ -141,10 +141,13 @@ def tail_quantiles(
     seed: int = 0,
     probabilities: tuple[float, ...] = TAIL_PROBABILITIES,
 ) -> dict:
-    """Quantiles of the observed y against the same quantiles of full-size replicated data sets
-    (one per posterior draw, ``n_replicates`` draws): a Normal likelihood fitted to heavy-tailed
-    data replicates too narrow extremes, and the observed 0.1% / 99.9% quantiles fall outside the
-    replicates' 90% interval."""
+    """Observed quantiles of y against those of full-size replicated data sets.
+
+    Quantiles of the observed y against the same quantiles of full-size replicated data sets (one
+    per posterior draw, ``n_replicates`` draws): a Normal likelihood fitted to heavy-tailed data
+    replicates too narrow extremes, and the observed 0.1% / 99.9% quantiles fall outside the
+    replicates' 90% interval.
+    """
     rng = np.random.default_rng(seed)
     index = np.sort(
         rng.choice(len(draws.sigma), size=min(n_replicates, len(draws.sigma)), replace=False)

@@ -3,9 +3,6 @@
 ``train_2016_v2.csv`` holds the transactions (small, read whole); ``properties_2016.csv`` holds
 about 3 million parcels and is streamed in blocks, keeping only the parcels that have a transaction,
 so that memory stays proportional to the transactions rather than to the properties file.
-
-Over 400 lines on purpose: most of it is the declarative table of Kaggle's 58 property columns
-and their checks, which belong in one place.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from bayespipe.analyses.zillow.linescan import select_lines
 from bayespipe.errors import InputError
 
 TRANSACTIONS_FILE = "train_2016_v2.csv"
@@ -27,9 +25,6 @@ TARGET = "logerror"
 PARCEL = "parcelid"
 DATE = "transactiondate"
 ZIP = "regionidzip"
-
-# Bytes read per block of the properties file: memory stays flat whatever the file's size.
-BLOCK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -55,12 +50,14 @@ class Column:
         return what
 
 
-def _c(name, low=None, high=None, kind="float"):
+def checked(name, low=None, high=None, kind="float") -> Column:
+    """A property column with its range (``kind`` float unless given), for the table below."""
     return Column(name, kind, low, high)
 
 
-BIG = 1e12  # generous bounds: they catch unit or sign mistakes, not legitimate outliers
-SQFT = 1e7
+# Generous upper bounds: they catch unit or sign mistakes, not legitimate outliers.
+BIG = 1e12
+MAX_SQFT = 1e7  # square feet
 
 TRANSACTION_COLUMNS = (
     Column(PARCEL, "id", 1, BIG),
@@ -71,63 +68,63 @@ TRANSACTION_COLUMNS = (
 # parcelid + the 57 property columns, in Kaggle's order.
 PROPERTY_COLUMNS = (
     Column(PARCEL, "id", 1, BIG),
-    _c("airconditioningtypeid", 1, 20),
-    _c("architecturalstyletypeid", 1, 30),
-    _c("basementsqft", 0, SQFT),
-    _c("bathroomcnt", 0, 100),
-    _c("bedroomcnt", 0, 100),
-    _c("buildingclasstypeid", 1, 10),
-    _c("buildingqualitytypeid", 1, 15),
-    _c("calculatedbathnbr", 0, 100),
-    _c("decktypeid", 1, 100),
-    _c("finishedfloor1squarefeet", 0, SQFT),
-    _c("calculatedfinishedsquarefeet", 0, SQFT),
-    _c("finishedsquarefeet12", 0, SQFT),
-    _c("finishedsquarefeet13", 0, SQFT),
-    _c("finishedsquarefeet15", 0, SQFT),
-    _c("finishedsquarefeet50", 0, SQFT),
-    _c("finishedsquarefeet6", 0, SQFT),
-    _c("fips", 1000, 99999),
-    _c("fireplacecnt", 0, 100),
-    _c("fullbathcnt", 0, 100),
-    _c("garagecarcnt", 0, 100),
-    _c("garagetotalsqft", 0, SQFT),
-    _c("hashottuborspa", kind="text"),
-    _c("heatingorsystemtypeid", 1, 30),
-    _c("latitude", -90e6, 90e6),
-    _c("longitude", -180e6, 180e6),
-    _c("lotsizesquarefeet", 0, 1e10),
-    _c("poolcnt", 0, 100),
-    _c("poolsizesum", 0, SQFT),
-    _c("pooltypeid10", 0, 100),
-    _c("pooltypeid2", 0, 100),
-    _c("pooltypeid7", 0, 100),
-    _c("propertycountylandusecode", kind="text"),
-    _c("propertylandusetypeid", 0, 1000),
-    _c("propertyzoningdesc", kind="text"),
-    _c("rawcensustractandblock", 0, BIG),
-    _c("regionidcity", 0, BIG),
-    _c("regionidcounty", 0, BIG),
-    _c("regionidneighborhood", 0, BIG),
-    _c(ZIP, 0, BIG),
-    _c("roomcnt", 0, 1000),
-    _c("storytypeid", 1, 100),
-    _c("threequarterbathnbr", 0, 100),
-    _c("typeconstructiontypeid", 1, 100),
-    _c("unitcnt", 0, 1e5),
-    _c("yardbuildingsqft17", 0, SQFT),
-    _c("yardbuildingsqft26", 0, SQFT),
-    _c("yearbuilt", 1700, 2100),
-    _c("numberofstories", 0, 1000),
-    _c("fireplaceflag", kind="text"),
-    _c("structuretaxvaluedollarcnt", 0, BIG),
-    _c("taxvaluedollarcnt", 0, BIG),
-    _c("assessmentyear", 1900, 2100),
-    _c("landtaxvaluedollarcnt", 0, BIG),
-    _c("taxamount", 0, BIG),
-    _c("taxdelinquencyflag", kind="text"),
-    _c("taxdelinquencyyear", 0, 2100),
-    _c("censustractandblock", -1, 1e15),
+    checked("airconditioningtypeid", 1, 20),
+    checked("architecturalstyletypeid", 1, 30),
+    checked("basementsqft", 0, MAX_SQFT),
+    checked("bathroomcnt", 0, 100),
+    checked("bedroomcnt", 0, 100),
+    checked("buildingclasstypeid", 1, 10),
+    checked("buildingqualitytypeid", 1, 15),
+    checked("calculatedbathnbr", 0, 100),
+    checked("decktypeid", 1, 100),
+    checked("finishedfloor1squarefeet", 0, MAX_SQFT),
+    checked("calculatedfinishedsquarefeet", 0, MAX_SQFT),
+    checked("finishedsquarefeet12", 0, MAX_SQFT),
+    checked("finishedsquarefeet13", 0, MAX_SQFT),
+    checked("finishedsquarefeet15", 0, MAX_SQFT),
+    checked("finishedsquarefeet50", 0, MAX_SQFT),
+    checked("finishedsquarefeet6", 0, MAX_SQFT),
+    checked("fips", 1000, 99999),
+    checked("fireplacecnt", 0, 100),
+    checked("fullbathcnt", 0, 100),
+    checked("garagecarcnt", 0, 100),
+    checked("garagetotalsqft", 0, MAX_SQFT),
+    checked("hashottuborspa", kind="text"),
+    checked("heatingorsystemtypeid", 1, 30),
+    checked("latitude", -90e6, 90e6),
+    checked("longitude", -180e6, 180e6),
+    checked("lotsizesquarefeet", 0, 1e10),
+    checked("poolcnt", 0, 100),
+    checked("poolsizesum", 0, MAX_SQFT),
+    checked("pooltypeid10", 0, 100),
+    checked("pooltypeid2", 0, 100),
+    checked("pooltypeid7", 0, 100),
+    checked("propertycountylandusecode", kind="text"),
+    checked("propertylandusetypeid", 0, 1000),
+    checked("propertyzoningdesc", kind="text"),
+    checked("rawcensustractandblock", 0, BIG),
+    checked("regionidcity", 0, BIG),
+    checked("regionidcounty", 0, BIG),
+    checked("regionidneighborhood", 0, BIG),
+    checked(ZIP, 0, BIG),
+    checked("roomcnt", 0, 1000),
+    checked("storytypeid", 1, 100),
+    checked("threequarterbathnbr", 0, 100),
+    checked("typeconstructiontypeid", 1, 100),
+    checked("unitcnt", 0, 1e5),
+    checked("yardbuildingsqft17", 0, MAX_SQFT),
+    checked("yardbuildingsqft26", 0, MAX_SQFT),
+    checked("yearbuilt", 1700, 2100),
+    checked("numberofstories", 0, 1000),
+    checked("fireplaceflag", kind="text"),
+    checked("structuretaxvaluedollarcnt", 0, BIG),
+    checked("taxvaluedollarcnt", 0, BIG),
+    checked("assessmentyear", 1900, 2100),
+    checked("landtaxvaluedollarcnt", 0, BIG),
+    checked("taxamount", 0, BIG),
+    checked("taxdelinquencyflag", kind="text"),
+    checked("taxdelinquencyyear", 0, 2100),
+    checked("censustractandblock", -1, 1e15),
 )
 PROPERTY_NAMES = tuple(c.name for c in PROPERTY_COLUMNS)
 NUMERIC_PROPERTIES = tuple(c.name for c in PROPERTY_COLUMNS[1:] if c.kind == "float")
@@ -154,7 +151,7 @@ def header(path: Path, columns: tuple[Column, ...]) -> list[str]:
     what = f"a CSV with columns {', '.join(c.name for c in columns[:3])}{more}"
     if not path.is_file():
         raise InputError(path, f"file not found (expected {what})")
-    with open(path, newline="") as handle:
+    with Path(path).open(newline="") as handle:
         first = next(csv.reader(handle), None)
     if not first:
         raise InputError(path, f"the file is empty (expected {what})")
@@ -325,116 +322,6 @@ def _first_duplicate(path: Path, ids: np.ndarray) -> None:
         )
 
 
-ID_WIDTHS = (11, 20)  # bytes looked at for the leading parcel id: Kaggle's have 8 or 9 digits
-
-
-def _first_commas(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int):
-    offsets = np.arange(width)
-    window = buffer[np.minimum(starts[:, None] + offsets, len(buffer) - 1)]
-    is_comma = (window == ord(",")) & (starts[:, None] + offsets < ends[:, None])
-    return window, np.where(is_comma.any(axis=1), is_comma.argmax(axis=1), -1)
-
-
-def _leading_ids(
-    path: Path, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, first_row: int
-) -> np.ndarray:
-    """The integer before the first comma of each line, parsed for all lines at once."""
-    window, width = _first_commas(buffer, starts, ends, ID_WIDTHS[0])
-    ids = np.zeros(len(starts), np.int64)
-    bad = width < 1
-    if bad.any():  # a long id or a malformed line: look further along those lines only
-        slow = np.flatnonzero(bad)
-        wide, wide_width = _first_commas(buffer, starts[slow], ends[slow], ID_WIDTHS[1])
-        bad[slow] = wide_width < 1
-        for w in np.flatnonzero(np.bincount(wide_width[wide_width > 0])):
-            rows = np.flatnonzero(wide_width == w)
-            ids[slow[rows]], bad[slow[rows]] = _digits(wide[rows, :w])
-    for w in np.flatnonzero(np.bincount(np.maximum(width, 0))):
-        if w == 0:
-            continue
-        rows = np.flatnonzero(
-            width == w
-        )  # ids of one width at a time: a small matrix-vector product
-        ids[rows], bad[rows] = _digits(window[rows, :w])
-    if bad.any():
-        line = int(np.flatnonzero(bad)[0])
-        text = bytes(buffer[starts[line] : min(ends[line], starts[line] + 40)]).decode(
-            errors="replace"
-        )
-        raise InputError(
-            path,
-            f"expected a whole-number parcel id first in every row, got {text!r}",
-            column=PARCEL,
-            row=first_row + line,
-        )
-    return ids
-
-
-def _digits(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(value, not-all-digits) of each row of an (n, w) byte matrix."""
-    digits = text.astype(np.int64) - ord("0")
-    powers = 10 ** np.arange(text.shape[1] - 1, -1, -1, dtype=np.int64)
-    return digits @ powers, ((digits < 0) | (digits > 9)).any(axis=1)
-
-
-def _blocks(path: Path, size: int = BLOCK_BYTES):
-    """Yield (header line, block of whole lines) as numpy bytes, reading ``size`` bytes at a time.
-
-    Each block is read into one reused buffer and completed to the end of its last line, so no
-    block is copied; a block is only valid until the next one is read.
-    """
-    store = bytearray(size + (1 << 20))
-    with open(path, "rb") as handle:
-        head = handle.readline()
-        while True:
-            n = handle.readinto(memoryview(store)[:size])
-            if not n:
-                return
-            rest = handle.readline() if store[n - 1] != ord("\n") else b""
-            if n + len(rest) + 1 > len(store):
-                store.extend(b"\0" * (n + len(rest) + 1 - len(store)))
-            store[n : n + len(rest)] = rest
-            n += len(rest)
-            if store[n - 1] != ord("\n"):  # last line of a file without a final newline
-                store[n] = ord("\n")
-                n += 1
-            yield head, np.frombuffer(store, np.uint8, count=n)
-
-
-def _gather(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
-    """The bytes of the given lines (newline included), concatenated without a Python loop."""
-    lengths = ends - starts + 1
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return buffer[np.arange(lengths.sum()) + offsets].tobytes()
-
-
-def _select_lines(path: Path, wanted: np.ndarray):
-    """One pass over the file: every parcel id, and the full lines of the wanted parcels.
-
-    The parcel id leads every line and no record spans lines (the Kaggle layout), so lines can be
-    picked by id before any CSV parsing; only the picked lines are then parsed, typed and
-    range-checked in full (rows of unsold parcels are checked for their id only).
-    """
-    wanted = np.unique(wanted)
-    ids, picked, picked_rows, head, row = [], [], [], b"", 1
-    # head (the header line) is returned after the loop
-    for head, buffer in _blocks(path):  # noqa: B007
-        ends = np.flatnonzero(buffer == ord("\n"))
-        starts = np.concatenate([[0], ends[:-1] + 1])
-        keep = (ends - starts) > (buffer[np.maximum(ends - 1, 0)] == ord("\r"))  # skip blank lines
-        starts, ends = starts[keep], ends[keep]
-        block_ids = _leading_ids(path, buffer, starts, ends, row)
-        ids.append(block_ids)
-        if len(wanted):
-            position = np.minimum(np.searchsorted(wanted, block_ids), len(wanted) - 1)
-            lines = np.flatnonzero(wanted[position] == block_ids)
-            picked.append(_gather(buffer, starts[lines], ends[lines]))
-            picked_rows.append(row + lines)
-        row += len(starts)
-    rows = np.concatenate(picked_rows) if picked_rows else np.zeros(0, np.int64)
-    return head, picked, rows, (np.concatenate(ids) if ids else np.zeros(0, np.int64))
-
-
 def scan_properties(path: str | Path, wanted: np.ndarray) -> PropertyScan:
     """Read the properties of the ``wanted`` parcels from properties_2016.csv, streaming the file.
 
@@ -443,7 +330,7 @@ def scan_properties(path: str | Path, wanted: np.ndarray) -> PropertyScan:
     """
     path = Path(path)
     header(path, PROPERTY_COLUMNS)
-    head, lines, rows, ids = _select_lines(path, np.asarray(wanted, np.int64))
+    head, lines, rows, ids = select_lines(path, np.asarray(wanted, np.int64), id_column=PARCEL)
     if len(ids) == 0:
         raise InputError(path, "the file has a header but no rows (expected one row per parcel)")
     _first_duplicate(path, ids)

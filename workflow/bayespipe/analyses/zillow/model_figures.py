@@ -133,8 +133,10 @@ def _plot_tail_quantiles(axis, tails: dict) -> None:
 
 
 def plot_residuals(residual: np.ndarray, path: str | Path, *, title: str) -> None:
-    """Histogram of validation residuals (observed minus posterior-mean prediction); should centre
-    on 0."""
+    """Histogram of validation residuals (observed minus posterior-mean prediction).
+
+    Should centre on 0.
+    """
     plt = pyplot()
     low, high = np.percentile(residual, [0.5, 99.5])
     figure, axis = plt.subplots(figsize=(7, 4.2), layout="constrained")

@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.stan.data import Field, check_stan_data
+from bayespipe.engines.stan.data import Field, check_stan_data, sufficient_statistics
 from bayespipe.errors import InputError
 
 MODELS = ("linear_regression", "random_intercepts", "intercepts_only", "missing_predictor")
-GROUPED_MODELS = ("random_intercepts", "intercepts_only", "missing_predictor")
 REP_SEED = 2016
 
 # Stan data checked before sampling (bayespipe.engines.stan.data): shapes, finiteness, group ranges.
@@ -122,37 +121,6 @@ def check_groups(
         )
 
 
-def sufficient_statistics(
-    y: np.ndarray, X: np.ndarray, groups: np.ndarray | None, n_groups: int
-) -> dict:
-    """Everything the Gaussian likelihoods need: totals, cross-products and per-group sums.
-
-    ``groups`` holds 1-based group indices (None for the ungrouped linear model).
-    """
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:  # one predictor; reshape(len(y), -1) fails for no rows
-        X = X[:, None]
-    stats = {
-        "N": len(y),
-        "K": X.shape[1],
-        "yy": float(y @ y),
-        "y_sum": float(y.sum()),
-        "xy": X.T @ y,
-        "x_sum": X.sum(axis=0),
-        "xx": X.T @ X,
-    }
-    if groups is not None:
-        index = np.asarray(groups, dtype=np.int64) - 1
-        stats["G"] = n_groups
-        stats["n_group"] = np.bincount(index, minlength=n_groups).astype(float)
-        stats["y_group"] = np.bincount(index, weights=y, minlength=n_groups)
-        x_group = np.zeros((n_groups, X.shape[1]))
-        np.add.at(x_group, index, X)
-        stats["x_group"] = x_group
-    return stats
-
-
 def replicate_rows(n_rows: int, n_rep: int, seed: int = REP_SEED) -> np.ndarray:
     """Seeded row subsample (sorted) replicated in generated quantities for predictive checks."""
     if n_rep >= n_rows:
@@ -233,27 +201,6 @@ def missing_predictor_data(
         data[f"{key}_mis"] = stats[key]
     data["N_mis"] = stats["N"]
     return data, incomplete.reset_index(drop=True)
-
-
-def missing_parameters_data(
-    frame: pd.DataFrame, predictors: list[str], imputable: str, n_groups: int, *, n_rep: int
-) -> dict:
-    """Data of the reference stan/reference/missing_predictor_parameters.stan, whose missing
-    values are NUTS parameters: the missing rows' residuals are summed per zip through a CSR
-    incidence matrix (rows sorted by zip)."""
-    full, _ = missing_predictor_data(frame, predictors, imputable, n_groups, n_rep=n_rep)
-    data = {
-        k: v
-        for k, v in full.items()
-        if not k.endswith("_mis") or k in ("N_mis", "y_mis", "X_mis", "g_mis")
-    }
-    counts = np.bincount(data["g_mis"] - 1, minlength=n_groups)
-    data.update(
-        csr_w=np.ones(data["N_mis"]),
-        csr_v=np.arange(1, data["N_mis"] + 1),
-        csr_u=np.concatenate([[1], 1 + np.cumsum(counts)]).astype(np.int64),
-    )
-    return data
 
 
 def check_data(model: str, data: dict, source: str | Path | None = None) -> None:

@@ -21,14 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayespipe.engines.tfp.common import (
-    ProgressLogger,
-    Session,
-    batch_indices,
-    mean_field_normal_fn,
-    setup_from_config,
-    write_history,
-)
+from bayespipe.engines.tfp.layers import mean_field_normal_fn
+from bayespipe.engines.tfp.session import Session, setup_from_config
+from bayespipe.engines.tfp.tables import write_history
+from bayespipe.engines.tfp.training import ProgressLogger, batch_indices
 from bayespipe.errors import InputError
 from bayespipe.figures import save_figure, use_agg
 from bayespipe.io import read_json, write_json, write_parquet
@@ -88,7 +84,7 @@ def build(
     n_predictors: int,
     n_groups: int,
     n_train: int,
-    cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
     y_sd: float,
 ):
     """The network and the variational intercepts, as one tf.Module."""
@@ -98,7 +94,7 @@ def build(
     class RandomEffectsNetwork(tf.Module):
         def __init__(self):
             super().__init__(name="random_effects_network")
-            self.net = _network(session, n_predictors, n_train, cfg)
+            self.net = _network(session, n_predictors, n_train, settings)
             self.alpha_loc = tf.Variable(0.0, name="alpha_loc")
             self.alpha_scale = tfp.util.TransformedVariable(
                 0.01, tfb.Softplus(), name="alpha_scale"
@@ -115,10 +111,10 @@ def build(
     return RandomEffectsNetwork()
 
 
-def _network(session: Session, n_predictors: int, n_train: int, cfg: Mapping[str, Any]):
+def _network(session: Session, n_predictors: int, n_train: int, settings: Mapping[str, Any]):
     tf, tfp = session.tf, session.tfp
     tfd = tfp.distributions
-    if cfg["bayesian_layers"]:
+    if settings["bayesian_layers"]:
 
         def kl_per_row(q, p, _):
             return tfd.kl_divergence(q, p) / n_train
@@ -126,7 +122,7 @@ def _network(session: Session, n_predictors: int, n_train: int, cfg: Mapping[str
         seed = session.seed
         layers = [
             tfp.layers.DenseFlipout(
-                cfg["hidden_units"],
+                settings["hidden_units"],
                 activation="tanh",
                 kernel_divergence_fn=kl_per_row,
                 kernel_posterior_fn=mean_field_normal_fn(session, seed),
@@ -139,9 +135,11 @@ def _network(session: Session, n_predictors: int, n_train: int, cfg: Mapping[str
             ),
         ]
     else:
-        l2 = tf.keras.regularizers.L2(cfg["l2"])
+        l2 = tf.keras.regularizers.L2(settings["l2"])
         layers = [
-            tf.keras.layers.Dense(cfg["hidden_units"], activation="tanh", kernel_regularizer=l2),
+            tf.keras.layers.Dense(
+                settings["hidden_units"], activation="tanh", kernel_regularizer=l2
+            ),
             tf.keras.layers.Dense(1, kernel_regularizer=l2, use_bias=False),
         ]  # alpha is the intercept
     return tf.keras.Sequential([tf.keras.Input(shape=(n_predictors,)), *layers])
@@ -182,13 +180,13 @@ def train(
     y,
     *,
     n_groups: int,
-    cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
     progress: ProgressLogger,
 ) -> float:
     """RMSProp on the per-row negative ELBO; returns the training wall time."""
     tf, tfd = session.tf, session.tfp.distributions
     n = len(y)
-    optimizer = tf.keras.optimizers.RMSprop(cfg["learning_rate"])
+    optimizer = tf.keras.optimizers.RMSprop(settings["learning_rate"])
     variables = model.trainable_variables
 
     @tf.function
@@ -207,7 +205,9 @@ def train(
     rng = np.random.default_rng(session.seed)
     x_all, z_all, y_all = tf.constant(x), tf.constant(zips), tf.constant(y)
     started = progress.elapsed()
-    for i, index in enumerate(batch_indices(rng, n, cfg["batch_size"], cfg["iterations"]), start=1):
+    for i, index in enumerate(
+        batch_indices(rng, n, settings["batch_size"], settings["iterations"]), start=1
+    ):
         if index is None:
             loss, elbo = step(x_all, z_all, y_all)
         else:
@@ -256,15 +256,17 @@ def heldout_metrics(y, prediction, lpd, n_unseen: int, draws: int) -> dict:
 
 
 def fit(
-    cfg: Mapping[str, Any],
-    tfp_cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    tfp_config: Mapping[str, Any],
     train_path,
     validation_path,
     predictors_path,
     outputs: Mapping[str, Any],
 ) -> tuple[dict, dict]:
-    """Train, evaluate on the validation split and write the outputs; returns (held-out metrics,
-    device)."""
+    """Train, evaluate on the validation split and write the outputs.
+
+    Returns (held-out metrics, device).
+    """
     predictors = read_predictors(predictors_path)
     train_frame = read_split(train_path, predictors)
     validation = read_split(validation_path, predictors)
@@ -277,14 +279,18 @@ def fit(
             row=int(np.flatnonzero(zips == 0)[0]),
         )
     n_groups = int(max(zips.max(), validation["zip_index"].max()))
-    session = setup_from_config(tfp_cfg, cfg["seed"])
-    progress = ProgressLogger("zillow network", cfg["iterations"])
+    session = setup_from_config(tfp_config, settings["seed"])
+    progress = ProgressLogger("zillow network", settings["iterations"])
     with session.scope():
-        model = build(session, len(predictors), n_groups, len(y), cfg, float(np.std(y)))
-        seconds = train(session, model, x, zips, y, n_groups=n_groups, cfg=cfg, progress=progress)
+        model = build(session, len(predictors), n_groups, len(y), settings, float(np.std(y)))
+        seconds = train(
+            session, model, x, zips, y, n_groups=n_groups, settings=settings, progress=progress
+        )
         xv, zv, yv = arrays(validation, predictors)
-        prediction, lpd = predict(session, model, xv, zv, yv, cfg["predictive_draws"])
-    heldout = heldout_metrics(yv, prediction, lpd, int((zv == 0).sum()), cfg["predictive_draws"])
+        prediction, lpd = predict(session, model, xv, zv, yv, settings["predictive_draws"])
+    heldout = heldout_metrics(
+        yv, prediction, lpd, int((zv == 0).sum()), settings["predictive_draws"]
+    )
     log.info(
         "zillow network: validation MAE %.4f, RMSE %.4f, MLPD %.3f after %.1f s of training",
         heldout["mae"],
@@ -295,8 +301,8 @@ def fit(
     metrics = {
         **heldout,
         "train_seconds": round(seconds, 3),
-        "iterations": cfg["iterations"],
-        "bayesian_layers": cfg["bayesian_layers"],
+        "iterations": settings["iterations"],
+        "bayesian_layers": settings["bayesian_layers"],
         "sigma": float(model.sigma.numpy()),
         "sigma_zip": float(model.sigma_zip.numpy()),
         "alpha_mean": float(model.alpha_loc.numpy()),

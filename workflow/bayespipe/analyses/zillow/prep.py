@@ -10,9 +10,6 @@ training; validation rows of zips never seen in training get ``zip_index`` 0 and
 Each function reads its inputs, raises InputError for anything a user must fix, and writes its
 outputs atomically (so a failure leaves nothing behind); it returns a small report for the data
 card.
-
-Over 400 lines on purpose: the preparation chain is one sequence of small stage functions (one
-per rule) sharing their column conventions; each stage is short.
 """
 
 from __future__ import annotations
@@ -44,8 +41,10 @@ def missing_mask_column(predictor: str) -> str:
 
 
 def merge(transactions_path, properties_path, merged_path, report_path) -> dict:
-    """Left-join the transactions to the properties on parcelid; unmatched sales are kept and
-    counted."""
+    """Left-join the transactions to the properties on parcelid.
+
+    Unmatched sales are kept and counted.
+    """
     transactions = kaggle.read_transactions(transactions_path)
     scan = kaggle.scan_properties(properties_path, transactions[PARCEL].to_numpy())
     matched = transactions[PARCEL].isin(scan.table[PARCEL])
@@ -88,8 +87,10 @@ TAIL_PROBABILITIES = (0.001, 0.01, 0.5, 0.99, 0.999)
 
 
 def logerror_summary(values: np.ndarray) -> dict:
-    """Spread and tails of logerror: a Normal with the same sd has excess kurtosis 0 and its
-    0.1% / 99.9% quantiles at -+3.09 sd."""
+    """Spread and tails of logerror.
+
+    A Normal with the same sd has excess kurtosis 0 and its 0.1% / 99.9% quantiles at -+3.09 sd.
+    """
     from scipy.stats import kurtosis
 
     values = values[np.isfinite(values)]
@@ -171,9 +172,12 @@ def pairwise_correlation(table: pd.DataFrame, a: str, b: str) -> float:
 def select_distinct(
     table: pd.DataFrame, order: list[str], n_predictors: int, max_correlation: float
 ) -> tuple[list[str], list[dict]]:
-    """Walk the ranking, skipping a candidate whose |correlation| with an already chosen predictor
+    """Walk the ranking, skipping near-copies of an already chosen predictor.
+
+    Walk the ranking, skipping a candidate whose |correlation| with an already chosen predictor
     exceeds ``max_correlation``: two near-copies of one measurement leave their coefficients
-    unidentified (only their sum is), whatever the sampler."""
+    unidentified (only their sum is), whatever the sampler.
+    """
     chosen, skipped = [], []
     for candidate in order:
         if len(chosen) == n_predictors:
@@ -247,8 +251,11 @@ def choose_predictors(
     choice_path,
     max_correlation: float = 0.9,
 ) -> dict:
-    """The fixed-effect predictors (configured, or the most correlated with logerror among
-    mutually distinct candidates) and the imputable one."""
+    """The fixed-effect predictors and the imputable one.
+
+    The fixed-effect predictors (configured, or the most correlated with logerror among mutually
+    distinct candidates) and the imputable one.
+    """
     table = pd.read_parquet(table_path)
     null_report = read_json(null_report_path)
     candidates = candidate_columns(table)
@@ -314,8 +321,11 @@ def choose_predictors(
 
 
 def drop_incomplete_rows(table_path, choice_path, rows_path, report_path) -> dict:
-    """Keep rows with logerror, a zip and every predictor; rows missing only the imputable predictor
-    are kept too, flagged, for the missing-data table (they never enter train / validation)."""
+    """Keep rows with logerror, a zip and every predictor.
+
+    Rows missing only the imputable predictor are kept too, flagged, for the missing-data table
+    (they never enter train / validation).
+    """
     table = pd.read_parquet(table_path)
     choice = read_json(choice_path)
     predictors, imputable = choice["predictors"], choice["imputable_predictor"]
@@ -356,8 +366,11 @@ def _assign(n: int, validation_fraction: float, rng: np.random.Generator) -> np.
 def split(
     rows_path, choice_path, validation_fraction: float, seed: int, split_path, report_path
 ) -> dict:
-    """Seeded split of the complete rows; the rows missing the imputable predictor are split the
-    same way with their own draw, so the missing-data table gets its training share."""
+    """Seeded split of the complete rows.
+
+    The rows missing the imputable predictor are split the same way with their own draw, so the
+    missing-data table gets its training share.
+    """
     rows = pd.read_parquet(rows_path)
     imputable = read_json(choice_path)["imputable_predictor"]
     missing = rows[missing_mask_column(imputable)].to_numpy()
@@ -481,7 +494,9 @@ def standardize(
 
 
 def missing_table(split_path, groups_path, predictors_path, missing_path) -> pd.DataFrame:
-    """Training rows, standardized like train.parquet, keeping those whose imputable predictor is
+    """Standardized training rows whose imputable predictor is missing.
+
+    Training rows, standardized like train.parquet, keeping those whose imputable predictor is
     missing (NaN there) with a mask column.
 
     Every row has a zip group 1..G: a row missing the predictor in a zip that no complete training

@@ -23,9 +23,6 @@ present; ``IDENTICAL_COLUMNS``); bathroom counts that rise with the floor area (
 
 Everything is determined by the seed: properties are drawn in fixed-size chunks, each from its own
 stream, so the bytes written do not depend on memory or machine.
-
-Over 400 lines on purpose: the synthetic twin's generator and its exact truth must change
-together; splitting them would invite the two to drift apart.
 """
 
 from __future__ import annotations
@@ -119,11 +116,11 @@ class Truth:
         return brentq(sd_minus_sigma, 1e-3 * self.sigma, self.sigma, xtol=1e-12)
 
 
-SQFT = LogNormal(7.4, 0.45)
+FLOOR_AREA = LogNormal(7.4, 0.45)
 LOTSIZE = LogNormal(8.9, 0.6)
 YEAR_MEAN, YEAR_SD = 1963.0, 22.0
 MOMENTS = {
-    "calculatedfinishedsquarefeet": (SQFT.mean, SQFT.sd),
+    "calculatedfinishedsquarefeet": (FLOOR_AREA.mean, FLOOR_AREA.sd),
     "lotsizesquarefeet": (LOTSIZE.mean, LOTSIZE.sd),
     "yearbuilt": (YEAR_MEAN, YEAR_SD),
 }
@@ -212,7 +209,7 @@ def _bathrooms(rng, n, cols):
     """Kaggle's bathroom counts, rising with the floor area: a Gaussian copula on log floor area."""
     from scipy.stats import norm
 
-    z_area = (np.log(cols["calculatedfinishedsquarefeet"]) - SQFT.mu) / SQFT.sigma
+    z_area = (np.log(cols["calculatedfinishedsquarefeet"]) - FLOOR_AREA.mu) / FLOOR_AREA.sigma
     rho = BATH_SQFT_LATENT_CORRELATION
     latent = rho * z_area + math.sqrt(1 - rho**2) * rng.normal(size=n)
     cumulative = np.cumsum(BATH_WEIGHTS) / np.sum(BATH_WEIGHTS)
@@ -245,7 +242,7 @@ SPEC: dict[str, tuple[float, Generator | None]] = {
     "calculatedbathnbr": (0.04, lambda rng, n, cols: cols["bathroomcnt"].copy()),
     "decktypeid": (0.994, _const(66.0)),
     "finishedfloor1squarefeet": (0.932, _lognormal(7.2, 0.4)),
-    "calculatedfinishedsquarefeet": (0.015, lambda rng, n, cols: SQFT.draw(rng, n)),
+    "calculatedfinishedsquarefeet": (0.015, lambda rng, n, cols: FLOOR_AREA.draw(rng, n)),
     "finishedsquarefeet12": (
         0.09,
         lambda rng, n, cols: cols["calculatedfinishedsquarefeet"].copy(),
@@ -430,7 +427,7 @@ def generate(
     sold_sorted = p.sold[sold_order]
     sold_values = {name: np.empty(len(p.sold)) for name in truth.betas}
     nulls = {name: 0 for name in kaggle.PROPERTY_NAMES}
-    with atomic_path(properties_path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(properties_path) as tmp, tmp.open("wb") as handle:
         _write_header(handle, kaggle.PROPERTY_NAMES)
         for chunk, start in enumerate(range(0, n_properties, CHUNK_ROWS)):
             stop = min(start + CHUNK_ROWS, n_properties)
@@ -457,7 +454,7 @@ def generate(
             kaggle.DATE: pa.array(np.datetime_as_string(p.dates[order], unit="D"), pa.string()),
         }
     )
-    with atomic_path(transactions_path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(transactions_path) as tmp, tmp.open("wb") as handle:
         _write_header(handle, transactions.column_names)
         _write_rows(handle, transactions)
     raw = raw_truth(truth, p, seed, n_properties, n_transactions)

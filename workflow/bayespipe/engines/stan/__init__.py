@@ -1,5 +1,7 @@
-"""The Stan layer: one engine interface (CmdStanPy or PyStan), data checks, diagnostics gates,
-the standard outputs of a fit and its figures.
+"""The Stan layer: engines, data checks, diagnostics gates, fit outputs and figures.
+
+The Stan layer: one engine interface (CmdStanPy or PyStan), data checks, diagnostics gates, the
+standard outputs of a fit and its figures.
 
     from bayespipe.engines.stan.engine import get_engine          # auto | cmdstanpy | pystan
     from bayespipe.engines.stan.data import Field, check_stan_data

@@ -4,6 +4,7 @@ import contextlib
 import copy
 import io
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -15,9 +16,7 @@ from pathlib import Path
 
 from bayespipe import software
 from bayespipe.engines.stan import diagnostics as gates
-from bayespipe.engines.stan.draws import stan_columns_to_array, stan_csv_columns
-from bayespipe.engines.stan.engine import (
-    DEFAULT_EXE_CACHE,
+from bayespipe.engines.stan.base import (
     StaleStampError,
     StanEngine,
     StanEngineError,
@@ -26,10 +25,16 @@ from bayespipe.engines.stan.engine import (
     _options_digest,
     sampler_settings,
 )
+from bayespipe.engines.stan.draws import stan_columns_to_array, stan_csv_columns
 from bayespipe.engines.stan.program import program_info
 from bayespipe.io import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
+
+# Where CmdStanPy's executables are cached, keyed by program text, options and CmdStan version.
+DEFAULT_EXE_CACHE = Path(
+    os.environ.get("BAYESPIPE_CMDSTAN_CACHE", "~/.cache/bayespipe/cmdstan")
+).expanduser()
 
 # What CmdStanPy's show_console prints for an empty line of Stan's output (one or more chains'
 # prefixes, when parallel chains interleave).
@@ -37,9 +42,12 @@ _EMPTY_CONSOLE_LINE = re.compile(r"(?:Chain \[\d+\]\s*)+|\s*")
 
 
 class _ConsoleFilter(io.TextIOBase):
-    """Stands in for sys.stdout while CmdStan runs: CmdStanPy echoes Stan's messages into the
-    rule log (show_console), and between the end of Stan's output and the process's exit it
-    echoes one empty "Chain [k]" line per poll, over a thousand per fit. Those are dropped."""
+    """Stands in for sys.stdout while CmdStan runs.
+
+    CmdStanPy echoes Stan's messages into the rule log (show_console), and between the end of Stan's
+    output and the process's exit it echoes one empty "Chain [k]" line per poll, over a thousand per
+    fit. Those are dropped.
+    """
 
     def __init__(self, target):
         self.target = target
@@ -105,8 +113,11 @@ class CmdStanPyEngine(StanEngine):
         return info
 
     def build_folder(self, stan_file, cpp_options, stanc_options) -> Path:
-        """The cache folder of one program: its text, the compiler options and the CmdStan (version
-        and path) that builds it decide the key, so any of them changing means a new build."""
+        """The cache folder of one program.
+
+        Its text, the compiler options and the CmdStan (version and path) that builds it decide the
+        key, so any of them changing means a new build.
+        """
         cmdstan = software.cmdstan_info() or {}
         key = _options_digest(
             Path(stan_file).read_text(),
@@ -188,8 +199,11 @@ class CmdStanPyEngine(StanEngine):
     def pathfinder_arguments(
         self, settings: dict, data: dict, output_dir: str, threads: bool
     ) -> dict:
-        """Every path's draws, unresampled, with lp__ and lp_approx__: the engine computes Pareto k
-        and does the importance resampling itself (see ``_pathfinder_draws``)."""
+        """Every path's draws, unresampled, with lp__ and lp_approx__.
+
+        The engine computes Pareto k and does the importance resampling itself (see
+        ``_pathfinder_draws``).
+        """
         args = {
             "data": data,
             "num_paths": settings["chains"],
@@ -304,9 +318,12 @@ class CmdStanPyEngine(StanEngine):
 
 
 def _stanc_options(stan_file, stanc_options: dict | None) -> dict:
-    """The configured stanc options plus the program's own folder as an include path (the build
-    runs on a copy in the cache). Not stored in the stamp: the absolute path differs per checkout,
-    and ``bayespipe reproduce`` compares stamps."""
+    """The configured stanc options plus the program's own folder as an include path.
+
+    The configured stanc options plus the program's own folder as an include path (the build runs on
+    a copy in the cache). Not stored in the stamp: the absolute path differs per checkout, and
+    ``bayespipe reproduce`` compares stamps.
+    """
     options = copy.deepcopy(dict(stanc_options or {}))
     includes = options.get("include-paths", [])
     options["include-paths"] = [
@@ -322,16 +339,22 @@ def _has_threads(model) -> bool:
 
 
 def _approximate_draws(fit, settings: dict) -> tuple[dict, dict, dict]:
-    """Draws of a pathfinder or ADVI fit as ``{name: (draw, ...)}``, their per-draw statistics,
-    and what ``diagnostics`` needs to judge the approximation (Pareto k, ELBO convergence)."""
+    """Draws of a pathfinder or ADVI fit as ``{name.
+
+    (draw, ...)}``, their per-draw statistics, and what ``diagnostics`` needs to judge the
+    approximation (Pareto k, ELBO convergence).
+    """
     if settings["method"] == "pathfinder":
         return _pathfinder_draws(fit, settings)
     return _advi_draws(fit)
 
 
 def _pathfinder_draws(fit, settings: dict):
-    """Pareto-smoothed importance resampling of every path's draws, as CmdStan's own
-    ``psis_resample`` does, but keeping the Pareto k that says whether it could be trusted."""
+    """Pareto-smoothed importance resampling of every path's draws, keeping Pareto k.
+
+    Pareto-smoothed importance resampling of every path's draws, as CmdStan's own ``psis_resample``
+    does, but keeping the Pareto k that says whether it could be trusted.
+    """
     import numpy as np
 
     method = fit.method_variables()
@@ -352,8 +375,11 @@ def _pathfinder_draws(fit, settings: dict):
 
 
 def _advi_draws(fit):
-    """ADVI's draws (not its mean), with Pareto k of log p - log g over them (Yao et al. 2018)
-    and the ELBO trace CmdStan printed."""
+    """ADVI's draws with Pareto k of log p - log g, and its ELBO trace.
+
+    ADVI's draws (not its mean), with Pareto k of log p - log g over them (Yao et al. 2018) and the
+    ELBO trace CmdStan printed.
+    """
     import numpy as np
 
     draws = fit.stan_variables(mean=False)  # the default (mean=None) would give the means

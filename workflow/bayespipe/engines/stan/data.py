@@ -51,8 +51,10 @@ def _as_spec(value) -> Field:
 
 
 def _resolve(bound, data: Mapping, name: str, source, elementwise: bool = False):
-    """A bound or a dimension given as a number or as the name of another field; a bound may
-    name an array field of the same shape (checked element by element)."""
+    """A bound or a dimension given as a number or as the name of another field.
+
+    A bound may name an array field of the same shape (checked element by element).
+    """
     if isinstance(bound, str):
         if bound not in data:
             raise StanDataError(source, name, f"refers to field '{bound}', which is missing")
@@ -104,8 +106,11 @@ def _check_values(name: str, values: np.ndarray, field: Field, data: Mapping, so
 
 
 def check_stan_data(data: Mapping, spec: Mapping, source=None) -> None:
-    """Raise StanDataError for the first missing field, wrong shape, NaN/Inf, non-integer or
-    out-of-range value; ``source`` (a file path) is named in the message when given."""
+    """Raise StanDataError for the first bad field, naming it and ``source``.
+
+    Raise StanDataError for the first missing field, wrong shape, NaN/Inf, non-integer or
+    out-of-range value; ``source`` (a file path) is named in the message when given.
+    """
     for name, raw_field in spec.items():
         field = _as_spec(raw_field)
         if name not in data:
@@ -128,3 +133,36 @@ def check_stan_data(data: Mapping, spec: Mapping, source=None) -> None:
             )
             raise StanDataError(source, name, f"expected shape ({names}), got {values.shape}")
         _check_values(name, np.asarray(values), field, data, source)
+
+
+def sufficient_statistics(
+    y: np.ndarray, X: np.ndarray, groups: np.ndarray | None, n_groups: int
+) -> dict:
+    """What a Gaussian linear likelihood over rows needs: totals, cross-products, per-group sums.
+
+    ``groups`` holds 1-based group indices (None for an ungrouped model). The Stan programs of the
+    Zillow study and of calibration read these instead of the rows, so their data size does not
+    grow with the rows.
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:  # one predictor; reshape(len(y), -1) fails for no rows
+        X = X[:, None]
+    stats = {
+        "N": len(y),
+        "K": X.shape[1],
+        "yy": float(y @ y),
+        "y_sum": float(y.sum()),
+        "xy": X.T @ y,
+        "x_sum": X.sum(axis=0),
+        "xx": X.T @ X,
+    }
+    if groups is not None:
+        index = np.asarray(groups, dtype=np.int64) - 1
+        stats["G"] = n_groups
+        stats["n_group"] = np.bincount(index, minlength=n_groups).astype(float)
+        stats["y_group"] = np.bincount(index, weights=y, minlength=n_groups)
+        x_group = np.zeros((n_groups, X.shape[1]))
+        np.add.at(x_group, index, X)
+        stats["x_group"] = x_group
+    return stats

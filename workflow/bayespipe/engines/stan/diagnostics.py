@@ -123,7 +123,9 @@ def compute_diagnostics(
 
 def psis_weights(log_weights) -> tuple:
     """Normalised Pareto-smoothed importance weights and their Pareto k (ArviZ's ``psislw``).
-    Draws whose log density could not be evaluated (not finite) get weight 0."""
+
+    Draws whose log density could not be evaluated (not finite) get weight 0.
+    """
     import arviz as az
 
     log_weights = np.asarray(log_weights, dtype=float)
@@ -137,8 +139,11 @@ def psis_weights(log_weights) -> tuple:
 
 
 def _elbo_row(line: str) -> dict | None:
-    """One of CmdStan's ADVI progress lines: iteration, ELBO, relative ELBO changes (mean,
-    median), and a note such as MEDIAN ELBO CONVERGED; None for any other line."""
+    """One of CmdStan's ADVI progress lines.
+
+    Iteration, ELBO, relative ELBO changes (mean, median), and a note such as MEDIAN ELBO CONVERGED;
+    None for any other line.
+    """
     parts = line.split()
     if len(parts) < 4 or not parts[0].isdigit():
         return None

@@ -1,5 +1,8 @@
-"""Draws as Stan's CSV files lay them out: one column per scalar, ``name.i.j`` with the first
-index varying fastest (column-major), as CmdStan writes and reads them."""
+"""Draws as Stan's CSV files lay them out.
+
+One column per scalar, ``name.i.j`` with the first
+index varying fastest (column-major), as CmdStan writes and reads them.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The standard outputs of one Stan fit, written atomically into its folder:
+"""The standard outputs of one Stan fit, written atomically into its folder.
 
     posterior.nc       InferenceData: posterior, sample_stats, observed_data
                        (+ posterior_predictive, log_likelihood when the program has them) and

@@ -7,14 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from bayespipe.engines.stan.draws import flat_names, stan_columns_to_array
-from bayespipe.engines.stan.engine import (
+from bayespipe.engines.stan.base import (
     StanEngine,
     StanEngineError,
     _converter_kwargs,
     _locked,
     sampler_settings,
 )
+from bayespipe.engines.stan.draws import flat_names, stan_columns_to_array
 from bayespipe.engines.stan.program import program_info
 from bayespipe.io import write_json
 
@@ -26,9 +26,12 @@ logger = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _httpstan_context():
-    """Quiet httpstan's per-request access log, and name models after the environment's canonical
+    """Quiet httpstan's access log and name models after the canonical interpreter.
+
+    Quiet httpstan's per-request access log, and name models after the environment's canonical
     interpreter: httpstan hashes ``sys.executable`` into model names, so ``.venv/bin/python`` and
-    ``.venv/bin/python3`` (pytest's and Snakemake's shebang) would otherwise compile twice."""
+    ``.venv/bin/python3`` (pytest's and Snakemake's shebang) would otherwise compile twice.
+    """
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     canonical = Path(sys.prefix) / "bin" / "python"
     saved = sys.executable
@@ -41,8 +44,11 @@ def _httpstan_context():
 
 
 class PyStanEngine(StanEngine):
-    """PyStan 3: httpstan compiles each program once into its own cache; data are bound at build
-    time, so ``fit`` builds (a cache hit after ``compile``) and then samples."""
+    """PyStan 3: httpstan compiles each program once into its own cache.
+
+    Data are bound at build time, so ``fit`` builds (a cache hit after ``compile``) and then
+    samples.
+    """
 
     name = "pystan"
 
@@ -167,8 +173,11 @@ class PyStanEngine(StanEngine):
 
 
     def generate_quantities(self, stan_file, data, draws, *, stamp_path, seed):
-        """httpstan's write_array at every draw, called in-process. Its random numbers restart
-        from one fixed seed at each call, so replicates are not fresh per draw (``rng: False``)."""
+        """Run httpstan's write_array at every draw, in-process.
+
+        Its random numbers restart from one fixed seed at each call, so replicates are not fresh
+        per draw (``rng: False``).
+        """
         import httpstan.models
         import numpy as np
 
@@ -221,8 +230,10 @@ def _httpstan_cache_dir() -> Path:
 
 
 def _limit_pystan_processes(parallel_chains: int) -> None:
-    """httpstan runs chains in a process pool sized to the CPU count; resize it to
-    ``parallel_chains`` so a rule uses the threads Snakemake gave it."""
+    """httpstan runs chains in a process pool sized to the CPU count.
+
+    Resize it to ``parallel_chains`` so a rule uses the threads Snakemake gave it.
+    """
     import concurrent.futures
     import multiprocessing as mp
 
@@ -238,8 +249,10 @@ def _limit_pystan_processes(parallel_chains: int) -> None:
 
 
 class _drop_new_cached_fits:
-    """httpstan keeps every seeded fit in its cache; remove the ones this run created so a rerun
-    samples again (timings stay honest) and the cache does not grow without bound.
+    """httpstan keeps every seeded fit in its cache.
+
+    Remove the ones this run created so a rerun samples again (timings stay honest) and the cache
+    does not grow without bound.
 
     Fits of one model are serialised across processes (a lock file beside the model): the
     fits created while the block runs are then this process's own, and deleting them cannot

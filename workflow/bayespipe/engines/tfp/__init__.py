@@ -2,7 +2,10 @@
 
 tfp.layers need Keras 2, so the legacy tf-keras must be selected before anything imports
 TensorFlow; that is done here, on import of the package. Nothing heavy is imported here:
-TensorFlow takes seconds to load and is imported lazily by ``bayespipe.engines.tfp.common.setup``.
+TensorFlow takes seconds to load and is imported lazily by ``bayespipe.engines.tfp.session.setup``.
+
+Modules: ``session`` (device, seeds, determinism), ``layers`` (posterior initialisers),
+``training`` (mini-batches, progress log), ``tables`` (history and metrics CSV files).
 """
 
 import os
