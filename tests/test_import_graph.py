@@ -107,3 +107,22 @@ def test_audit_imports_no_report_module():
         if _layer(module) == "audit"
     }
     assert {module: found for module, found in upward.items() if found} == {}
+
+
+def test_analyses_import_no_other_analysis():
+    """Each analysis stands on the shared modules and the engines only.
+
+    Calibration reads a models: block's files, never its code.
+    """
+
+    def analysis(module: str) -> str:
+        return module.split(".")[2]
+
+    crossing = {
+        module: sorted(
+            i for i in imports if _layer(i) == "analyses" and analysis(i) != analysis(module)
+        )
+        for module, imports in import_graph().items()
+        if _layer(module) == "analyses" and module != "bayespipe.analyses"
+    }
+    assert {module: found for module, found in crossing.items() if found} == {}

@@ -130,7 +130,6 @@ def model_design(program: str, stan_data_path, posterior_nc, count: int) -> dict
     """
     import arviz as az
 
-    from bayespipe.analyses.models.prepare import load_stan_data
     from bayespipe.engines.stan.program import program_info
 
     document = read_json(stan_data_path)
@@ -156,7 +155,7 @@ def model_design(program: str, stan_data_path, posterior_nc, count: int) -> dict
         values = group[name].values
         return values.reshape(total, *values.shape[2:])[picks].tolist()
 
-    data = load_stan_data(stan_data_path)
+    data = document["fit"]  # lists, typed by document["types"] (the models data job's file)
     return {
         "program": program,
         "scale": 1.0,
