@@ -44,6 +44,7 @@ VOLATILE_FIELDS = (
     # input file is compared itself (raw inputs are checked against these hashes when staging)
     "inputs.*",
     "extra.train_seconds",
+    "extra.hmc_seconds",
     "extra.sampling_seconds",
     "extra.prior_sampling_seconds",
     "extra.metrics.sampling_seconds",

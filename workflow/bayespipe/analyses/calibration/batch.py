@@ -26,7 +26,9 @@ from bayespipe.io import write_json
 logger = logging.getLogger(__name__)
 
 # Per-run fields of a batch file (bayespipe.audit.volatile reads them).
-VOLATILE_FIELDS = {"batch": ("seconds", "cpu_seconds", "replications.*.seconds")}
+VOLATILE_FIELDS = {
+    "batch": ("seconds", "cpu_seconds", "replications.*.seconds", "replications.*.sampling_seconds")
+}
 
 
 def batch_count(replications: int, batch_size: int) -> int:
@@ -84,7 +86,7 @@ def run_replication(
     record = {"replication": replication, "seed": sampler["seed"], "truth": truth}
     clock = time.perf_counter()
     try:
-        idata, _ = engine.fit(stan_file, data, sampler, stamp_path=stamp)
+        idata, info = engine.fit(stan_file, data, sampler, stamp_path=stamp)
     except StanEngineError as exc:
         logger.warning("%s replication %d: fit failed: %s", program, replication, exc)
         return {
@@ -102,6 +104,7 @@ def run_replication(
         "min_ess": rank_module.min_ess(idata.posterior, truth),
         "divergences": _divergences(idata),
         "seconds": round(time.perf_counter() - clock, 3),
+        "sampling_seconds": round(info["sampling_seconds"], 3),
     }
 
 
