@@ -165,6 +165,10 @@ def seal_version():
         )
 
 
+# Stan compiles start before anything else (alongside data preparation): the fits wait for them,
+# and a compile whose executable is cached costs about a second.
+STAN_COMPILE_PRIORITY = 50
+
 CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
 
 
