@@ -64,10 +64,14 @@ def write_netcdf(idata, path: str | Path) -> None:
         idata.to_netcdf(str(tmp), engine="h5netcdf")
 
 
-def write_summary(idata, path: str | Path, var_names: list[str] | None = None):
+def summarize(idata, var_names: list[str] | None = None):
     import arviz as az
 
-    summary = az.summary(idata, var_names=var_names, round_to="none")
+    return az.summary(idata, var_names=var_names, round_to="none")
+
+
+def write_summary(idata, path: str | Path, var_names: list[str] | None = None, summary=None):
+    summary = summarize(idata, var_names) if summary is None else summary
     with atomic_path(path) as tmp:
         summary.to_csv(tmp, index_label="variable")
     return summary
@@ -93,13 +97,17 @@ def save_fit(
     """
     limits = {**gates.DEFAULT_THRESHOLDS, **(thresholds or {})}
     sampler = info.get("sampler", {})
+    method = info.get("method", "nuts")
+    # One pass of R-hat and ESS: the summary's columns are the gates' values too.
+    summary = summarize(idata, var_names) if method == "nuts" else None
     diagnostics = gates.compute_diagnostics(
         idata,
         limits,
         max_treedepth=sampler.get("max_treedepth", 10),
         var_names=var_names,
-        method=info.get("method", "nuts"),
+        method=method,
         approximation=info.get("approximation"),
+        summary=summary,
     )
     diagnostics["engine"] = {k: info.get(k) for k in ("engine", "versions", "sampling_seconds")}
     if diagnostics["passed"] is False:
@@ -109,7 +117,7 @@ def save_fit(
     full = combine(idata, prior_idata)
     full.posterior.attrs["bayespipe_fit"] = json.dumps(info, default=str)
     write_netcdf(full, paths["posterior"])
-    write_summary(idata, paths["summary"], var_names)
+    write_summary(idata, paths["summary"], var_names, summary)
     write_json(paths["diagnostics"], diagnostics)
     plot_trace(idata, paths["trace"], plot_vars, title=f"{label}: traces")
     plot_densities(idata, paths["densities"], plot_vars, title=f"{label}: posterior densities")
