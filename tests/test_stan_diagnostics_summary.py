@@ -50,3 +50,23 @@ def test_a_summary_of_other_variables_is_refused():
     idata = fake_fit()
     with pytest.raises(ValueError, match="summary has 1 rows, the posterior 3 elements"):
         gates.compute_diagnostics(idata, var_names=["beta"], summary=summarize(idata, ["alpha"]))
+
+
+def test_variables_left_out_of_the_summary_are_still_gated(tmp_path):
+    """summarised_elsewhere: not in summary.csv, but the gates over them are ArviZ's values."""
+    import pandas as pd
+
+    from bayespipe.engines.stan.outputs import FIT_FILES, save_fit
+
+    idata = fake_fit()
+    info = {"engine": "test", "sampler": {"max_treedepth": 10}}
+    paths = {name: tmp_path / f for name, f in FIT_FILES.items()}
+    diagnostics = save_fit(paths, idata, info, summarised_elsewhere=("slow", "a_zip"))
+    summary = pd.read_csv(paths["summary"], index_col="variable")
+    assert not any(v.startswith(("slow", "a_zip")) for v in summary.index)
+    assert {"alpha", "beta[a]", "constant"} <= set(summary.index)
+    full = gates.compute_diagnostics(idata)
+    for key in ("max_rhat", "min_ess_bulk", "min_ess_tail"):
+        assert diagnostics[key]["variable"] == full[key]["variable"]
+        assert diagnostics[key]["value"] == pytest.approx(full[key]["value"], rel=1e-9)
+    assert diagnostics["max_rhat"]["variable"] == "slow"

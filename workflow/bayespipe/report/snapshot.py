@@ -5,8 +5,9 @@
 re-run (``bayespipe reproduce``) and its scripts read without git or the original checkout. Plain
 files in one folder (the rule's one ``directory()`` output) rather than an archive: each is
 listed in the manifest with its sha256 (so ``audit`` checks them), ``lineage`` can point at the
-exact script of a rule, and the RO-Crate at the workflow file and each rule's script. Copies hold content only
-(no modes or times), so two runs of the same code give bit-identical snapshots. Build output
+exact script of a rule, and the RO-Crate at the workflow file and each rule's script. Copies
+hold content only (no modes or times), so two runs of the same code give bit-identical
+snapshots. Build output
 is not code: ``versioning.code_files`` leaves out pip's ``*.egg-info`` metadata and bytecode, so
 neither the snapshot nor the version id depends on how the package was installed.
 """

@@ -290,6 +290,7 @@ def fit_model(
         thresholds=thresholds,
         plot_vars=PLOT_VARS[model],
         label=f"zillow {model}",
+        summarised_elsewhere=("x_mis",),  # missing_values.csv: mean, sd and quantiles of each
     )
     tails = _predictive_figures(model, data, idata, prior_idata, inputs, outputs)
     metrics = _heldout(model, data, idata, inputs, outputs)

@@ -70,6 +70,28 @@ def _from_summary(posterior, summary, column: str) -> dict:
     return _Arrays(arrays)
 
 
+def _gate_values(posterior, summary, covered: list[str], column: str):
+    """{variable: values} of one estimator, in the posterior's variable order: the summary's
+    column for the variables it covers, the vectorised estimator for the rest."""
+    from bayespipe.engines.stan import convergence
+
+    estimator = {
+        "r_hat": convergence.rhat,
+        "ess_bulk": convergence.ess_bulk,
+        "ess_tail": convergence.ess_tail,
+    }[column]
+    from_summary = _from_summary(posterior[covered], summary, column).data_vars
+    values = {}
+    for name, var in posterior.data_vars.items():
+        if name in from_summary:
+            values[name] = from_summary[name]
+            continue
+        draws = var.transpose("chain", "draw", ...).to_numpy()
+        flat = draws.reshape(draws.shape[0], draws.shape[1], -1)
+        values[name] = estimator(flat).reshape(draws.shape[2:])
+    return _Arrays(values)
+
+
 class _Arrays:
     """{name: array} with the ``data_vars`` interface ``_extreme`` reads."""
 
@@ -99,12 +121,16 @@ def compute_diagnostics(
     method: str = "nuts",
     approximation: dict | None = None,
     summary=None,
+    summary_vars: list[str] | None = None,
 ) -> dict:
     """Every gate's value, threshold and verdict, plus the overall ``passed``.
 
     ``summary``: ``az.summary`` of the same variables (``round_to="none"``), whose ``r_hat``,
     ``ess_bulk`` and ``ess_tail`` are then used instead of computing them again (over thousands
-    of imputed values that is most of a fit job's post-processing)."""
+    of imputed values that is most of a fit job's post-processing). ``summary_vars``: the
+    variables the summary covers, when not all of them; the others (wide generated quantities
+    such as imputed values, summarised elsewhere) get the same estimators vectorised
+    (``bayespipe.engines.stan.convergence``)."""
     import arviz as az
 
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
@@ -122,9 +148,10 @@ def compute_diagnostics(
         ess_bulk = _extreme(az.ess(posterior, method="bulk"), min)
         ess_tail = _extreme(az.ess(posterior, method="tail"), min)
     else:
-        rhat = _extreme(_from_summary(posterior, summary, "r_hat"), max)
-        ess_bulk = _extreme(_from_summary(posterior, summary, "ess_bulk"), min)
-        ess_tail = _extreme(_from_summary(posterior, summary, "ess_tail"), min)
+        covered = list(posterior.data_vars) if summary_vars is None else summary_vars
+        rhat = _extreme(_gate_values(posterior, summary, covered, "r_hat"), max)
+        ess_bulk = _extreme(_gate_values(posterior, summary, covered, "ess_bulk"), min)
+        ess_tail = _extreme(_gate_values(posterior, summary, covered, "ess_tail"), min)
     fraction = sum(saturated) / (chains * draws)
     checks = {
         "divergences": _check(sum(divergent), limits["max_divergences"], lambda v, t: v <= t),

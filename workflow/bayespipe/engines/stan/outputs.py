@@ -87,6 +87,7 @@ def save_fit(
     var_names: list[str] | None = None,
     plot_vars: list[str] | None = None,
     label: str = "fit",
+    summarised_elsewhere: tuple[str, ...] = (),
 ) -> dict:
     """Write the fit's standard outputs and return its diagnostics.
 
@@ -94,12 +95,16 @@ def save_fit(
     with ``on_fail: fail`` a failed gate raises DiagnosticsError before anything is written, so no
     partial fit is left behind. ``var_names`` restricts the gates and summary (default: every
     posterior variable); ``plot_vars`` picks the figures' variables (default: the scalars).
+    ``summarised_elsewhere``: wide variables (thousands of imputed values) left out of
+    summary.csv because the caller writes their quantiles itself; the gates still cover them.
     """
     limits = {**gates.DEFAULT_THRESHOLDS, **(thresholds or {})}
     sampler = info.get("sampler", {})
     method = info.get("method", "nuts")
     # One pass of R-hat and ESS: the summary's columns are the gates' values too.
-    summary = summarize(idata, var_names) if method == "nuts" else None
+    gated = list(var_names or idata.posterior.data_vars)
+    summary_vars = [name for name in gated if name not in summarised_elsewhere]
+    summary = summarize(idata, summary_vars) if method == "nuts" else None
     diagnostics = gates.compute_diagnostics(
         idata,
         limits,
@@ -108,6 +113,7 @@ def save_fit(
         method=method,
         approximation=info.get("approximation"),
         summary=summary,
+        summary_vars=summary_vars,
     )
     diagnostics["engine"] = {k: info.get(k) for k in ("engine", "versions", "sampling_seconds")}
     if diagnostics["passed"] is False:
@@ -117,7 +123,7 @@ def save_fit(
     full = combine(idata, prior_idata)
     full.posterior.attrs["bayespipe_fit"] = json.dumps(info, default=str)
     write_netcdf(full, paths["posterior"])
-    write_summary(idata, paths["summary"], var_names, summary)
+    write_summary(idata, paths["summary"], summary_vars, summary)
     write_json(paths["diagnostics"], diagnostics)
     plot_trace(idata, paths["trace"], plot_vars, title=f"{label}: traces")
     plot_densities(idata, paths["densities"], plot_vars, title=f"{label}: posterior densities")
