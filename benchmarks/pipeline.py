@@ -192,6 +192,7 @@ def main() -> None:
     for row in rows:
         row.pop("inputs"), row.pop("outputs")
     args.out.write_text(json.dumps({"totals": totals, "jobs": rows}, indent=2))
+    args.out.with_suffix(".console.txt").write_text(result.stdout)  # what the user saw
     print(f"wrote {args.out} (work tree {workdir})")
 
 

@@ -19,11 +19,13 @@ from bayespipe import codedeps, runlock, software, versioning
 from bayespipe.audit.rocrate import write_crate
 from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.config import validate_config
+from bayespipe.console import shorten_job_lines
 from bayespipe.io import HashCache
 from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV
 from bayespipe.provenance import write_manifest
 
 validate_config(config)
+shorten_job_lines()  # no job block lists hundreds of files on one console line
 
 ROOT = Path(workflow.basedir)
 RESULTS = config["results_dir"]
