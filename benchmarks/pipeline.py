@@ -11,7 +11,8 @@ outputs: pass a fresh folder for a full run), runs the config once, then prints 
 - engine: the time inside the engine, from the engine's own timers recorded in the job record
   (Stan compile, CmdStan's or PyStan's sampling of the prior and posterior runs, TFP training);
 - overhead: wall minus engine (start-up, imports, data, conversion, summaries, figures);
-- peak RSS (``max_rss``, MB).
+- peak RSS (``max_rss``, MB), and the CPU seconds of the job's processes (``cpu_time``), which
+  tell the cost apart from waiting on a loaded machine.
 
 Then the totals, the run's own wall time and the critical path (the chain of jobs, input to
 output, with the largest summed wall). Writes the rows and totals as JSON. Targets (issue 24):
@@ -66,8 +67,11 @@ def read_benchmark(path: Path) -> dict:
     with path.open() as handle:
         row = next(csv.DictReader(handle, delimiter="\t"))
     rss = row.get("max_rss", "NA")
+    cpu = row.get("cpu_time", "NA")
     return {
         "wall": round(float(row["s"]), 2),
+        # CPU seconds of the job's processes: what it costs apart from waiting for a busy machine
+        "cpu": None if cpu in ("NA", "-", "") else round(float(cpu), 2),
         "max_rss_mb": None if rss in ("NA", "-", "") else round(float(rss)),
     }
 
@@ -117,26 +121,41 @@ def critical_path(rows: list[dict]) -> tuple[float, list[str]]:
 
 
 def print_table(rows: list[dict], totals: dict) -> None:
-    print(f"{'job':<52}{'wall s':>8}{'engine s':>10}{'overhead s':>12}{'RSS MB':>8}  fit target")
+    print(
+        f"{'job':<52}{'wall s':>8}{'engine s':>10}{'overhead s':>12}{'CPU s':>8}{'RSS MB':>8}"
+        "  fit target"
+    )
     for row in sorted(rows, key=lambda r: -r["wall"]):
         engine = "" if row["engine"] is None else f"{row['engine']:.1f}"
         rss = "" if row["max_rss_mb"] is None else str(row["max_rss_mb"])
+        cpu = "" if row["cpu"] is None else f"{row['cpu']:.1f}"
         target = ""
         if "fit_target_s" in row:
             target = f"<= {row['fit_target_s']:.1f} s: {'yes' if row['fit_target_met'] else 'NO'}"
         print(
             f"{row['job'][:51]:<52}{row['wall']:>8.1f}{engine:>10}{row['overhead']:>12.1f}"
-            f"{rss:>8}  {target}"
+            f"{cpu:>8}{rss:>8}  {target}"
         )
     print(
         f"{'total (' + str(totals['jobs']) + ' jobs)':<52}{totals['wall']:>8.1f}"
-        f"{totals['engine']:>10.1f}{totals['overhead']:>12.1f}{totals['peak_rss_mb'] or 0:>8}"
+        f"{totals['engine']:>10.1f}{totals['overhead']:>12.1f}{totals['cpu']:>8.1f}"
+        f"{totals['peak_rss_mb'] or 0:>8}"
     )
     print(f"run wall (snakemake, --cores {totals['cores']}): {totals['run_seconds']:.1f} s")
     print(
         f"critical path {totals['critical_path_s']:.1f} s: "
         + " -> ".join(totals["critical_path"])
     )
+
+
+def run(workdir: Path, configfile: str, extra: list[str], cores: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    result = run_snakemake(
+        workdir, "--configfile", configfile, *extra, check=False, timeout=None, cores=cores
+    )
+    if result.returncode:
+        sys.exit(result.stdout[-4000:])
+    return time.perf_counter() - start, result.stdout
 
 
 def main() -> None:
@@ -149,6 +168,9 @@ def main() -> None:
         "--workdir", type=Path, help="run here (a fresh copy made there if it does not exist)"
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/pipeline.json")
+    parser.add_argument(
+        "--table-only", action="store_true", help="tabulate --workdir's last run, run nothing"
+    )
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp()) / "repo"
@@ -160,14 +182,11 @@ def main() -> None:
     if args.analyses:
         overrides.append(f"analyses={args.analyses}")
     extra = ["--config", *overrides] if overrides else []
-    start = time.perf_counter()
-    result = run_snakemake(
-        workdir, "--configfile", args.configfile, *extra, check=False, timeout=None,
-        cores=args.cores,
-    )
-    seconds = time.perf_counter() - start
-    if result.returncode:
-        sys.exit(result.stdout[-4000:])
+    if args.table_only:  # the run and its console as recorded by an earlier call
+        seconds = json.loads(args.out.read_text())["totals"]["run_seconds"]
+        console = args.out.with_suffix(".console.txt").read_text()
+    else:
+        seconds, console = run(workdir, args.configfile, extra, args.cores)
     works = sorted((workdir / "results" / ".work").iterdir(), key=lambda p: p.stat().st_mtime)
     rows = job_rows(works[-1])
     path_seconds, path = critical_path(rows)
@@ -180,11 +199,12 @@ def main() -> None:
         "wall": round(sum(r["wall"] for r in rows), 1),
         "engine": round(sum(r["engine"] or 0 for r in rows), 1),
         "overhead": round(sum(r["overhead"] for r in rows), 1),
+        "cpu": round(sum(r["cpu"] or 0 for r in rows), 1),
         "peak_rss_mb": max((r["max_rss_mb"] or 0 for r in rows), default=None),
         "critical_path_s": round(path_seconds, 1),
         "critical_path": path,
-        "console_lines": len(result.stdout.splitlines()),
-        "longest_console_line": max((len(x) for x in result.stdout.splitlines()), default=0),
+        "console_lines": len(console.splitlines()),
+        "longest_console_line": max((len(x) for x in console.splitlines()), default=0),
         "stan_fits_within_target": all(r.get("fit_target_met", True) for r in rows),
     }
     print_table(rows, totals)
@@ -192,7 +212,7 @@ def main() -> None:
     for row in rows:
         row.pop("inputs"), row.pop("outputs")
     args.out.write_text(json.dumps({"totals": totals, "jobs": rows}, indent=2))
-    args.out.with_suffix(".console.txt").write_text(result.stdout)  # what the user saw
+    args.out.with_suffix(".console.txt").write_text(console)  # what the user saw
     print(f"wrote {args.out} (work tree {workdir})")
 
 
