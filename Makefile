@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
+# One attempt per set-up to install CmdStan (see bayespipe.cmdstan_setup); removed with the venv.
+CMDSTAN_STAMP := $(VENV)/.cmdstan-attempt
+CMDSTAN_TIMEOUT ?= 1800
 
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -26,6 +29,7 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/python -m bayespipe.cmdstan_setup --stamp $(CMDSTAN_STAMP) --timeout $(CMDSTAN_TIMEOUT)
 	$(BIN)/snakemake --cores $(CORES)
 
 # Lint first: a lint regression fails `make test` (and so CI, .ci/run) before any test runs.

@@ -15,6 +15,7 @@ import platform
 import shutil
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ VOLATILE_FIELDS = (
     # input file is compared itself (raw inputs are checked against these hashes when staging)
     "inputs.*",
     "extra.train_seconds",
+    "extra.hmc_seconds",
     "extra.sampling_seconds",
     "extra.prior_sampling_seconds",
     "extra.metrics.sampling_seconds",
@@ -56,6 +58,10 @@ VOLATILE_FIELDS = (
 )
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# A job still running after this many seconds prints one progress line to the console (the
+# run's stderr) every this many seconds: the last line of its log, cut to PROGRESS_CHARS.
+PROGRESS_SECONDS = 25.0
+PROGRESS_CHARS = 200
 
 
 def job_record_path(log_file: str | Path) -> Path:
@@ -102,6 +108,43 @@ def _remove_outputs(paths: list[str]) -> None:
             p.unlink()
 
 
+def _last_line(log_file: Path) -> str:
+    """The last non-empty line of the log (read from its last 4 KB)."""
+    try:
+        with Path(log_file).open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 4096))
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+@contextlib.contextmanager
+def _progress(label: str, log_file: Path, console_fd: int, every: float = PROGRESS_SECONDS):
+    """Print ``label: N s, <last log line>`` to ``console_fd`` while the block runs.
+
+    Every ``every`` seconds: a long fit or training says it is alive without the console filling.
+    """
+    stop = threading.Event()
+    console = os.fdopen(os.dup(console_fd), "w", buffering=1)
+    clock = time.perf_counter()
+
+    def beat():
+        while not stop.wait(every):
+            seconds = time.perf_counter() - clock
+            line = _last_line(log_file)[:PROGRESS_CHARS]
+            console.write(f"bayespipe: {label} running, {seconds:.0f} s: {line}\n")
+
+    thread = threading.Thread(target=beat, name="bayespipe-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        console.close()
+
+
 @contextlib.contextmanager
 def _redirect_to(log_file: Path) -> Iterator[None]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +163,8 @@ def _redirect_to(log_file: Path) -> Iterator[None]:
     previous_level = root.level
     root.setLevel(logging.INFO)
     try:
-        yield
+        with _progress(log_file.stem, log_file, saved_fds[1]):
+            yield
     finally:
         root.removeHandler(handler)
         root.setLevel(previous_level)

@@ -40,6 +40,7 @@ rule calibration_stan_compile:
         bench_path("calibration", "calibration_stan_compile_{program}")
     wildcard_constraints:
         program="|".join(CALIBRATION_PROGRAMS),
+    priority: STAN_COMPILE_PRIORITY
     conda:
         CONDA_ENV
     params:

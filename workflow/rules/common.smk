@@ -21,11 +21,13 @@ from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.catalog import rule_files as catalog_rule_files
 from bayespipe.config import validate_config
 from bayespipe.engines.stan.engine import ENGINE_MODULES
+from bayespipe.console import shorten_job_lines
 from bayespipe.io import HashCache
 from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV
 from bayespipe.provenance import write_manifest
 
 validate_config(config)
+shorten_job_lines()  # no job block lists hundreds of files on one console line
 
 ROOT = Path(workflow.basedir)
 RESULTS = config["results_dir"]
@@ -169,6 +171,10 @@ def seal_version():
             file=sys.stderr,
         )
 
+
+# Stan compiles start before anything else (alongside data preparation): the fits wait for them,
+# and a compile whose executable is cached costs about a second.
+STAN_COMPILE_PRIORITY = 50
 
 CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
 

@@ -39,6 +39,7 @@ rule tadpoles_stan_compile:
         log_path("tadpoles", "tadpoles_stan_compile"),
     benchmark:
         bench_path("tadpoles", "tadpoles_stan_compile")
+    priority: STAN_COMPILE_PRIORITY
     conda:
         CONDA_ENV
     params:

@@ -17,6 +17,7 @@ rule zillow_stan_compile:
         bench_path("zillow", "zillow_stan_compile_{program}")
     wildcard_constraints:
         program="|".join(ZILLOW_STAN_MODELS),
+    priority: STAN_COMPILE_PRIORITY
     conda:
         CONDA_ENV
     params:

@@ -17,3 +17,4 @@ with job(snakemake, stan_file=snakemake.input.stan_file) as record:
     )
     record["engine"] = result["engine"]
     record["failed_fits"] = sum(r["status"] == "failed" for r in result["replications"])
+    record["sampling_seconds"] = sum(r.get("sampling_seconds", 0) for r in result["replications"])

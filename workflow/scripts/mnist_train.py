@@ -18,3 +18,4 @@ with job(snakemake) as record:
     record["device"] = summary["device"]
     record["heldout_accuracy"] = summary["heldout_accuracy"]
     record["heldout_log_prob"] = summary["heldout_log_prob"]
+    record["train_seconds"] = summary["train_seconds"]

@@ -16,3 +16,4 @@ with job(snakemake) as record:
     )
     record["device"] = result["device"]
     record["comparison"] = result["rows"]
+    record["hmc_seconds"] = result["rows"][-1]["wall_seconds"]  # this job's sampling

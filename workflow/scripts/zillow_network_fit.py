@@ -1,4 +1,5 @@
 from bayespipe.analyses.zillow import network as zillow_network
+from bayespipe.io import read_json
 from bayespipe.jobs import job
 
 with job(snakemake) as record:
@@ -12,3 +13,4 @@ with job(snakemake) as record:
     )
     record["device"] = device
     record["heldout"] = heldout
+    record["train_seconds"] = read_json(snakemake.output.metrics)["train_seconds"]

@@ -3,10 +3,11 @@
 ``report/code-snapshot/`` holds every code file the version id covers (``Snakefile``,
 ``workflow/``, ``stan/``; see ``versioning.code_files``), byte for byte, so a version can be
 re-run (``bayespipe reproduce``) and its scripts read without git or the original checkout. Plain
-files rather than an archive (each one a declared output of the rule): each is listed in the
-manifest with its sha256 (so ``audit`` checks them), ``lineage`` can point at the exact script of
-a rule, and the RO-Crate at the workflow file and each rule's script. Copies hold content only
-(no modes or times), so two runs of the same code give bit-identical snapshots. Build output
+files in one folder (the rule's one ``directory()`` output) rather than an archive: each is
+listed in the manifest with its sha256 (so ``audit`` checks them), ``lineage`` can point at the
+exact script of a rule, and the RO-Crate at the workflow file and each rule's script. Copies
+hold content only (no modes or times), so two runs of the same code give bit-identical
+snapshots. Build output
 is not code: ``versioning.code_files`` leaves out pip's ``*.egg-info`` metadata and bytecode, so
 neither the snapshot nor the version id depends on how the package was installed.
 """

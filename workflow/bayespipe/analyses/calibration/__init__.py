@@ -19,7 +19,7 @@ ANALYSIS = Analysis(
         FileKind(
             "calibration batch",
             ("calibration/batches/*/*.json",),
-            ("seconds", "cpu_seconds", "replications.*.seconds"),
+            ("seconds", "cpu_seconds", "replications.*.seconds", "replications.*.sampling_seconds"),
         ),
         FileKind(
             "calibration summary",

@@ -91,7 +91,7 @@ def run_replication(
     record = {"replication": replication, "seed": sampler["seed"], "truth": truth}
     clock = time.perf_counter()
     try:
-        idata, _ = engine.fit(stan_file, data, sampler, stamp_path=stamp)
+        idata, info = engine.fit(stan_file, data, sampler, stamp_path=stamp)
     except StanEngineError as exc:
         logger.warning("%s replication %d: fit failed: %s", program, replication, exc)
         return {
@@ -109,6 +109,7 @@ def run_replication(
         "min_ess": rank_module.min_ess(idata.posterior, truth),
         "divergences": _divergences(idata),
         "seconds": round(time.perf_counter() - clock, 3),
+        "sampling_seconds": round(info["sampling_seconds"], 3),
     }
 
 

@@ -47,6 +47,7 @@ class ModelData:
     coords: dict
     dims: dict
     missing_rows: pd.DataFrame | None = None
+    train: pd.DataFrame | None = None  # the checked training table, when the Stan data came from it
 
 
 def _read_missing_table(
@@ -79,8 +80,12 @@ def _stan_data(
     *,
     n_rep: int,
     fixed_sigma: float | None,
-) -> tuple[dict, pd.DataFrame | None, str]:
-    """The model's Stan data, rows missing the imputable predictor (if any) and the source file."""
+) -> tuple[dict, pd.DataFrame | None, str, pd.DataFrame | None]:
+    """Build the model's Stan data and say where it came from.
+
+    Returns the Stan data, rows missing the imputable predictor (if any), the source file and the
+    training table it was read from (None for the imputation table).
+    """
     n_groups = int(info["n_groups"])
     if model == "missing_predictor":
         imputable = info.get("imputable_predictor")
@@ -92,7 +97,7 @@ def _stan_data(
         data, missing_rows = models.missing_predictor_data(
             frame, predictors, imputable, n_groups, n_rep=n_rep
         )
-        return data, missing_rows, inputs.missing
+        return data, missing_rows, inputs.missing, None
     frame = models.read_table(inputs.train, ["logerror", *predictors, "zip_index"])
     models.check_groups(frame, n_groups, inputs.train)
     if model == "linear_regression":
@@ -103,7 +108,7 @@ def _stan_data(
         data = models.random_intercepts_data(frame, predictors, n_groups, n_rep=n_rep)
     else:
         data = models.intercepts_only_data(frame, n_groups, n_rep=n_rep)
-    return data, None, inputs.train
+    return data, None, inputs.train, frame
 
 
 def _labels(
@@ -143,12 +148,12 @@ def load_model_data(
             f"has {len(zip_codes)} zips, predictors.json says n_groups = {info['n_groups']}",
         )
     predictors = [] if model == "intercepts_only" else list(info["predictors"])
-    data, missing_rows, source = _stan_data(
+    data, missing_rows, source, train = _stan_data(
         model, inputs, info, predictors, n_rep=n_rep, fixed_sigma=fixed_sigma
     )
     models.check_data(model, data, source)
     coords, dims = _labels(model, zip_codes, predictors, data["N_rep"], missing_rows)
-    return ModelData(data, predictors, coords, dims, missing_rows)
+    return ModelData(data, predictors, coords, dims, missing_rows, train)
 
 
 def missing_values_table(
@@ -179,9 +184,11 @@ def tail_table(model: str, data: ModelData, idata, inputs: ModelInputs, path) ->
 
     Written as tail_quantiles.json beside the posterior predictive figure.
     """
-    info = models.read_predictors(inputs.predictors)
-    train = models.read_table(inputs.train, ["logerror", *data.predictors, "zip_index"])
-    models.check_groups(train, int(info["n_groups"]), inputs.train)
+    train = data.train
+    if train is None:  # read once: the table the Stan data came from, when it was this one
+        info = models.read_predictors(inputs.predictors)
+        train = models.read_table(inputs.train, ["logerror", *data.predictors, "zip_index"])
+        models.check_groups(train, int(info["n_groups"]), inputs.train)
     X = train[data.predictors].to_numpy(dtype=float).reshape(len(train), len(data.predictors))
     draws = heldout.linear_draws(idata.posterior, len(data.predictors))
     tails = heldout.tail_quantiles(
@@ -286,6 +293,7 @@ def fit_model(
         thresholds=thresholds,
         plot_vars=PLOT_VARS[model],
         label=f"zillow {model}",
+        summarised_elsewhere=("x_mis",),  # missing_values.csv: mean, sd and quantiles of each
     )
     tails = _predictive_figures(model, data, idata, prior_idata, inputs, outputs)
     metrics = _heldout(model, data, idata, inputs, outputs)

@@ -50,6 +50,59 @@ def _extreme(dataset, pick) -> dict:
     return best or {"value": None, "variable": None}
 
 
+def _from_summary(posterior, summary, column: str) -> dict:
+    """Read one column of ``az.summary`` as {variable: array of its shape}.
+
+    Rows are in the posterior's variable order, each variable's elements flattened in C order:
+    the same values ``az.rhat`` / ``az.ess`` give, without computing them a second time.
+    """
+    values = summary[column].to_numpy(dtype=float)
+    shapes = {
+        name: tuple(size for dim, size in var.sizes.items() if dim not in ("chain", "draw"))
+        for name, var in posterior.data_vars.items()
+    }
+    total = sum(int(np.prod(shape)) for shape in shapes.values())
+    if total != len(values):
+        raise ValueError(f"summary has {len(values)} rows, the posterior {total} elements")
+    arrays, start = {}, 0
+    for name, shape in shapes.items():
+        count = int(np.prod(shape))
+        arrays[name] = values[start : start + count].reshape(shape)
+        start += count
+    return _Arrays(arrays)
+
+
+def _gate_values(posterior, summary, covered: list[str], column: str):
+    """Return {variable: values} of one estimator, in the posterior's variable order.
+
+    The summary's column for the variables it covers, the vectorised estimator for the rest.
+    """
+    from bayespipe.engines.stan import convergence
+
+    estimator = {
+        "r_hat": convergence.rhat,
+        "ess_bulk": convergence.ess_bulk,
+        "ess_tail": convergence.ess_tail,
+    }[column]
+    from_summary = _from_summary(posterior[covered], summary, column).data_vars
+    values = {}
+    for name, var in posterior.data_vars.items():
+        if name in from_summary:
+            values[name] = from_summary[name]
+            continue
+        draws = var.transpose("chain", "draw", ...).to_numpy()
+        flat = draws.reshape(draws.shape[0], draws.shape[1], -1)
+        values[name] = estimator(flat).reshape(draws.shape[2:])
+    return _Arrays(values)
+
+
+class _Arrays:
+    """{name: array} with the ``data_vars`` interface ``_extreme`` reads."""
+
+    def __init__(self, arrays: dict):
+        self.data_vars = arrays
+
+
 def _per_chain_sum(values) -> list[int]:
     return [int(v) for v in np.asarray(values).reshape(values.shape[0], -1).sum(axis=1)]
 
@@ -71,8 +124,18 @@ def compute_diagnostics(
     var_names: list[str] | None = None,
     method: str = "nuts",
     approximation: dict | None = None,
+    summary=None,
+    summary_vars: list[str] | None = None,
 ) -> dict:
-    """Every gate's value, threshold and verdict, plus the overall ``passed``."""
+    """Every gate's value, threshold and verdict, plus the overall ``passed``.
+
+    ``summary``: ``az.summary`` of the same variables (``round_to="none"``), whose ``r_hat``,
+    ``ess_bulk`` and ``ess_tail`` are then used instead of computing them again (over thousands
+    of imputed values that is most of a fit job's post-processing). ``summary_vars``: the
+    variables the summary covers, when not all of them; the others (wide generated quantities
+    such as imputed values, summarised elsewhere) get the same estimators vectorised
+    (``bayespipe.engines.stan.convergence``).
+    """
     import arviz as az
 
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
@@ -85,9 +148,15 @@ def compute_diagnostics(
     divergent = _per_chain_sum(stats["diverging"].values)
     saturated = _per_chain_sum(stats["tree_depth"].values >= max_treedepth)
     ebfmi = [float(v) for v in az.bfmi(idata)]
-    rhat = _extreme(az.rhat(posterior), max)
-    ess_bulk = _extreme(az.ess(posterior, method="bulk"), min)
-    ess_tail = _extreme(az.ess(posterior, method="tail"), min)
+    if summary is None:
+        rhat = _extreme(az.rhat(posterior), max)
+        ess_bulk = _extreme(az.ess(posterior, method="bulk"), min)
+        ess_tail = _extreme(az.ess(posterior, method="tail"), min)
+    else:
+        covered = list(posterior.data_vars) if summary_vars is None else summary_vars
+        rhat = _extreme(_gate_values(posterior, summary, covered, "r_hat"), max)
+        ess_bulk = _extreme(_gate_values(posterior, summary, covered, "ess_bulk"), min)
+        ess_tail = _extreme(_gate_values(posterior, summary, covered, "ess_tail"), min)
     fraction = sum(saturated) / (chains * draws)
     checks = {
         "divergences": _check(sum(divergent), limits["max_divergences"], lambda v, t: v <= t),

@@ -64,10 +64,14 @@ def write_netcdf(idata, path: str | Path) -> None:
         idata.to_netcdf(str(tmp), engine="h5netcdf")
 
 
-def write_summary(idata, path: str | Path, var_names: list[str] | None = None):
+def summarize(idata, var_names: list[str] | None = None):
     import arviz as az
 
-    summary = az.summary(idata, var_names=var_names, round_to="none")
+    return az.summary(idata, var_names=var_names, round_to="none")
+
+
+def write_summary(idata, path: str | Path, var_names: list[str] | None = None, summary=None):
+    summary = summarize(idata, var_names) if summary is None else summary
     with atomic_path(path) as tmp:
         summary.to_csv(tmp, index_label="variable")
     return summary
@@ -83,6 +87,7 @@ def save_fit(
     var_names: list[str] | None = None,
     plot_vars: list[str] | None = None,
     label: str = "fit",
+    summarised_elsewhere: tuple[str, ...] = (),
 ) -> dict:
     """Write the fit's standard outputs and return its diagnostics.
 
@@ -90,16 +95,25 @@ def save_fit(
     with ``on_fail: fail`` a failed gate raises DiagnosticsError before anything is written, so no
     partial fit is left behind. ``var_names`` restricts the gates and summary (default: every
     posterior variable); ``plot_vars`` picks the figures' variables (default: the scalars).
+    ``summarised_elsewhere``: wide variables (thousands of imputed values) left out of
+    summary.csv because the caller writes their quantiles itself; the gates still cover them.
     """
     limits = {**gates.DEFAULT_THRESHOLDS, **(thresholds or {})}
     sampler = info.get("sampler", {})
+    method = info.get("method", "nuts")
+    # One pass of R-hat and ESS: the summary's columns are the gates' values too.
+    gated = list(var_names or idata.posterior.data_vars)
+    summary_vars = [name for name in gated if name not in summarised_elsewhere]
+    summary = summarize(idata, summary_vars) if method == "nuts" else None
     diagnostics = gates.compute_diagnostics(
         idata,
         limits,
         max_treedepth=sampler.get("max_treedepth", 10),
         var_names=var_names,
-        method=info.get("method", "nuts"),
+        method=method,
         approximation=info.get("approximation"),
+        summary=summary,
+        summary_vars=summary_vars,
     )
     diagnostics["engine"] = {k: info.get(k) for k in ("engine", "versions", "sampling_seconds")}
     if diagnostics["passed"] is False:
@@ -109,7 +123,7 @@ def save_fit(
     full = combine(idata, prior_idata)
     full.posterior.attrs["bayespipe_fit"] = json.dumps(info, default=str)
     write_netcdf(full, paths["posterior"])
-    write_summary(idata, paths["summary"], var_names)
+    write_summary(idata, paths["summary"], summary_vars, summary)
     write_json(paths["diagnostics"], diagnostics)
     plot_trace(idata, paths["trace"], plot_vars, title=f"{label}: traces")
     plot_densities(idata, paths["densities"], plot_vars, title=f"{label}: posterior densities")
