@@ -15,13 +15,15 @@ os.environ.update(
     )
 )
 
-from bayespipe import codedeps, runlock, software, versioning
+from bayespipe import codedeps, jobkeys, runlock, software, versioning
 from bayespipe.audit.rocrate import write_crate
 from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.config import validate_config
 from bayespipe.io import HashCache
-from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV
+from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV, job_key
 from bayespipe.provenance import write_manifest
+from snakemake.exceptions import WorkflowError
+from snakemake.iocontainers import InputFiles, Wildcards
 
 validate_config(config)
 
@@ -128,6 +130,38 @@ def job_code_keys():
     return used
 
 
+def enabled_rules():
+    """Names of the rules this run may execute (those of its analyses and the report)."""
+    return [
+        each.name
+        for each in workflow.rules
+        if rule_analysis(each) in (*ENABLED, REPORT_DIR)
+    ]
+
+
+def current_job_key(record):
+    """The key the job of a job record would run with now (its params, as the job sees them)."""
+    each = workflow.get_rule(record["rule"])
+    wildcards = Wildcards(fromdict=record.get("wildcards") or {})
+    output, _ = each.expand_output(wildcards)
+    inputs = InputFiles(list(record.get("inputs", {})))
+    params, _ = each.expand_params(wildcards, inputs, output, None)
+    return job_key(dict(params.items()))
+
+
+def rerun_stale_jobs():
+    """Mark jobs whose recorded key differs from the current one (see bayespipe.jobkeys), so
+    they rerun whether or not .snakemake/ holds their metadata."""
+    try:
+        found = jobkeys.check_work_tree(
+            WORK_DIR, enabled_rules(), current_job_key, root=ROOT
+        )
+    except jobkeys.UnknownJobKey as error:
+        raise WorkflowError(str(error))
+    if found.summary():
+        print(found.summary(), file=sys.stderr)
+
+
 def workflow_code(job_code):
     """The code a run depends on: the Python modules its jobs import or the Snakefile loads
     while parsing, and every other code file (rule files, schemas, Stan programs, templates,
@@ -163,6 +197,8 @@ def seal_version():
             + (" (complete: nothing to do)" if done else ""),
             file=sys.stderr,
         )
+        if not done:
+            rerun_stale_jobs()
 
 
 CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
