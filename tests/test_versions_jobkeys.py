@@ -47,7 +47,9 @@ def test_only_jobs_whose_key_changed_are_marked(tmp_path):
     _job(tmp_path, "fit", {"seed": 1}, [f"{WORK}/a/fit.csv"])
     _job(tmp_path, "prepare", {"n": 3}, [f"{WORK}/a/data.csv"])
     found = jobkeys.check_work_tree(
-        tmp_path / WORK, {"fit", "prepare"}, _current({"fit": {"seed": 2}, "prepare": {"n": 3}}),
+        tmp_path / WORK,
+        {"fit", "prepare"},
+        _current({"fit": {"seed": 2}, "prepare": {"n": 3}}),
         root=tmp_path,
     )
     assert found.stale == {"fit": "key changed"}

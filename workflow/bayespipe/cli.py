@@ -36,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.set_defaults(handler=_audit)
 
+    from bayespipe import versions_cli
     from bayespipe.audit import diff, lineage, reproduce, rocrate
 
-    for module in (lineage, diff, reproduce, rocrate):
+    for module in (lineage, diff, reproduce, rocrate, versions_cli):
         module.add_command(commands)
     return parser
 

@@ -11,6 +11,7 @@ they cannot write into files the new run is recomputing.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -29,7 +30,12 @@ def record_owner(snakemake_dir: str | Path, pid: int | None = None) -> None:
     """Called once Snakemake holds the locks (onstart)."""
     path = Path(snakemake_dir) / OWNER_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    owner = {"pid": pid or os.getpid(), "pgid": os.getpgid(0), "host": socket.gethostname()}
+    owner = {
+        "pid": pid or os.getpid(),
+        "pgid": os.getpgid(0),
+        "host": socket.gethostname(),
+        "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     path.write_text(json.dumps(owner))
 
 
@@ -88,3 +94,25 @@ def _stop_orphans(pgid: int | None, grace: float = 10.0) -> None:
         time.sleep(0.2)
     if _group_alive(pgid):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def active_run(snakemake_dir: str | Path) -> dict | None:
+    """The owner of the locks of a run that is still going here ({pid, host, since, ...}), a
+    placeholder when locks exist without a recorded owner, or None when no run holds them."""
+    snakemake_dir = Path(snakemake_dir)
+    if not _lock_files(snakemake_dir):
+        return None
+    try:
+        owner = json.loads((snakemake_dir / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return {"pid": None, "host": None, "since": None}
+    if owner.get("host") == socket.gethostname() and not _alive(int(owner.get("pid", 0))):
+        return None  # a dead run's locks: the next run removes them
+    return owner
+
+
+def describe(owner: dict) -> str:
+    """One line naming the run that holds the locks: pid, host and since when."""
+    if not owner.get("pid"):
+        return "locks without a recorded owner; if no run is going, `snakemake --unlock`"
+    return f"pid {owner['pid']} on {owner.get('host')} since {owner.get('since') or 'unknown'}"
