@@ -276,7 +276,8 @@ def plan_collection(
     kept_inodes = _inodes(f for vid in kept for f in _files(results / vid))
     work_files: list[Path] = []
     work_root = results / WORK_FOLDER
-    for work in sorted(work_root.iterdir()) if work_root.is_dir() else []:
+    trees = sorted(p for p in work_root.iterdir() if p.is_dir()) if work_root.is_dir() else []
+    for work in trees:
         jobs, unclaimed = _work_jobs(work, root)
         groups = jobs + [[f] for f in unclaimed]
         for members in groups:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bayespipe import runlock, versions
 from bayespipe.errors import InputError
+from bayespipe.versioning import WORK_FOLDER
 
 
 def _results(parser) -> None:
@@ -144,10 +145,12 @@ def _size(count: int) -> str:
 
 def _gc(args) -> int:
     results = Path(args.results)
-    holder = runlock.active_run(results.resolve().parent / ".snakemake")
-    if holder is not None and args.yes:
+    work_root = results / WORK_FOLDER
+    trees = sorted(p for p in work_root.iterdir() if p.is_dir()) if work_root.is_dir() else []
+    holders = [h for h in map(runlock.work_tree_holder, trees) if h is not None]
+    if holders and args.yes:
         print(
-            f"bayespipe gc: a run holds this checkout ({runlock.describe(holder)}); "
+            f"bayespipe gc: a run is going here ({runlock.describe(holders[0])}); "
             "try again when it has finished",
             file=sys.stderr,
         )

@@ -41,6 +41,11 @@ if workflow.is_main_process and not workflow.dryrun:
     message = runlock.clear_stale_locks(SNAKEMAKE_DIR)
     if message:
         print(message, file=sys.stderr)
+if workflow.is_main_process:
+    try:  # one run per work tree at a time; other run labels go on side by side
+        runlock.hold_work_tree(WORK_DIR)
+    except runlock.RunInProgress as error:
+        raise WorkflowError(str(error))
 
 
 def out(analysis, path):
