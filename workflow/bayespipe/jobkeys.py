@@ -145,7 +145,15 @@ def check_work_tree(
 
 
 def _mark(paths: Iterable[Path], result: Freshness) -> None:
-    for path in paths:
-        if path.stat().st_mtime != STALE_MTIME:
-            os.utime(path, (STALE_MTIME, STALE_MTIME))
-        result.marked.append(str(path))
+    result.marked += mark_stale(paths)
+
+
+def mark_stale(paths: Iterable[str | Path]) -> list[str]:
+    """Give existing files the stale mtime, so the jobs that make them rerun; the files marked."""
+    marked = []
+    for path in map(Path, paths):
+        if path.is_file():
+            if path.stat().st_mtime != STALE_MTIME:
+                os.utime(path, (STALE_MTIME, STALE_MTIME))
+            marked.append(str(path))
+    return marked

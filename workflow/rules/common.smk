@@ -202,8 +202,14 @@ def seal_version():
             + (" (complete: nothing to do)" if done else ""),
             file=sys.stderr,
         )
+        if done and not workflow.dryrun:
+            versioning.finish_latest_move(RESULTS, VERSION.id)
         if not done:
             rerun_stale_jobs()
+            # A run stopped between its last job and its manifest left nothing to do but the
+            # manifest, and Snakemake calls no onsuccess when nothing is to be done: the code
+            # snapshot (and with it the report) reruns, so every incomplete version is finished.
+            jobkeys.mark_stale(rules.report_code_snapshot.output)
 
 
 CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
@@ -233,6 +239,7 @@ def write_version_manifest():
     """Called on success: link the run's files from the work tree into its version folder,
     write the manifest (then the RO-Crate, which describes the whole run) and point
     results/latest at it."""
+    versioning.crash_point("before-snapshot")
     # A run of chosen targets (or --until) gives a partial version: listed as such in its
     # manifest, so the next full run of the same version completes it instead of skipping it.
     missing = [f for f in run_targets() if not os.path.exists(f)]
