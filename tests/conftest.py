@@ -159,3 +159,24 @@ def test_run(tmp_path_factory) -> Path:
 @pytest.fixture
 def repo_copy(tmp_path) -> Path:
     return copy_repo(tmp_path / "repo")
+
+
+TADPOLES_ONLY = ("--configfile", TEST_CONFIG, "--config", "analyses=[tadpoles]")
+
+
+@pytest.fixture(scope="session")
+def tadpoles_run(tmp_path_factory) -> Path:
+    """Make a git checkout copy with one complete run of the tadpoles alone.
+
+    config/test.yaml restricted to the tadpoles (the cheapest analysis): the base the version,
+    crash and lock tests copy.
+    """
+    workdir = git_checkout(copy_repo(tmp_path_factory.mktemp("tadpoles") / "repo"))
+    run_snakemake(workdir, *TADPOLES_ONLY)
+    return workdir
+
+
+def copy_run(source: Path, destination: Path) -> Path:
+    """A private copy of a completed run (cp -a keeps the work tree's hard links)."""
+    subprocess.run(["cp", "-a", str(source), str(destination)], check=True)
+    return destination

@@ -17,7 +17,9 @@ from bayespipe import codedeps
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "workflow" / "bayespipe"
 UPPER = ("analyses", "audit", "report")
-ENTRY_POINTS = {"bayespipe.cli"}
+# Command-line modules wire the layers together (versions_cli ranks headline movements with the
+# report's What changed), so they may import from any layer.
+ENTRY_POINTS = {"bayespipe.cli", "bayespipe.versions_cli"}
 
 
 def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, set[str]]:

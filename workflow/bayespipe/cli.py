@@ -14,9 +14,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bayespipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    from bayespipe import versions_cli
     from bayespipe.audit import check, diff, lineage, reproduce, rocrate
 
-    for module in (check, lineage, diff, reproduce, rocrate):
+    for module in (check, lineage, diff, reproduce, rocrate, versions_cli):
         module.add_command(commands)
     return parser
 

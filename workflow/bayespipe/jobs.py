@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import platform
@@ -41,6 +43,7 @@ VOLATILE_FIELDS = (
     "slurm_job_id",
     "run_version",  # the run that made the job: an earlier version when the job was reused
     "params.root",  # the checkout's absolute path (report rules)
+    "job_key",  # a digest of the params, root included
     # {path: sha256}: an input with per-run fields has another sha256 after every run; each
     # input file is compared itself (raw inputs are checked against these hashes when staging)
     "inputs.*",
@@ -67,6 +70,16 @@ PROGRESS_CHARS = 200
 def job_record_path(log_file: str | Path) -> Path:
     log_file = Path(log_file)
     return log_file.with_name(log_file.stem + ".job.json")
+
+
+def job_key(params: dict) -> str:
+    """Digest a job's params (which carry its code digest, ``job_code``) into its key.
+
+    Recorded in the job record; ``bayespipe.jobkeys`` compares it at the next
+    run's start, so a change reruns the job even without Snakemake's metadata.
+    """
+    text = json.dumps(jsonable(params), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def jsonable(value: Any) -> Any:
@@ -213,6 +226,7 @@ def job(smk, *, stan_file: str | None = None) -> Iterator[dict]:
             "input_names": jsonable(_named(smk.input)),
             "outputs": outputs,
             "params": jsonable(dict(smk.params.items())),
+            "job_key": job_key(dict(smk.params.items())),
             "threads": smk.threads,
             "log": log_files,
             "stan_file": stan_file,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -11,10 +12,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bayespipe.io import read_json, sha256_file, write_json
+from bayespipe.io import atomic_path, read_json, sha256_file
 from bayespipe.jobs import VOLATILE_FIELDS as JOB_RECORD_VOLATILE_FIELDS
 from bayespipe.jobs import job_record_path
-from bayespipe.versioning import WORK_FOLDER
+from bayespipe.versioning import WORK_FOLDER, crash_point
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bayespipe-manifest/1"
@@ -243,9 +244,12 @@ def build_manifest(
 
 
 def write_manifest(version_dir: str | Path, **kwargs) -> dict:
+    """Build and write the manifest, atomically: a crash leaves no manifest, never half of one."""
     manifest = build_manifest(version_dir, **kwargs)
     manifest["end_time"] = dt.datetime.now(dt.UTC).isoformat()
-    write_json(Path(version_dir) / MANIFEST, manifest)
+    with atomic_path(Path(version_dir) / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        crash_point("manifest")
     return manifest
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,15 @@ IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
 WORK_FOLDER = ".work"
 IGNORED_SUFFIXES = {".pyc", ".pyo"}
 DIGEST_LENGTH = 12
+# Fault injection for the crash tests: the main process kills itself (SIGKILL) at the named phase
+# of finishing a version ("before-snapshot", "linking", "manifest", "latest").
+CRASH_ENV = "BAYESPIPE_CRASH_AT"
+
+
+def crash_point(phase: str) -> None:
+    """Tests only: die here, as a kill -9 would, when BAYESPIPE_CRASH_AT names ``phase``."""
+    if os.environ.get(CRASH_ENV) == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def canonical_json(value: Any) -> str:
@@ -258,7 +268,13 @@ def snapshot(work: str | Path, version_dir: str | Path, targets: Iterable[str]) 
     """Hard-link the run's files from the work tree into its version folder; the file count."""
     work, version_dir = Path(work), Path(version_dir)
     files = run_files(work, targets)
-    for rel in files:
+    if version_dir.is_dir() and _finished_manifest(version_dir / "manifest.json") is None:
+        # Left by a run stopped before its manifest (links, a manifest's temporary file): only
+        # hard links of work-tree files, so start again from an empty folder.
+        shutil.rmtree(version_dir)
+    for index, rel in enumerate(files):
+        if index == len(files) // 2:
+            crash_point("linking")
         _link(work / rel, version_dir / rel)
     return len(files)
 
@@ -266,8 +282,43 @@ def snapshot(work: str | Path, version_dir: str | Path, targets: Iterable[str]) 
 def update_latest(results_dir: str | Path, version_id: str) -> None:
     """Point ``results/latest`` (a relative symlink) at ``version_id``, atomically."""
     results_dir = Path(results_dir)
+    _remove_dead_latest_links(results_dir)
     tmp = results_dir / f".latest.{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(version_id)
+    crash_point("latest")
     tmp.replace(results_dir / "latest")
+
+
+def finish_latest_move(results_dir: str | Path, version_id: str) -> bool:
+    """Move ``latest`` to ``version_id`` when a run was killed while moving it there.
+
+    Its temporary link is left, naming a dead pid. Returns whether it did.
+    """
+    results_dir = Path(results_dir)
+    for link in results_dir.glob(".latest.*"):
+        pid = link.name.rsplit(".", 1)[-1]
+        dead = pid.isdigit() and not _pid_alive(int(pid))
+        if dead and link.is_symlink() and str(link.readlink()) == version_id:
+            update_latest(results_dir, version_id)
+            return True
+    return False
+
+
+def _remove_dead_latest_links(results_dir: Path) -> None:
+    """Temporary links of runs killed while moving ``latest`` (their pid is gone)."""
+    for link in results_dir.glob(".latest.*"):
+        pid = link.name.rsplit(".", 1)[-1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            link.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

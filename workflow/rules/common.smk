@@ -15,7 +15,7 @@ os.environ.update(
     )
 )
 
-from bayespipe import codedeps, runlock, software, versioning
+from bayespipe import codedeps, jobkeys, runlock, software, versioning
 from bayespipe.audit.rocrate import write_crate
 from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.catalog import rule_files as catalog_rule_files
@@ -23,8 +23,10 @@ from bayespipe.config import validate_config
 from bayespipe.engines.stan.engine import ENGINE_MODULES
 from bayespipe.console import shorten_job_lines
 from bayespipe.io import HashCache
-from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV
+from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV, job_key
 from bayespipe.provenance import write_manifest
+from snakemake.exceptions import WorkflowError
+from snakemake.iocontainers import InputFiles, Wildcards
 
 validate_config(config)
 shorten_job_lines()  # no job block lists hundreds of files on one console line
@@ -43,6 +45,11 @@ if workflow.is_main_process and not workflow.dryrun:
     message = runlock.clear_stale_locks(SNAKEMAKE_DIR)
     if message:
         print(message, file=sys.stderr)
+if workflow.is_main_process:
+    try:  # one run per work tree at a time; other run labels go on side by side
+        runlock.hold_work_tree(WORK_DIR)
+    except runlock.RunInProgress as error:
+        raise WorkflowError(str(error))
 
 
 def out(analysis, path):
@@ -135,6 +142,38 @@ def job_code_keys():
     return used
 
 
+def enabled_rules():
+    """Names of the rules this run may execute (those of its analyses and the report)."""
+    return [
+        each.name
+        for each in workflow.rules
+        if rule_analysis(each) in (*ENABLED, REPORT_DIR)
+    ]
+
+
+def current_job_key(record):
+    """The key the job of a job record would run with now (its params, as the job sees them)."""
+    each = workflow.get_rule(record["rule"])
+    wildcards = Wildcards(fromdict=record.get("wildcards") or {})
+    output, _ = each.expand_output(wildcards)
+    inputs = InputFiles(list(record.get("inputs", {})))
+    params, _ = each.expand_params(wildcards, inputs, output, None)
+    return job_key(dict(params.items()))
+
+
+def rerun_stale_jobs():
+    """Mark jobs whose recorded key differs from the current one (see bayespipe.jobkeys), so
+    they rerun whether or not .snakemake/ holds their metadata."""
+    try:
+        found = jobkeys.check_work_tree(
+            WORK_DIR, enabled_rules(), current_job_key, root=ROOT
+        )
+    except jobkeys.UnknownJobKey as error:
+        raise WorkflowError(str(error))
+    if found.summary():
+        print(found.summary(), file=sys.stderr)
+
+
 def workflow_code(job_code):
     """The code a run depends on: the Python modules its jobs import or the Snakefile loads
     while parsing, and every other code file (rule files, schemas, Stan programs, templates,
@@ -170,6 +209,14 @@ def seal_version():
             + (" (complete: nothing to do)" if done else ""),
             file=sys.stderr,
         )
+        if done and not workflow.dryrun:
+            versioning.finish_latest_move(RESULTS, VERSION.id)
+        if not done:
+            rerun_stale_jobs()
+            # A run stopped between its last job and its manifest left nothing to do but the
+            # manifest, and Snakemake calls no onsuccess when nothing is to be done: the code
+            # snapshot (and with it the report) reruns, so every incomplete version is finished.
+            jobkeys.mark_stale(rules.report_code_snapshot.output)
 
 
 # Stan compiles start before anything else (alongside data preparation): the fits wait for them,
@@ -203,6 +250,7 @@ def write_version_manifest():
     """Called on success: link the run's files from the work tree into its version folder,
     write the manifest (then the RO-Crate, which describes the whole run) and point
     results/latest at it."""
+    versioning.crash_point("before-snapshot")
     # A run of chosen targets (or --until) gives a partial version: listed as such in its
     # manifest, so the next full run of the same version completes it instead of skipping it.
     missing = [f for f in run_targets() if not os.path.exists(f)]

@@ -9,6 +9,7 @@ their hashes) and links to the analysis folders of the work tree.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from bayespipe.io import sha256_file
 from bayespipe.provenance import MANIFEST
 from bayespipe.report.headline import Headline, headlines
 from bayespipe.versioning import complete_versions
+from bayespipe.versions import tags
 
 SKIPPED_PARTS = {"logs", "benchmarks"}
 PAGE = "report/index.html"
@@ -45,6 +47,7 @@ class Changes:
     previous: str  # version id compared against
     diff: VersionDiff
     movements: list[Movement] = field(default_factory=list)
+    previous_tags: list[str] = field(default_factory=list)  # `bayespipe tag` names of previous
 
 
 def previous_version(
@@ -113,6 +116,32 @@ def movements(before: list[Headline], after: list[Headline]) -> list[Movement]:
     return moved
 
 
+def headline_movements(previous_dir: str | Path, version_dir: str | Path) -> list[Movement]:
+    """Headline results that moved between two complete versions (``bayespipe versions``)."""
+    pair = []
+    for folder in (Path(previous_dir), Path(version_dir)):
+        manifest = json.loads((folder / MANIFEST).read_text())
+        pair.append(headlines(folder, manifest.get("config", {})))
+    return movements(*pair)
+
+
+def largest(moved: list[Movement], count: int) -> list[Movement]:
+    """Pick the ``count`` movements that matter most.
+
+    A changed verdict first, then the largest relative change (a value that appeared or vanished
+    counts as infinite).
+    """
+
+    def size(move: Movement) -> tuple[bool, float]:
+        if move.delta is None:
+            relative = math.inf
+        else:
+            relative = abs(move.delta) / max(abs(move.before or 0.0), 1e-12)
+        return move.verdict_before != move.verdict_after, relative
+
+    return sorted(moved, key=size, reverse=True)[:count]
+
+
 def changes_since_previous(
     version_dir: str | Path,
     results_dir: str | Path,
@@ -137,4 +166,9 @@ def changes_since_previous(
             staged = _stage(Path(staging), version_dir, staged_manifest(version_dir, run, files))
             diff = diff_versions(previous_dir, staged)
     before = headlines(previous_dir, previous.get("config", {}))
-    return Changes(previous.get("version", previous_dir.name), diff, movements(before, current))
+    return Changes(
+        previous.get("version", previous_dir.name),
+        diff,
+        movements(before, current),
+        tags(results_dir).get(previous_dir.name, []),
+    )

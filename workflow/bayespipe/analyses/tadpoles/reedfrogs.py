@@ -30,6 +30,10 @@ def load(path: str | Path) -> pd.DataFrame:
         raise InputError(
             path, f"the file is empty (expected a header with columns {', '.join(COLUMNS)})"
         ) from None
+    except UnicodeDecodeError as exc:  # found by tests/test_properties_loaders.py
+        raise InputError(path, f"not UTF-8 text (expected a CSV file): {exc}") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(path, f"could not be parsed as CSV ({exc})") from None
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise InputError(

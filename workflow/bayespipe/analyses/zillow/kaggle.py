@@ -151,8 +151,11 @@ def header(path: Path, columns: tuple[Column, ...]) -> list[str]:
     what = f"a CSV with columns {', '.join(c.name for c in columns[:3])}{more}"
     if not path.is_file():
         raise InputError(path, f"file not found (expected {what})")
-    with Path(path).open(newline="") as handle:
-        first = next(csv.reader(handle), None)
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            first = next(csv.reader(handle), None)
+    except (UnicodeDecodeError, csv.Error) as exc:  # found by tests/test_properties_loaders.py
+        raise InputError(path, f"the header is not readable CSV text ({exc})") from None
     if not first:
         raise InputError(path, f"the file is empty (expected {what})")
     names = [name.strip() for name in first]
