@@ -186,6 +186,8 @@ def test_dimensions_and_sizes_are_checked_against_the_declarations(tmp_path):
 
 
 def test_literals_must_fit_their_declared_type(tmp_path):
+    with pytest.raises(InputError, match="not a number or a rectangular list"):
+        build(tmp_path, traps_table(), {**BLOCK, "x": [[1.0, 2.0], [3.0]]})
     with pytest.raises(InputError, match="0.5 is not an integer"):
         build(tmp_path, traps_table(), {**BLOCK, "prior_only": 0.5})
     with pytest.raises(InputError, match="above the upper bound 1"):

@@ -340,3 +340,84 @@ def test_fuzzing_is_configured_to_run_cases():
     """A settings typo must not turn every property into zero examples."""
     assert EXAMPLES >= 10 and FUZZ.max_examples == EXAMPLES
 
+
+
+# -- own-model tables: a models: block's table against its program's data block ----------------
+TRAPS = REPO / "tests" / "fixtures" / "models" / "traps.stan"
+TRAPS_BLOCK = {
+    "N": "rows",
+    "G": {"levels": "site"},
+    "site": {"index": "site"},
+    "x": {"column": "temp"},
+    "X": {"columns": ["a", "b", "c"]},
+    "y": {"column": "count"},
+}
+TRAPS_HEADER = ["site", "temp", "a", "b", "c", "count"]
+LABELS = st.one_of(st.sampled_from(["north", "east", "south", "", " ", "NA"]), ANY_TEXT)
+COUNTS = st.one_of(st.integers(-3, 50).map(str), NUMBERS)
+
+
+@st.composite
+def _traps_table(draw) -> bytes:
+    header = list(TRAPS_HEADER)
+    if draw(st.integers(0, 9)) == 0:  # now and then a column goes missing or is renamed
+        header[draw(st.integers(0, len(header) - 1))] = draw(ANY_TEXT)
+    rows = draw(
+        st.lists(
+            st.tuples(LABELS, NUMBERS, NUMBERS, NUMBERS, NUMBERS, COUNTS).map(list),
+            min_size=0,
+            max_size=12,
+        )
+    )
+    return _csv(header, rows)
+
+
+@FUZZ
+@given(content=_traps_table(), suffix=st.sampled_from([".csv", ".csv", ".parquet"]))
+def test_own_model_tables_load_or_name_file_column_and_row(content, suffix):
+    from bayespipe.analyses.models.prepare import prepare
+
+    path = _file(".csv", content)
+    if suffix == ".parquet":  # the same cells as text columns in a Parquet file
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (ValueError, pd.errors.ParserError):
+            return
+        path = path.with_suffix(".parquet")
+        frame.to_parquet(path)
+    block = {"program": str(TRAPS), "data": str(path), "stan_data": TRAPS_BLOCK}
+    out = path.parent
+    try:
+        card = prepare("traps", block, path, TRAPS, out / "d.json", out / "c.json")
+    except InputError as error:
+        _names_file_column_row(error, path)
+        assert not (out / "d.json").exists(), "a refused table left Stan data behind"
+        return
+    event("loaded")
+    assert card["rows"] >= 1 and (out / "d.json").is_file()
+
+
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=6)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+
+
+@FUZZ
+@given(entry=st.one_of(JSONISH, st.sampled_from(["rows", {"levels": "x"}, {"columns": ["a"]}])))
+def test_every_stan_data_form_is_known_or_named_by_its_key(entry):
+    from bayespipe.analyses.models.standata import FORMS, parse_form
+
+    try:
+        source = parse_form("models.m.stan_data.v", entry)
+    except InputError as error:
+        event("refused with InputError")
+        assert "models.m.stan_data.v" in str(error)
+        return
+    event(f"form {source.form}")
+    assert source.form in (*FORMS, "literal")

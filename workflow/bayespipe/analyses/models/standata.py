@@ -265,7 +265,12 @@ def _plain(value):
 
 
 def _literal(value, variable: DataVariable, key: str):
-    array = np.asarray(value, dtype=float)
+    try:
+        array = np.asarray(value, dtype=float)
+    except ValueError as exc:  # ragged lists
+        raise InputError(
+            None, f"{key}: {value!r} is not a number or a rectangular list of numbers"
+        ) from exc
     if variable.base == "int":
         if not np.all(array == np.round(array)):
             raise InputError(
