@@ -118,7 +118,9 @@ def job_code_keys():
     engine = software.stan_engine_info(STAN_ENGINE)
     software_digest = versioning.digest(SOFTWARE)
     # get_engine imports the resolved engine's module by name: that one is in a Stan job's code.
-    stan_engine_module = {"bayespipe.engines.stan.engine": [ENGINE_MODULES[STAN_ENGINE][0]]}
+    stan_engine_module = {
+        "bayespipe.engines.stan.engine": [ENGINE_MODULES[STAN_ENGINE][0]]
+    }
     scripts = rule_scripts()
     used = {}
     for each in workflow.rules:

@@ -53,7 +53,9 @@ def model_data_block(wildcards):
     """What a block's data and fit need of it besides the sampler: a changed seed or reference
     reruns neither its data job nor its compile."""
     block = MODELS[wildcards.model]
-    return {k: block[k] for k in ("program", "data", "stan_data", "heldout") if k in block}
+    return {
+        k: block[k] for k in ("program", "data", "stan_data", "heldout") if k in block
+    }
 
 
 def model_sampler(wildcards):
