@@ -17,18 +17,9 @@ from bayespipe.analyses.models.standata import DataBuilder, parse_form, split_ro
 from bayespipe.analyses.models.table import read_table
 from bayespipe.engines.stan.program import parse_data_block, program_info
 from bayespipe.errors import InputError
+from fixtures.own_models import TRAPS, TRAPS_STAN_DATA
 
-FIXTURES = Path(__file__).parent / "fixtures" / "models"
-TRAPS = FIXTURES / "traps.stan"
-BLOCK = {
-    "N": "rows",
-    "G": {"levels": "site"},
-    "site": {"index": "site"},
-    "x": {"column": "temp"},
-    "X": {"columns": ["a", "b", "c"]},
-    "y": {"column": "count"},
-    "prior_only": 0,
-}
+BLOCK = TRAPS_STAN_DATA
 
 
 def traps_table(n: int = 12) -> pd.DataFrame:

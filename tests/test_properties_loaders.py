@@ -26,6 +26,7 @@ from bayespipe.analyses.tadpoles import reedfrogs
 from bayespipe.analyses.zillow import kaggle
 from bayespipe.config import load_config
 from bayespipe.errors import ConfigError, InputError
+from fixtures.own_models import TRAPS, TRAPS_STAN_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "60"))
@@ -343,15 +344,7 @@ def test_fuzzing_is_configured_to_run_cases():
 
 
 # -- own-model tables: a models: block's table against its program's data block ----------------
-TRAPS = REPO / "tests" / "fixtures" / "models" / "traps.stan"
-TRAPS_BLOCK = {
-    "N": "rows",
-    "G": {"levels": "site"},
-    "site": {"index": "site"},
-    "x": {"column": "temp"},
-    "X": {"columns": ["a", "b", "c"]},
-    "y": {"column": "count"},
-}
+TRAPS_BLOCK = {k: v for k, v in TRAPS_STAN_DATA.items() if k != "prior_only"}
 TRAPS_HEADER = ["site", "temp", "a", "b", "c", "count"]
 LABELS = st.one_of(st.sampled_from(["north", "east", "south", "", " ", "NA"]), ANY_TEXT)
 COUNTS = st.one_of(st.integers(-3, 50).map(str), NUMBERS)

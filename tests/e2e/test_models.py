@@ -20,25 +20,17 @@ import yaml
 
 from bayespipe.audit.check import audit
 from conftest import copy_repo, executed_jobs, git_checkout, run_snakemake, version_dir_of
+from fixtures.own_models import TRAPS, TRAPS_STAN_DATA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "models" / "traps.stan"
 RUN = ("--config", "analyses=[models]")
 TRUTH = {"alpha": 1.0, "beta_x": 0.5, "beta": [0.3, -0.4, 0.2], "sigma_site": 0.4}
 SITES = 30  # about 13 traps a site: the non-centred intercepts suit a little data per site
 TRAPS_BLOCK = {
     "program": "mine/traps.stan",
     "data": "mine/traps.csv",
-    "stan_data": {
-        "N": "rows",
-        "G": {"levels": "site"},
-        "site": {"index": "site"},
-        "x": {"column": "temp"},
-        "X": {"columns": ["a", "b", "c"]},
-        "y": {"column": "count"},
-        "prior_only": 0,
-    },
+    "stan_data": TRAPS_STAN_DATA,
     "sampler": {"chains": 4, "warmup": 500, "draws": 500, "seed": 1, "adapt_delta": 0.9},
     "heldout": {"fraction": 0.2, "seed": 1},
 }
@@ -76,7 +68,7 @@ def add_model_block(workdir: Path, name: str, block: dict) -> None:
 def own_model(tmp_path_factory) -> Path:
     workdir = copy_repo(tmp_path_factory.mktemp("models") / "repo")
     (workdir / "mine").mkdir()
-    shutil.copy(FIXTURE, workdir / "mine" / "traps.stan")
+    shutil.copy(TRAPS, workdir / "mine" / "traps.stan")
     simulate_traps().to_csv(workdir / "mine" / "traps.csv", index=False)
     add_model_block(workdir, "traps", TRAPS_BLOCK)
     git_checkout(workdir)

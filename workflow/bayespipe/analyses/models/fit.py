@@ -28,22 +28,6 @@ def idata_kwargs(program: ProgramInfo) -> dict:
     return kwargs
 
 
-def _sample(stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain, prior_only=False):
-    from bayespipe.engines.stan.engine import StanEngineError
-
-    try:
-        return stan_engine.fit(
-            stan_file,
-            data,
-            sampler,
-            stamp_path=stamp_path,
-            prior_only=prior_only,
-            idata_kwargs=kwargs,
-        )
-    except StanEngineError as exc:
-        raise InputError(None, explain(str(exc))) from exc
-
-
 def fit(
     name: str,
     entry: dict,
@@ -59,7 +43,7 @@ def fit(
     thresholds: dict,
 ) -> dict:
     """Fit one model block and write its fit outputs and metrics; returns the metrics."""
-    from bayespipe.engines.stan.engine import get_engine
+    from bayespipe.engines.stan.engine import StanEngineError, get_engine
     from bayespipe.engines.stan.outputs import save_fit
 
     program = program_info(stan_file)
@@ -72,12 +56,17 @@ def fit(
         rows = [r - 1 for r in read_json(stan_data_path)["rows"]["fit"]]
         return build.explain_stan_error(message, rows)
 
-    idata, info = _sample(stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain)
-    prior = None
-    if program.has_prior_only and sampler.get("prior_draws", 1) > 0:
-        prior, _ = _sample(
-            stan_engine, stan_file, data, sampler, stamp_path, kwargs, explain, prior_only=True
+    try:
+        idata, info, prior = stan_engine.fit_with_prior(
+            stan_file,
+            data,
+            sampler,
+            stamp_path=stamp_path,
+            idata_kwargs=kwargs,
+            prior=program.has_prior_only,
         )
+    except StanEngineError as exc:  # Stan's message about the data, with the table's row added
+        raise InputError(None, explain(str(exc))) from exc
     diagnostics = save_fit(
         fit_paths,
         idata,

@@ -73,14 +73,9 @@ def fit(
     data = stan_data(table, source=table_path)
     stan_engine = get_engine(engine)
     kwargs = idata_kwargs(table)
-    idata, info = stan_engine.fit(
+    idata, info, prior = stan_engine.fit_with_prior(
         stan_file, data, sampler, stamp_path=stamp_path, idata_kwargs=kwargs
     )
-    prior = None
-    if sampler.get("prior_draws", 1) > 0:
-        prior, _ = stan_engine.fit(
-            stan_file, data, sampler, stamp_path=stamp_path, prior_only=True, idata_kwargs=kwargs
-        )
     diagnostics = save_fit(
         fit_paths,
         idata,

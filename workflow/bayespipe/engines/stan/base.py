@@ -147,6 +147,25 @@ class StanEngine(ABC):
         numbers per draw).
         """
 
+    def fit_with_prior(
+        self, stan_file, data: dict, sampler: dict, *, stamp_path, idata_kwargs=None, prior=True
+    ):
+        """Run the posterior, then (unless ``prior`` is false or prior_draws is 0) the prior-only.
+
+        Returns ``(idata, info, prior_idata or None)``; the two runs share data and settings, so
+        the prior predictive run checks the very model that was fitted.
+        """
+        idata, info = self.fit(
+            stan_file, data, sampler, stamp_path=stamp_path, idata_kwargs=idata_kwargs
+        )
+        if not prior or (sampler or {}).get("prior_draws", 1) <= 0:
+            return idata, info, None
+        prior_idata, _ = self.fit(
+            stan_file, data, sampler, stamp_path=stamp_path, prior_only=True,
+            idata_kwargs=idata_kwargs,
+        )
+        return idata, info, prior_idata
+
     # --- shared helpers -------------------------------------------------------------------
     def read_stamp(self, stan_file, stamp_path) -> dict:
         """The compile stamp, checked against the engine and the program text."""
