@@ -102,3 +102,17 @@ def test_gc_removes_only_what_no_kept_version_links(tmp_path):
     assert not (results / "2026-01-01").exists() and not (work / "a" / "old.txt").exists()
     assert (results / "2026-01-02" / "a" / "shared.txt").read_text() == "y" * 10
     assert (work / "a" / "shared.txt").exists()
+
+
+def test_every_command_that_takes_a_version_takes_a_tag_or_an_id(results, monkeypatch):
+    from bayespipe.cli import build_parser
+
+    versions.tag(results, "v1", "paper")
+    monkeypatch.chdir(results.parent)
+    parser = build_parser()
+    for argv in (["audit", "paper"], ["reproduce", "paper"], ["rocrate", "paper"]):
+        assert parser.parse_args(argv).version_dir == (results / "v1").resolve(), argv
+    both = parser.parse_args(["diff", "v0", "paper"])
+    expected = ((results / "v0").resolve(), (results / "v1").resolve())
+    assert (both.version_a, both.version_b) == expected
+    assert parser.parse_args(["audit", "nowhere"]).version_dir == Path("nowhere")

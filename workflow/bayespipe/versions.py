@@ -23,6 +23,8 @@ from pathlib import Path
 from bayespipe.errors import InputError
 from bayespipe.versioning import WORK_FOLDER
 
+DEFAULT_RESULTS = Path("results")  # where a bare tag or version id is looked up
+
 MANIFEST = "manifest.json"
 LATEST = "latest"
 TAGS = "tags"
@@ -182,6 +184,21 @@ def resolve(results: str | Path, ref: str | Path) -> Path:
     raise InputError(
         results, f"no version, tag or version folder named '{ref}' (see `bayespipe versions`)"
     )
+
+
+def version_path(ref: str) -> Path:
+    """Read a version argument (argparse ``type``): a folder, or a tag, id or ``latest``.
+
+    A path that exists is taken as it is; otherwise ``ref`` is looked up in ``./results`` (as
+    ``resolve`` does), and a name found nowhere is returned as a path for the command to report.
+    """
+    path = Path(ref)
+    if path.exists():
+        return path
+    try:
+        return resolve(DEFAULT_RESULTS, ref)
+    except InputError:
+        return path
 
 
 def tag(results: str | Path, ref: str | Path, name: str) -> Path:

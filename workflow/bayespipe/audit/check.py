@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bayespipe.io import sha256_file
 from bayespipe.provenance import MANIFEST, is_metadata_file
+from bayespipe.versions import version_path
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ def add_command(commands) -> None:
     parser = commands.add_parser(
         "audit", help="re-hash a version folder and check it against its manifest"
     )
-    parser.add_argument("version_dir", type=Path, help="e.g. results/latest or results/<version>")
+    parser.add_argument(
+        "version_dir", type=version_path, help="e.g. results/latest, a version id or a tag"
+    )
     parser.add_argument(
         "--workdir",
         type=Path,

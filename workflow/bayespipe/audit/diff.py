@@ -24,6 +24,7 @@ from bayespipe.errors import InputError
 from bayespipe.filekinds import json_kind
 from bayespipe.io import read_json
 from bayespipe.provenance import MANIFEST
+from bayespipe.versions import version_path
 
 ALWAYS_REBUILT = ("report/",)  # results of the whole version: differ whenever anything does
 METRIC_KINDS = ("metrics", "diagnostics", "data_card")
@@ -185,8 +186,8 @@ def add_command(commands) -> None:
         "diff",
         help="what differs between two versions: config, code, data, software, outputs, metrics",
     )
-    parser.add_argument("version_a", type=Path)
-    parser.add_argument("version_b", type=Path)
+    parser.add_argument("version_a", type=version_path, help="a version folder, id or tag")
+    parser.add_argument("version_b", type=version_path, help="a version folder, id or tag")
     parser.add_argument("--json", action="store_true", help="print the differences as JSON")
     parser.set_defaults(handler=_command)
 

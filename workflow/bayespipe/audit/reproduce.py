@@ -38,6 +38,7 @@ from bayespipe.audit.outcome import ReproduceResult, format_result
 from bayespipe.audit.recorded_code import ReproduceError, locate_code
 from bayespipe.audit.rerun import run_workflow
 from bayespipe.audit.staging import run_config, stage_checkout
+from bayespipe.versions import version_path
 
 
 def reproduce(
@@ -96,7 +97,9 @@ def add_command(commands) -> None:
         help="re-run a version's recorded config and code in a scratch folder and compare "
         "every file",
     )
-    parser.add_argument("version_dir", type=Path, help="e.g. results/<version>")
+    parser.add_argument(
+        "version_dir", type=version_path, help="e.g. results/<version>, a version id or a tag"
+    )
     parser.add_argument(
         "--workdir",
         type=Path,

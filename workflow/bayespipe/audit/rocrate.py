@@ -21,6 +21,7 @@ from typing import Any
 from bayespipe.audit.rocrate_validate import VALIDATION_PROFILE, validate_crate
 from bayespipe.io import atomic_path, read_json
 from bayespipe.provenance import MANIFEST, ROCRATE
+from bayespipe.versions import version_path
 
 SNAPSHOT_DIR = "report/code-snapshot"
 WORKFLOW_RUN_PROFILES = {
@@ -350,7 +351,7 @@ def add_command(commands) -> None:
     parser = commands.add_parser(
         "rocrate", help="write ro-crate-metadata.json of a version; --validate checks it offline"
     )
-    parser.add_argument("version_dir", type=Path)
+    parser.add_argument("version_dir", type=version_path, help="a version folder, id or tag")
     parser.add_argument(
         "--validate",
         action="store_true",
