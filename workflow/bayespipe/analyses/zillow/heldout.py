@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from bayespipe.errors import InputError
 from bayespipe.io import atomic_path, read_json
@@ -87,15 +86,44 @@ def predict(
     prediction = np.empty(n)
     lpd = np.empty(n) if y is not None else None
     log_draws = np.log(len(draws.sigma))
+    # zip intercepts one row per zip (contiguous): gathering a chunk's rows is then 10x cheaper
+    by_zip = None if draws.a_zip is None else np.ascontiguousarray(draws.a_zip.T)
     for start in range(0, n, chunk_rows):
         rows = slice(start, min(start + chunk_rows, n))
-        mean, sd = _chunk_moments(draws, X[rows], zips[rows])
+        mean = _chunk_mean(draws, by_zip, X[rows], zips[rows])
         prediction[rows] = mean.mean(axis=1)
         if y is not None:
-            z = (y[rows, None] - mean) / sd
-            log_density = -0.5 * (LOG_2PI + z**2) - np.log(sd)
-            lpd[rows] = logsumexp(log_density, axis=1) - log_draws
+            lpd[rows] = _log_mean_density(y[rows], mean, draws, zips[rows]) - log_draws
     return prediction, lpd
+
+
+def _chunk_mean(draws: LinearDraws, by_zip, X: np.ndarray, zips: np.ndarray) -> np.ndarray:
+    """Per-draw predictive mean of a chunk of rows, (rows, S): ``_chunk_moments``'s mean."""
+    mean = draws.intercept[None, :] + X @ draws.beta.T
+    if by_zip is not None:
+        seen = zips > 0
+        mean[seen] += by_zip[zips[seen] - 1]
+    return mean
+
+
+def _log_mean_density(y: np.ndarray, mean: np.ndarray, draws: LinearDraws, zips: np.ndarray):
+    """Return log sum_s N(y_i | mean_is, sd_is) per row.
+
+    The sd takes one of two values per draw (a seen zip's sigma, or the population's for an unseen
+    one), so its log and inverse are taken per draw rather than per row and draw; the log-sum-exp
+    is written out (scipy's checks cost more than the sum at 500 rows x 4,000 draws).
+    """
+    sigma = draws.sigma
+    unseen_sd = sigma if draws.a_zip is None else np.sqrt(sigma**2 + draws.sigma_zip**2)
+    unseen = (zips <= 0) if draws.a_zip is not None else np.zeros(len(y), dtype=bool)
+    inverse = np.where(unseen[:, None], 1.0 / unseen_sd[None, :], 1.0 / sigma[None, :])
+    log_sd = np.where(unseen[:, None], np.log(unseen_sd)[None, :], np.log(sigma)[None, :])
+    z = (y[:, None] - mean) * inverse
+    log_density = -0.5 * (LOG_2PI + z * z) - log_sd
+    peak = log_density.max(axis=1, keepdims=True)
+    np.subtract(log_density, peak, out=log_density)
+    np.exp(log_density, out=log_density)
+    return peak[:, 0] + np.log(log_density.sum(axis=1))
 
 
 TAIL_PROBABILITIES = (0.001, 0.01, 0.25, 0.75, 0.99, 0.999)
