@@ -58,15 +58,12 @@ def fitted(engine, tmp_path) -> dict:
     get_engine(engine).compile(LINE, paths["stamp"])
     outputs = fit_outputs(tmp_path / "fit")
     (tmp_path / "fit").mkdir()
+    inputs = {"table": entry["data"], "stan_data": paths["data"], "program": LINE}
     metrics = fit.fit(
         "line",
         entry,
-        entry["data"],
-        paths["data"],
-        LINE,
-        paths["stamp"],
-        outputs,
-        tmp_path / "metrics.json",
+        {**inputs, "stamp": paths["stamp"]},
+        {**outputs, "metrics": tmp_path / "metrics.json"},
         engine=engine,
         sampler=SAMPLER,
         thresholds=SHORT_CHAINS,

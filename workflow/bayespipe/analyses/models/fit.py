@@ -29,22 +29,17 @@ def idata_kwargs(program: ProgramInfo) -> dict:
 
 
 def fit(
-    name: str,
-    entry: dict,
-    table_path,
-    stan_data_path,
-    stan_file,
-    stamp_path,
-    fit_paths: dict,
-    metrics_path,
-    *,
-    engine: str,
-    sampler: dict,
-    thresholds: dict,
+    name: str, entry: dict, inputs: dict, outputs: dict, *, engine: str, sampler: dict, thresholds
 ) -> dict:
-    """Fit one model block and write its fit outputs and metrics; returns the metrics."""
+    """Fit one model block and write its fit outputs and metrics; returns the metrics.
+
+    ``inputs``: the block's ``table``, its checked ``stan_data`` file, its ``program`` and compile
+    ``stamp``; ``outputs``: the standard fit files (``FIT_FILES``) and ``metrics``.
+    """
     from bayespipe.engines.stan.engine import StanEngineError, get_engine
-    from bayespipe.engines.stan.outputs import save_fit
+    from bayespipe.engines.stan.outputs import FIT_FILES, save_fit
+
+    stan_file, stan_data_path = inputs["program"], inputs["stan_data"]
 
     program = program_info(stan_file)
     data = load_stan_data(stan_data_path)
@@ -52,7 +47,7 @@ def fit(
     kwargs = idata_kwargs(program)
 
     def explain(message: str) -> str:
-        build, _ = builder(name, entry, table_path, stan_file)
+        build, _ = builder(name, entry, inputs["table"], stan_file)
         rows = [r - 1 for r in read_json(stan_data_path)["rows"]["fit"]]
         return build.explain_stan_error(message, rows)
 
@@ -61,14 +56,14 @@ def fit(
             stan_file,
             data,
             sampler,
-            stamp_path=stamp_path,
+            stamp_path=inputs["stamp"],
             idata_kwargs=kwargs,
             prior=program.has_prior_only,
         )
     except StanEngineError as exc:  # Stan's message about the data, with the table's row added
         raise InputError(None, explain(str(exc))) from exc
     diagnostics = save_fit(
-        fit_paths,
+        {key: outputs[key] for key in FIT_FILES},
         idata,
         info,
         prior_idata=prior,
@@ -77,7 +72,7 @@ def fit(
         label=f"models/{name}",
     )
     result = metrics(idata, diagnostics, info, program)
-    write_json(metrics_path, result)
+    write_json(outputs["metrics"], result)
     return result
 
 
