@@ -108,3 +108,13 @@ def test_records_written_before_keys_were_kept_use_their_params(tmp_path):
         tmp_path / WORK, {"fit"}, _current({"fit": {"seed": 1}}), root=tmp_path
     )
     assert found.stale == {}
+
+
+def test_a_directory_output_is_marked_through_its_files(tmp_path):
+    folder = tmp_path / "code-snapshot"
+    (folder / "workflow").mkdir(parents=True)
+    for name in (".snakemake_timestamp", "Snakefile", "workflow/x.py"):
+        (folder / name).write_text("x")
+    marked = jobkeys.mark_stale([folder])
+    assert len(marked) == 3
+    assert (folder / ".snakemake_timestamp").stat().st_mtime == jobkeys.STALE_MTIME

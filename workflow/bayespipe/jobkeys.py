@@ -151,9 +151,13 @@ def _mark(paths: Iterable[Path], result: Freshness) -> None:
 
 
 def mark_stale(paths: Iterable[str | Path]) -> list[str]:
-    """Give existing files the stale mtime, so the jobs that make them rerun; the files marked."""
+    """Give existing files the stale mtime, so the jobs that make them rerun; the files marked.
+
+    A directory output counts by its files, Snakemake's ``.snakemake_timestamp`` (the mtime it
+    reads for a directory) among them.
+    """
     marked = []
-    for path in map(Path, paths):
+    for path in (f for given in map(Path, paths) for f in _files_under(given)):
         if path.is_file():
             if path.stat().st_mtime != STALE_MTIME:
                 os.utime(path, (STALE_MTIME, STALE_MTIME))
