@@ -80,6 +80,17 @@ def test_outputs_newer_than_their_record_are_a_rerun_that_never_finished(tmp_pat
     assert found.stale == {"fit": "outputs newer than the job record"}
 
 
+def test_outputs_touched_just_after_their_record_are_not_a_rerun(tmp_path):
+    """Snakemake touches a job's outputs after its process exits, seconds after the record."""
+    record = _job(tmp_path, "fit", {"seed": 1}, [f"{WORK}/a/fit.csv"])
+    written = record.stat().st_mtime
+    os.utime(tmp_path / WORK / "a" / "fit.csv", (written + 5, written + 5))
+    found = jobkeys.check_work_tree(
+        tmp_path / WORK, {"fit"}, _current({"fit": {"seed": 1}}), root=tmp_path
+    )
+    assert found.stale == {}
+
+
 def test_an_output_without_a_record_is_marked(tmp_path):
     orphan = tmp_path / WORK / "a" / "fit" / "half.nc"
     orphan.parent.mkdir(parents=True)

@@ -19,13 +19,25 @@ from bayespipe.declaration import Analysis, FileKind
 REPORT_DIR = "report"
 
 
-def _declared() -> dict[str, Analysis]:
+def _package_names() -> list[str]:
     from bayespipe import analyses
 
+    return [
+        f"{analyses.__name__}.{module.name}"
+        for module in pkgutil.iter_modules(analyses.__path__)
+        if module.ispkg
+    ]
+
+
+# The analysis packages this module imports by name (``bayespipe.codedeps`` cannot see them in an
+# import statement): a job that reads the catalog depends on every declaration.
+LOADED_PACKAGES: tuple[str, ...] = tuple(_package_names())
+
+
+def _declared() -> dict[str, Analysis]:
     found = []
-    for module in pkgutil.iter_modules(analyses.__path__):
-        package = importlib.import_module(f"{analyses.__name__}.{module.name}")
-        declared = getattr(package, "ANALYSIS", None)
+    for name in LOADED_PACKAGES:
+        declared = getattr(importlib.import_module(name), "ANALYSIS", None)
         if isinstance(declared, Analysis):
             found.append(declared)
     return {a.name: a for a in sorted(found, key=lambda a: (a.report_order, a.name))}
@@ -59,6 +71,7 @@ def output_kinds() -> tuple[FileKind, ...]:
 
 __all__ = [
     "ANALYSES",
+    "LOADED_PACKAGES",
     "REPORT_DIR",
     "Analysis",
     "FileKind",

@@ -23,9 +23,10 @@ from pathlib import Path
 from bayespipe.jobs import job_key
 
 STALE_MTIME = 0  # 1970: older than any script, so Snakemake's code trigger reruns the job
-# Written by a job's record after its outputs: an output newer than this (seconds) is a later
-# run of the job whose record was never written.
-CLOCK_SLACK = 1.0
+# An output this much newer (seconds) than its job's record is a later run of the job whose
+# record was never written. Not less: after a job's process exits, Snakemake touches its outputs
+# (seen 1.25 s after the record for a TensorFlow job, whose exit is slow, on a loaded machine).
+CLOCK_SLACK = 300.0
 RECORD_SUFFIX = ".job.json"
 BOOKKEEPING_FOLDERS = {"logs", "benchmarks"}
 

@@ -18,6 +18,7 @@ os.environ.update(
 from bayespipe import codedeps, jobkeys, runlock, software, versioning
 from bayespipe.audit.rocrate import write_crate
 from bayespipe.catalog import ANALYSES, REPORT_DIR
+from bayespipe.catalog import LOADED_PACKAGES as catalog_packages
 from bayespipe.catalog import rule_files as catalog_rule_files
 from bayespipe.config import validate_config
 from bayespipe.engines.stan.engine import ENGINE_MODULES
@@ -117,9 +118,11 @@ def job_code_keys():
     package_dir = ROOT / "workflow" / "bayespipe"
     engine = software.stan_engine_info(STAN_ENGINE)
     software_digest = versioning.digest(SOFTWARE)
-    # get_engine imports the resolved engine's module by name: that one is in a Stan job's code.
-    stan_engine_module = {
-        "bayespipe.engines.stan.engine": [ENGINE_MODULES[STAN_ENGINE][0]]
+    # get_engine imports the resolved engine's module by name: that one is in a Stan job's code;
+    # the catalog imports every analysis package by name: each declaration is in its readers'.
+    loaded_by_name = {
+        "bayespipe.engines.stan.engine": [ENGINE_MODULES[STAN_ENGINE][0]],
+        "bayespipe.catalog": list(catalog_packages),
     }
     scripts = rule_scripts()
     used = {}
@@ -134,7 +137,7 @@ def job_code_keys():
             ROOT / script if script else None,
             package_dir,
             lineno=each.lineno,
-            dynamic=stan_engine_module,
+            dynamic=loaded_by_name,
         )
         key = {"code": code, "software": software_digest}
         if any(path.startswith("workflow/bayespipe/engines/stan/") for path in code):
