@@ -35,10 +35,17 @@ def model_out(path):
 
 
 def model_path(path):
-    """A block's path for an input: relative to the repository root inside it, else absolute."""
-    resolved = resolve_model_path(path, ROOT).resolve()
-    inside = resolved.is_relative_to(ROOT.resolve())
-    return os.path.relpath(resolved, ROOT.resolve()) if inside else str(resolved)
+    """A block's path for an input: relative to the repository root inside it, else absolute.
+
+    Symlinks are kept as written (``reproduce`` links raw inputs into its scratch checkout).
+    """
+    resolved = Path(os.path.abspath(resolve_model_path(path, ROOT)))
+    root = Path(os.path.abspath(ROOT))
+    return (
+        str(resolved.relative_to(root))
+        if resolved.is_relative_to(root)
+        else str(resolved)
+    )
 
 
 def model_table(wildcards):
