@@ -27,13 +27,15 @@ import csv
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import copy_repo, run_snakemake  # noqa: E402
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from conftest import copy_repo  # noqa: E402
+from noop_rerun import timed_run  # noqa: E402
 
 # Where each kind of job records the time spent inside its engine (dotted paths into the job
 # record's "extra"; the values found are summed).
@@ -148,16 +150,6 @@ def print_table(rows: list[dict], totals: dict) -> None:
     )
 
 
-def run(workdir: Path, configfile: str, extra: list[str], cores: str) -> tuple[float, str]:
-    start = time.perf_counter()
-    result = run_snakemake(
-        workdir, "--configfile", configfile, *extra, check=False, timeout=None, cores=cores
-    )
-    if result.returncode:
-        sys.exit(result.stdout[-4000:])
-    return time.perf_counter() - start, result.stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--configfile", default="config/test.yaml")
@@ -186,7 +178,7 @@ def main() -> None:
         seconds = json.loads(args.out.read_text())["totals"]["run_seconds"]
         console = args.out.with_suffix(".console.txt").read_text()
     else:
-        seconds, console = run(workdir, args.configfile, extra, args.cores)
+        seconds, console = timed_run(workdir, args.configfile, args.cores, *extra)
     works = sorted((workdir / "results" / ".work").iterdir(), key=lambda p: p.stat().st_mtime)
     rows = job_rows(works[-1])
     path_seconds, path = critical_path(rows)
