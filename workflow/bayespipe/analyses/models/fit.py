@@ -84,15 +84,10 @@ def metrics(idata, diagnostics: dict, info: dict, program: ProgramInfo) -> dict:
         if variable in posterior and posterior[variable].ndim == 2:
             draws = posterior[variable].values.ravel()
             values[variable] = {"mean": float(draws.mean()), "sd": float(draws.std(ddof=1))}
+    from bayespipe.engines.stan.outputs import headline_metrics
+
     return {
         "parameters": values,
-        "min_ess_bulk": diagnostics.get("min_ess_bulk", {}).get("value"),
-        "max_rhat": diagnostics.get("max_rhat", {}).get("value"),
-        "divergences": diagnostics.get("divergences"),
-        "gates_passed": diagnostics.get("passed"),
-        "engine": info.get("engine"),
+        **headline_metrics(idata, diagnostics, info),
         "method": info.get("method"),
-        "sampling_seconds": info.get("sampling_seconds"),
-        "chains": posterior.sizes["chain"],
-        "draws_per_chain": posterior.sizes["draw"],
     }

@@ -98,18 +98,9 @@ def metrics(idata, diagnostics: dict, info: dict) -> dict:
     for name in TRACE_VARIABLES:
         draws = posterior[name].values.ravel()
         values[name] = {"mean": float(draws.mean()), "sd": float(draws.std(ddof=1))}
-    return {
-        **values,
-        "min_ess_bulk": diagnostics.get("min_ess_bulk", {}).get("value"),
-        "max_rhat": diagnostics.get("max_rhat", {}).get("value"),
-        "divergences": diagnostics.get("divergences"),
-        "gates_passed": diagnostics.get("passed"),
-        "engine": info.get("engine"),
-        "stan": info.get("versions"),
-        "sampling_seconds": info.get("sampling_seconds"),
-        "chains": posterior.sizes["chain"],
-        "draws_per_chain": posterior.sizes["draw"],
-    }
+    from bayespipe.engines.stan.outputs import headline_metrics
+
+    return {**values, **headline_metrics(idata, diagnostics, info), "stan": info.get("versions")}
 
 
 # ------------------------------------------------------------------------------------------

@@ -77,6 +77,21 @@ def write_summary(idata, path: str | Path, var_names: list[str] | None = None, s
     return summary
 
 
+def headline_metrics(idata, diagnostics: dict, info: dict) -> dict:
+    """The fit's headline diagnostics and run facts, shared by the Stan analyses' metrics."""
+    posterior = idata.posterior
+    return {
+        "min_ess_bulk": diagnostics.get("min_ess_bulk", {}).get("value"),
+        "max_rhat": diagnostics.get("max_rhat", {}).get("value"),
+        "divergences": diagnostics.get("divergences"),
+        "gates_passed": diagnostics.get("passed"),
+        "engine": info.get("engine"),
+        "sampling_seconds": info.get("sampling_seconds"),
+        "chains": posterior.sizes["chain"],
+        "draws_per_chain": posterior.sizes["draw"],
+    }
+
+
 def save_fit(
     target,
     idata,
