@@ -132,10 +132,10 @@ class DataBuilder:
         for name, source in self.sources.items():
             variable = self.program.data[name]
             value = self._value(name, source, variable, rows)
-            self._check_type(name, source, variable, value)
+            self._check_dimensions(name, source, variable, value)
             data[name] = value
         for name in data:
-            self._check_sizes(name, data, rows)
+            self._check_sizes(name, data)
             self._check_bounds(name, data, rows)
         return data
 
@@ -159,7 +159,7 @@ class DataBuilder:
         ]
         return columns[0] if source.form == "column" else np.column_stack(columns)
 
-    def _check_type(self, name, source: Source, variable: DataVariable, value) -> None:
+    def _check_dimensions(self, name, source: Source, variable: DataVariable, value) -> None:
         got = np.ndim(value)
         if got != variable.dimensions:
             shape = "a number" if got == 0 else f"{got} dimension(s)"
@@ -180,7 +180,7 @@ class DataBuilder:
             return np.asarray(data[text])
         return None
 
-    def _check_sizes(self, name: str, data: dict, rows: np.ndarray) -> None:
+    def _check_sizes(self, name: str, data: dict) -> None:
         variable = self.program.data[name]
         shape = np.shape(data[name])
         for axis, expression in enumerate(variable.sizes):

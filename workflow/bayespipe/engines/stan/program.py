@@ -21,7 +21,7 @@ from pathlib import Path
 from bayespipe.errors import InputError
 
 CONTAINER_DIMENSIONS = {"vector": 1, "row_vector": 1, "simplex": 1, "matrix": 2}
-BLOCK = re.compile(r"(?<![\w ])\s*data\s*\{|^\s*data\s*\{", re.M)
+BLOCK = re.compile(r"(?<!transformed )\bdata\s*\{")
 PARAMETERS_BLOCK = re.compile(r"(?<!transformed )\bparameters\s*\{")
 DECLARATION = re.compile(
     r"^(?:array\s*\[(?P<array>[^\]]*)\]\s*)?"
