@@ -54,3 +54,12 @@ def test_nan_draws_give_nan():
     draws[0, 5, 2] = np.nan
     assert np.isnan(convergence.rhat(draws)[2]) and np.isnan(convergence.ess_bulk(draws)[2])
     assert np.isfinite(convergence.rhat(draws)[0])
+
+
+@pytest.mark.parametrize(
+    "estimator", [convergence.rhat, convergence.ess_bulk, convergence.ess_tail]
+)
+def test_blockwise_gives_the_whole_arrays_values(estimator):
+    draws = draws_of_every_kind(4, 200)  # 27 elements, in blocks of 5 (the last one short)
+    whole = estimator(draws)
+    np.testing.assert_array_equal(convergence.blockwise(estimator, draws, block=5), whole)

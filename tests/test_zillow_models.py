@@ -335,10 +335,12 @@ def missing_parameters_data(
     return data
 
 
-def test_heldout_predict_equals_the_direct_formula():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_heldout_predict_equals_the_direct_formula(workers):
     """The chunked, per-draw-sd scoring gives mean_s N(y | mu_s, sd_s) on the log scale.
 
-    Unseen zips (index 0) are scored with the population sd.
+    Unseen zips (index 0) are scored with the population sd; chunks scored on two threads give
+    the same values.
     """
     import numpy as np
     from scipy.special import logsumexp
@@ -356,7 +358,7 @@ def test_heldout_predict_equals_the_direct_formula():
         sigma_zip=rng.uniform(0.1, 0.5, size=S),
     )
     X, zips, y = rng.normal(size=(N, K)), rng.integers(0, G + 1, size=N), rng.normal(size=N)
-    prediction, lpd = heldout.predict(draws, X, zips, y, chunk_rows=50)
+    prediction, lpd = heldout.predict(draws, X, zips, y, chunk_rows=50, workers=workers)
     a = np.where(zips[:, None] > 0, draws.a_zip[:, np.maximum(zips, 1) - 1].T, 0.0)
     mean = draws.intercept[None, :] + X @ draws.beta.T + a
     pooled = np.sqrt(draws.sigma**2 + draws.sigma_zip**2)

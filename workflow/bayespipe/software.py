@@ -23,6 +23,7 @@ TRACKED_PACKAGES = (
     "scipy",
     "pandas",
     "pyarrow",
+    "polars",  # parses CmdStan's CSV draws (CmdStanPy uses it when installed)
     "arviz",
     "xarray",
     "matplotlib",

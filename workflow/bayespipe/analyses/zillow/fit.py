@@ -296,7 +296,7 @@ def fit_model(
         summarised_elsewhere=("x_mis",),  # missing_values.csv: mean, sd and quantiles of each
     )
     tails = _predictive_figures(model, data, idata, prior_idata, inputs, outputs)
-    metrics = _heldout(model, data, idata, inputs, outputs)
+    metrics = _heldout(model, data, idata, inputs, outputs, sampler.get("parallel_chains", 1))
     if data.missing_rows is not None:
         info_json = models.read_predictors(inputs.predictors)
         name = info_json["imputable_predictor"]
@@ -320,12 +320,14 @@ def fit_model(
     }
 
 
-def _heldout(model: str, data: ModelData, idata, inputs: ModelInputs, outputs: dict) -> dict:
+def _heldout(
+    model: str, data: ModelData, idata, inputs: ModelInputs, outputs: dict, workers: int
+) -> dict:
     info = models.read_predictors(inputs.predictors)
     validation = models.read_table(inputs.validation, ["logerror", *data.predictors, "zip_index"])
     models.check_groups(validation, int(info["n_groups"]), inputs.validation, allow_unseen=True)
     draws = heldout.linear_draws(idata.posterior, len(data.predictors))
-    metrics, residual = heldout.heldout_metrics(model, draws, validation, data.predictors)
+    metrics, residual = heldout.heldout_metrics(model, draws, validation, data.predictors, workers)
     write_json(outputs["heldout_metrics"], metrics)
     model_figures.plot_residuals(
         residual, outputs["residuals"], title=f"{model}: validation residuals"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+BLOCK = 1024  # elements per pass of ``blockwise``: temporaries of 8 MB per 1,000 draws
 BLOM = 3 / 8  # ArviZ's offset when back-transforming ranks to normal scores
 TAIL_PROBABILITIES = (0.05, 0.95)
 
@@ -26,18 +27,23 @@ def _split_chains(draws: np.ndarray) -> np.ndarray:
 def _average_ranks(rows: np.ndarray) -> np.ndarray:
     """Rank within each row, 1-based, ties sharing their mean rank.
 
-    As scipy's rankdata "average", row by row, without its per-row overhead.
+    As scipy's rankdata "average", row by row, without its per-row overhead. Tied values get
+    their mean rank whatever their order in the sort, so the sort need not be stable; continuous
+    draws have no ties, and their ranks are the sort positions.
     """
-    order = np.argsort(rows, axis=1, kind="stable")
+    order = np.argsort(rows, axis=1)
     ordered = np.take_along_axis(rows, order, axis=1)
     position = np.broadcast_to(np.arange(rows.shape[1]), rows.shape)
+    ranks = np.empty(rows.shape)
     starts = np.ones(rows.shape, dtype=bool)
     starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    if starts.all():
+        np.put_along_axis(ranks, order, position + 1.0, axis=1)
+        return ranks
     ends = np.ones(rows.shape, dtype=bool)
     ends[:, :-1] = starts[:, 1:]
     first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
     last = np.minimum.accumulate(np.where(ends, position, rows.shape[1])[:, ::-1], axis=1)[:, ::-1]
-    ranks = np.empty(rows.shape)
     np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
     return ranks
 
@@ -62,20 +68,36 @@ def _rhat(draws: np.ndarray) -> np.ndarray:
         return np.sqrt((between / within + n_draw - 1) / n_draw)
 
 
-def _invalid(draws: np.ndarray, min_chains: int) -> np.ndarray:
+def invalid(draws: np.ndarray, min_chains: int) -> np.ndarray:
     too_small = draws.shape[0] < min_chains or draws.shape[1] < 4
     return np.full(draws.shape[2], too_small) | np.isnan(draws).any(axis=(0, 1))
 
 
-def rhat(draws: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat: the larger of the bulk and the folded (tail) R-hat."""
+def z_split(draws: np.ndarray) -> np.ndarray:
+    """Normal scores of the split chains' ranks: what bulk R-hat and bulk ESS both measure."""
+    return _z_scale(_split_chains(np.asarray(draws, dtype=float)))
+
+
+def rhat(
+    draws: np.ndarray, *, fold_at_median_of_all: bool = False, ranked: np.ndarray | None = None
+) -> np.ndarray:
+    """Rank-normalised split R-hat: the larger of the bulk and the folded (tail) R-hat.
+
+    The tail R-hat folds the draws at a median: ``az.rhat`` takes the split chains' median,
+    ``az.summary`` that of all draws (``fold_at_median_of_all``); they differ for an odd number of
+    draws, where splitting drops the middle one.
+    """
     draws = np.asarray(draws, dtype=float)
     split = _split_chains(draws)
-    bulk = _rhat(_z_scale(split))
-    folded = np.abs(split - np.median(split.reshape(-1, split.shape[2]), axis=0))
+    bulk = _rhat(z_split(draws) if ranked is None else ranked)
+    if fold_at_median_of_all:
+        median = np.median(draws.reshape(-1, draws.shape[2]), axis=0)
+        folded = _split_chains(np.abs(draws - median))
+    else:
+        folded = np.abs(split - np.median(split.reshape(-1, split.shape[2]), axis=0))
     tail = _rhat(_z_scale(folded))
     value = np.where(tail > bulk, tail, bulk)  # Python's max(bulk, tail), NaN included
-    value[_invalid(draws, min_chains=2)] = np.nan
+    value[invalid(draws, min_chains=2)] = np.nan
     return value
 
 
@@ -84,10 +106,13 @@ def _autocov(draws: np.ndarray) -> np.ndarray:
 
     n_draw = draws.shape[1]
     size = next_fast_len(2 * n_draw)
-    centred = draws - draws.mean(axis=1, keepdims=True)
-    spectrum = np.fft.rfft(centred, n=size, axis=1)
-    spectrum *= np.conjugate(spectrum)
-    return np.fft.irfft(spectrum, n=size, axis=1)[:, :n_draw] / n_draw
+    # the transforms run along the last, contiguous axis: (chain, n, draw)
+    centred = np.array(np.swapaxes(draws, 1, 2), order="C")  # a copy: centred in place below
+    centred -= centred.mean(axis=2, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=size, axis=2)
+    power = spectrum.real**2 + spectrum.imag**2  # |F|^2: the autocovariance's transform
+    acov = np.fft.irfft(power, n=size, axis=2)[:, :, :n_draw] / n_draw
+    return np.swapaxes(acov, 1, 2)
 
 
 def _ess(draws: np.ndarray) -> np.ndarray:
@@ -131,10 +156,18 @@ def _ess(draws: np.ndarray) -> np.ndarray:
     return ess
 
 
-def ess_bulk(draws: np.ndarray) -> np.ndarray:
+def ess_mean(draws: np.ndarray) -> np.ndarray:
+    """ESS of the mean: split chains, no rank normalisation (ArviZ's ``_ess_mean``)."""
     draws = np.asarray(draws, dtype=float)
-    ess = _ess(_z_scale(_split_chains(draws)))
-    ess[_invalid(draws, min_chains=1)] = np.nan
+    ess = _ess(_split_chains(draws))
+    ess[invalid(draws, min_chains=1)] = np.nan
+    return ess
+
+
+def ess_bulk(draws: np.ndarray, ranked: np.ndarray | None = None) -> np.ndarray:
+    draws = np.asarray(draws, dtype=float)
+    ess = _ess(z_split(draws) if ranked is None else ranked)
+    ess[invalid(draws, min_chains=1)] = np.nan
     return ess
 
 
@@ -147,5 +180,18 @@ def ess_tail(draws: np.ndarray) -> np.ndarray:
         cut = np.quantile(flat, probability, axis=0)
         values.append(_ess(_split_chains((draws <= cut).astype(float))))
     ess = np.where(values[1] < values[0], values[1], values[0])  # Python's min, NaN included
-    ess[_invalid(draws, min_chains=1)] = np.nan
+    ess[invalid(draws, min_chains=1)] = np.nan
     return ess
+
+
+def blockwise(estimator, draws: np.ndarray, block: int | None = None) -> np.ndarray:
+    """``estimator(draws)`` a block of elements at a time.
+
+    The estimators hold several temporaries the size of their input (ranks, their order, normal
+    scores): over 14,000 imputed values x 2,000 draws each is 220 MB, so a whole variable at
+    once would need over 1 GB.
+    """
+    n, block = draws.shape[2], block or BLOCK
+    if n <= block:
+        return estimator(draws)
+    return np.concatenate([estimator(draws[:, :, i : i + block]) for i in range(0, n, block)])

@@ -92,7 +92,7 @@ def _gate_values(posterior, summary, covered: list[str], column: str):
             continue
         draws = var.transpose("chain", "draw", ...).to_numpy()
         flat = draws.reshape(draws.shape[0], draws.shape[1], -1)
-        values[name] = estimator(flat).reshape(draws.shape[2:])
+        values[name] = convergence.blockwise(estimator, flat).reshape(draws.shape[2:])
     return _Arrays(values)
 
 

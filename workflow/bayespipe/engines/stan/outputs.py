@@ -3,7 +3,7 @@
     posterior.nc       InferenceData: posterior, sample_stats, observed_data
                        (+ posterior_predictive, log_likelihood when the program has them) and
                        prior / prior_predictive from the prior-only run
-    summary.csv        az.summary of the posterior
+    summary.csv        az.summary's table of the posterior (computed by stan.summary)
     diagnostics.json   the convergence gates (see bayespipe.engines.stan.diagnostics)
     trace.png          traces, one colour per chain
     densities.png      posterior densities with 90% HDI
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bayespipe.engines.stan import diagnostics as gates
 from bayespipe.engines.stan.plots import plot_densities, plot_trace
+from bayespipe.engines.stan.summary import summary as summary_table
 from bayespipe.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
@@ -51,23 +52,29 @@ def _paths(target) -> dict[str, Path]:
 
 
 def combine(posterior_idata, prior_idata=None):
-    """The posterior run's InferenceData plus the prior-only run's prior groups."""
-    idata = posterior_idata
-    if prior_idata is not None:
-        idata = idata.copy()
-        idata.extend(prior_idata, join="left")
-    return idata
+    """The posterior run's InferenceData plus the prior-only run's prior groups.
+
+    The groups are shared, not copied (``InferenceData.copy`` is a deep copy: at Kaggle's size
+    that is hundreds of MB of imputed values held twice).
+    """
+    if prior_idata is None:
+        return posterior_idata
+    import arviz as az
+
+    groups = {name: prior_idata[name] for name in prior_idata.groups()}
+    groups.update({name: posterior_idata[name] for name in posterior_idata.groups()})
+    return az.InferenceData(**groups)
 
 
 def write_netcdf(idata, path: str | Path) -> None:
+    """Write ``idata`` uncompressed: zlib saves ~11% of draws' bytes at 3x the write time."""
     with atomic_path(path) as tmp:
-        idata.to_netcdf(str(tmp), engine="h5netcdf")
+        idata.to_netcdf(str(tmp), engine="h5netcdf", compress=False)
 
 
 def summarize(idata, var_names: list[str] | None = None):
-    import arviz as az
-
-    return az.summary(idata, var_names=var_names, round_to="none")
+    """``az.summary(idata, var_names, round_to="none")``, vectorised (``stan.summary``)."""
+    return summary_table(idata.posterior, var_names)
 
 
 def write_summary(idata, path: str | Path, var_names: list[str] | None = None, summary=None):
