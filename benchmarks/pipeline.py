@@ -48,7 +48,7 @@ ENGINE_TIMERS = (
     "train_seconds",  # TFP training (moons, sinusoid, the Zillow network, LeNet)
     "hmc_seconds",  # tadpoles_compare_tfp_hmc: TFP's HMC
 )
-STAN_FIT_PREFIXES = ("zillow_fit_", "tadpoles_fit")
+STAN_FIT_PREFIXES = ("zillow_fit_", "tadpoles_fit", "models_fit_")
 
 
 def dotted(mapping: dict, path: str):

@@ -152,8 +152,14 @@ def work_dir_of(workdir: Path, label: str = "test") -> Path:
 def test_run(tmp_path_factory) -> Path:
     """A git checkout copy of the repository with one complete run of config/test.yaml."""
     workdir = git_checkout(copy_repo(tmp_path_factory.mktemp("run") / "repo"))
-    run_snakemake(workdir, "--configfile", TEST_CONFIG)
+    result = run_snakemake(workdir, "--configfile", TEST_CONFIG)
+    console_of(workdir).write_text(result.stdout)
     return workdir
+
+
+def console_of(workdir: Path) -> Path:
+    """What a run fixture's Snakemake printed (kept beside its checkout, not in it)."""
+    return workdir.parent / "console.txt"
 
 
 @pytest.fixture

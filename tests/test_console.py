@@ -28,9 +28,19 @@ def test_long_file_lists_and_reasons_are_cut_short():
 
 
 def test_short_lists_are_left_alone():
-    record = job_record(4, "Missing output files")
+    record = job_record(4, "Params have changed since last execution")
     console.ShortJobLines().filter(record)
-    assert len(record.input) == 4 and record.reason == "Missing output files"
+    assert len(record.input) == 4 and record.reason == "Params have changed since last execution"
+
+
+def test_a_missing_output_reason_is_left_out():
+    record = job_record(2, "Missing output files: results/.work/test/zillow/model_0/x.png")
+    console.ShortJobLines().filter(record)
+    assert record.reason is None and len(record.output) == 2
+    both = "Missing output files: x.png; Params have changed since last execution"
+    record = job_record(2, both)  # Snakemake joins reasons with "; ": the others are news
+    console.ShortJobLines().filter(record)
+    assert record.reason == both
 
 
 def test_installed_once():
@@ -39,3 +49,27 @@ def test_installed_once():
     console.shorten_job_lines(name)
     filters = logging.getLogger(name).filters
     assert sum(isinstance(f, console.ShortJobLines) for f in filters) == 1
+
+
+def message(text: str) -> logging.LogRecord:
+    return logging.LogRecord("snakemake.logging", logging.INFO, __file__, 1, text, (), None)
+
+
+def test_scheduler_chatter_is_dropped_and_other_messages_kept():
+    keep = console.ShortJobLines()
+    for text in ("Select jobs to execute...", "Execute 2 jobs...", "Shell command: None"):
+        assert keep.filter(message(text)) is False
+    for text in ("Finished jobid: 3 (Rule: zillow_merge)", "Shell command: make all"):
+        assert keep.filter(message(text)) is True
+
+
+def test_lines_every_job_repeats_are_left_out_and_the_rest_kept():
+    record = job_record(2, "Missing output files")
+    record.benchmark, record.priority, record.jobid = "results/x/benchmarks/job.tsv", 50, 7
+    record.resources = {"_cores": 2, "_nodes": 1, "tmpdir": "/tmp"}
+    console.ShortJobLines().filter(record)
+    assert (record.benchmark, record.priority, record.resources) == (None, 0, {})
+    assert record.jobid == 7 and len(record.input) == 2
+    record.resources = {"tmpdir": "/tmp", "mem_mb": 4000}  # a resource the user asked for stays
+    console.ShortJobLines().filter(record)
+    assert record.resources == {"tmpdir": "/tmp", "mem_mb": 4000}

@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from conftest import TEST_CONFIG, executed_jobs, run_snakemake, start_snakemake, version_dir_of
+from conftest import (
+    TEST_CONFIG,
+    console_of,
+    executed_jobs,
+    run_snakemake,
+    start_snakemake,
+    version_dir_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -17,6 +24,17 @@ def test_first_run_completes(test_run):
     assert (version / "manifest.json").is_file()
     latest = test_run / "results" / "latest"
     assert latest.is_symlink() and not latest.readlink().is_absolute()
+
+
+def test_the_console_is_short(test_run):
+    """About 10 lines per job, none over 1,000 characters (the job records list every file)."""
+    lines = console_of(test_run).read_text().splitlines()
+    jobs = sum(line.startswith("Finished jobid") for line in lines)
+    assert jobs > 20
+    assert max(len(line) for line in lines) <= 1000
+    after_job_stats = lines[next(i for i, line in enumerate(lines) if line.startswith("total")) :]
+    assert len(after_job_stats) <= 11 * jobs, f"{len(after_job_stats)} lines for {jobs} jobs"
+    assert not any(line.startswith(("Select jobs", "Shell command: None")) for line in lines)
 
 
 def test_second_run_executes_nothing(test_run):

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import logging
 
+# The scheduler's chatter between job blocks, and what a script rule prints as its "shell
+# command": nothing a user reads (each job block and each "Finished jobid" line stay).
+QUIET_MESSAGES = ("Select jobs to execute...", "Shell command: None")
 SHOWN_FILES = 3
 REASON_CHARS = 400
 SNAKEMAKE_LOGGER = "snakemake.logging"
 FILE_FIELDS = ("input", "output", "log")
+DEFAULT_RESOURCES = {"_cores", "_nodes", "tmpdir"}
+MISSING_OUTPUT = "Missing output files"  # a first run's reason for every job
 
 
 def _shorter(files) -> list[str]:
@@ -25,16 +30,39 @@ def _shorter(files) -> list[str]:
     return [*files[:SHOWN_FILES], f"... and {len(files) - SHOWN_FILES} more files"]
 
 
+def _quiet(record: logging.LogRecord) -> bool:
+    text = record.msg if isinstance(record.msg, str) else ""
+    return text in QUIET_MESSAGES or (text.startswith("Execute ") and text.endswith(" jobs..."))
+
+
 class ShortJobLines(logging.Filter):
-    """Shortens the file lists and the reason of Snakemake's job records (never drops one)."""
+    """Shortens the file lists and the reason of Snakemake's job records.
+
+    Also drops the lines that repeat what every job has: the benchmark path (beside the log, in
+    the analysis' ``benchmarks/``), a resources line of defaults only (tmpdir), the priority, the
+    reason "Missing output files" (the outputs are listed above it; any other reason stays), and
+    the scheduler's "Select jobs" / "Execute N jobs" / "Shell command: None" lines. A job's block
+    is then about 10 lines: its rule, files, log, jobid, reason, wildcards, and when it finished.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _quiet(record):
+            return False
+        if hasattr(record, "benchmark"):
+            record.benchmark = None
+        if getattr(record, "priority", 0):
+            record.priority = 0
+        resources = getattr(record, "resources", None)
+        if hasattr(resources, "keys") and set(resources.keys()) <= DEFAULT_RESOURCES:
+            record.resources = {}
         for field in FILE_FIELDS:
             value = getattr(record, field, None)
             if isinstance(value, (list, tuple)):
                 setattr(record, field, _shorter(value))
         reason = getattr(record, "reason", None)
-        if isinstance(reason, str) and len(reason) > REASON_CHARS:
+        if isinstance(reason, str) and reason.startswith(MISSING_OUTPUT) and "; " not in reason:
+            record.reason = None  # the output line just above says which files
+        elif isinstance(reason, str) and len(reason) > REASON_CHARS:
             record.reason = reason[:REASON_CHARS] + " ... (cut short; the job record lists all)"
         return True
 
