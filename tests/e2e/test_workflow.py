@@ -33,7 +33,9 @@ def test_the_console_is_short(test_run):
     assert jobs > 20
     assert max(len(line) for line in lines) <= 1000
     after_job_stats = lines[next(i for i, line in enumerate(lines) if line.startswith("total")) :]
-    assert len(after_job_stats) <= 11 * jobs, f"{len(after_job_stats)} lines for {jobs} jobs"
+    # progress lines of long jobs (one per 25 s) depend on the machine's speed, not the blocks
+    blocks = [line for line in after_job_stats if not line.startswith("bayespipe: ")]
+    assert len(blocks) <= 11 * jobs, f"{len(blocks)} lines for {jobs} jobs"
     assert not any(line.startswith(("Select jobs", "Shell command: None")) for line in lines)
 
 

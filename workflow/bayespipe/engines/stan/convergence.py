@@ -85,7 +85,8 @@ def rhat(
 
     The tail R-hat folds the draws at a median: ``az.rhat`` takes the split chains' median,
     ``az.summary`` that of all draws (``fold_at_median_of_all``); they differ for an odd number of
-    draws, where splitting drops the middle one.
+    draws, where splitting drops the middle one. ``ranked``: ``z_split(draws)``, when the caller
+    has it already.
     """
     draws = np.asarray(draws, dtype=float)
     split = _split_chains(draws)
@@ -165,6 +166,7 @@ def ess_mean(draws: np.ndarray) -> np.ndarray:
 
 
 def ess_bulk(draws: np.ndarray, ranked: np.ndarray | None = None) -> np.ndarray:
+    """ESS of the rank-normalised split chains (``ranked``: ``z_split(draws)``, if at hand)."""
     draws = np.asarray(draws, dtype=float)
     ess = _ess(z_split(draws) if ranked is None else ranked)
     ess[invalid(draws, min_chains=1)] = np.nan
