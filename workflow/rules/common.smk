@@ -227,10 +227,6 @@ def seal_version():
 # Stan compiles start before anything else (alongside data preparation): the fits wait for them,
 # and a compile whose executable is cached costs about a second.
 STAN_COMPILE_PRIORITY = 50
-# Next, the longest chain of jobs of the default run (MNIST: prepare, train, out-of-distribution):
-# started early, it runs beside the short jobs instead of after them (about 3 minutes off a
-# 2-core default run, benchmarks/pipeline.py's critical path).
-CRITICAL_PATH_PRIORITY = 40
 
 CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
 

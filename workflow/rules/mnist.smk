@@ -26,7 +26,6 @@ rule mnist_prepare:
         log_path("mnist", "mnist_prepare"),
     benchmark:
         bench_path("mnist", "mnist_prepare")
-    priority: CRITICAL_PATH_PRIORITY
     conda:
         CONDA_ENV
     params:
@@ -72,7 +71,6 @@ rule mnist_train:
         log_path("mnist", "mnist_train"),
     benchmark:
         bench_path("mnist", "mnist_train")
-    priority: CRITICAL_PATH_PRIORITY
     conda:
         CONDA_ENV
     threads: config["tfp"]["threads"]
@@ -102,7 +100,6 @@ rule mnist_ood:
         log_path("mnist", "mnist_ood"),
     benchmark:
         bench_path("mnist", "mnist_ood")
-    priority: CRITICAL_PATH_PRIORITY
     conda:
         CONDA_ENV
     threads: config["tfp"]["threads"]
