@@ -20,7 +20,11 @@ REASON_CHARS = 400
 SNAKEMAKE_LOGGER = "snakemake.logging"
 FILE_FIELDS = ("input", "output", "log")
 DEFAULT_RESOURCES = {"_cores", "_nodes", "tmpdir"}
-MISSING_OUTPUT = "Missing output files"  # a first run's reason for every job
+# A first run's reason for every job: its outputs are missing (listed just above), and for most
+# its inputs come from jobs of the same run. Any other reason (params, code, a changed input) is
+# shown, also beside these; so is "Input files updated" when the outputs exist (a rerun's chain).
+MISSING_OUTPUT = "Missing output files"
+UPSTREAM = "Input files updated by another job"
 
 
 def _shorter(files) -> list[str]:
@@ -28,6 +32,13 @@ def _shorter(files) -> list[str]:
     if len(files) <= SHOWN_FILES + 1:
         return files
     return [*files[:SHOWN_FILES], f"... and {len(files) - SHOWN_FILES} more files"]
+
+
+def _first_run_reason(reason: str) -> bool:
+    parts = reason.split("; ")  # Snakemake joins a job's reasons with "; "
+    return parts[0].startswith(MISSING_OUTPUT) and all(
+        part.startswith((MISSING_OUTPUT, UPSTREAM)) for part in parts
+    )
 
 
 def _quiet(record: logging.LogRecord) -> bool:
@@ -40,7 +51,8 @@ class ShortJobLines(logging.Filter):
 
     Also drops the lines that repeat what every job has: the benchmark path (beside the log, in
     the analysis' ``benchmarks/``), a resources line of defaults only (tmpdir), the priority, the
-    reason "Missing output files" (the outputs are listed above it; any other reason stays), and
+    reason of a first run (missing outputs, inputs made by this run: the outputs are listed just
+    above; any other reason stays), and
     the scheduler's "Select jobs" / "Execute N jobs" / "Shell command: None" lines. A job's block
     is then about 10 lines: its rule, files, log, jobid, reason, wildcards, and when it finished.
     """
@@ -60,7 +72,7 @@ class ShortJobLines(logging.Filter):
             if isinstance(value, (list, tuple)):
                 setattr(record, field, _shorter(value))
         reason = getattr(record, "reason", None)
-        if isinstance(reason, str) and reason.startswith(MISSING_OUTPUT) and "; " not in reason:
+        if isinstance(reason, str) and _first_run_reason(reason):
             record.reason = None  # the output line just above says which files
         elif isinstance(reason, str) and len(reason) > REASON_CHARS:
             record.reason = reason[:REASON_CHARS] + " ... (cut short; the job record lists all)"
