@@ -52,9 +52,9 @@ class ShortJobLines(logging.Filter):
     Also drops the lines that repeat what every job has: the benchmark path (beside the log, in
     the analysis' ``benchmarks/``), a resources line of defaults only (tmpdir), the priority, the
     reason of a first run (missing outputs, inputs made by this run: the outputs are listed just
-    above; any other reason stays), and
-    the scheduler's "Select jobs" / "Execute N jobs" / "Shell command: None" lines. A job's block
-    is then about 10 lines: its rule, files, log, jobid, reason, wildcards, and when it finished.
+    above; any other reason stays), and the scheduler's "Select jobs" / "Execute N jobs" /
+    "Shell command: None" lines. A job's block is then about 10 lines: its rule, files, log,
+    jobid, reason (when news), wildcards, and when it finished.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

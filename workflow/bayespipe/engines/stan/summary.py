@@ -70,19 +70,15 @@ def statistics(draws: np.ndarray, hdi_prob: float = HDI_PROB) -> np.ndarray:
     draws = np.asarray(draws, dtype=float)
     lower, upper = hdi(draws, hdi_prob)
     ranked = convergence.z_split(draws)  # shared by bulk ESS and R-hat
-    bulk = convergence.ess_bulk(draws, ranked)
-    diagnostics = [*_mcse(draws), bulk, convergence.ess_tail(draws)]
-    invalid = convergence.invalid(draws, min_chains=1)
-    for values in diagnostics:
-        values[invalid] = np.nan
+    # each estimator gives NaN where ArviZ does (too few draws, NaN draws); the mcse through ESS
+    diagnostics = [*_mcse(draws), convergence.ess_bulk(draws, ranked), convergence.ess_tail(draws)]
     rhat = convergence.rhat(draws, fold_at_median_of_all=True, ranked=ranked)
     stats = [draws.mean(axis=(0, 1)), draws.std(axis=(0, 1), ddof=1), lower, upper]
     return np.column_stack([*stats, *diagnostics, rhat])
 
 
-def labels(name: str, variable) -> list[str]:
+def labels(name: str, variable, dims: list[str]) -> list[str]:
     """Row labels as ArviZ's labeller writes them: ``name[coord, coord]`` in C order."""
-    dims = [dim for dim in variable.dims if dim not in ("chain", "draw")]
     if not dims:
         return [name]
     values = [variable[dim].to_numpy() for dim in dims]
@@ -98,6 +94,7 @@ def summary(dataset, var_names: list[str] | None = None, hdi_prob: float = HDI_P
         draws = variable.transpose("chain", "draw", *dims).to_numpy()
         flat = draws.reshape(*draws.shape[:2], -1)
         rows.append(convergence.blockwise(lambda block: statistics(block, hdi_prob), flat))
-        index.extend(labels(name, variable))
-    values = np.concatenate(rows) if rows else np.empty((0, 9))
-    return pd.DataFrame(values, index=index, columns=columns(hdi_prob))
+        index.extend(labels(name, variable, dims))
+    names = columns(hdi_prob)
+    values = np.concatenate(rows) if rows else np.empty((0, len(names)))
+    return pd.DataFrame(values, index=index, columns=names)
