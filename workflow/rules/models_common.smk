@@ -4,6 +4,7 @@ import re
 
 from bayespipe.analyses.calibration import design as calibration_design
 
+from bayespipe.analyses.models.prepare import check_block as check_model_block
 from bayespipe.analyses.models.prepare import resolve as resolve_model_path
 from bayespipe.engines.stan.engine import sampler_settings
 from bayespipe.engines.stan.outputs import FIT_FILES
@@ -22,6 +23,9 @@ MODELS = {
     for name, block in config["models"].items()
     if "models" in ENABLED or name in CALIBRATED_MODELS
 }
+# A block that cannot work (heldout with a JSON data file...) stops the run before any job.
+for _model, _block in MODELS.items():
+    check_model_block(_model, _block)
 MODELS_CATEGORY = ANALYSES["models"].title
 MODEL_NAMES = "|".join(map(re.escape, MODELS)) or "(?!)"
 MODEL_PROGRAMS = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from bayespipe.analyses.models.jsondata import is_json
 from bayespipe.analyses.models.prepare import builder, load_stan_data
 from bayespipe.engines.stan.program import ProgramInfo, program_info
 from bayespipe.errors import InputError
@@ -33,8 +34,9 @@ def fit(
 ) -> dict:
     """Fit one model block and write its fit outputs and metrics; returns the metrics.
 
-    ``inputs``: the block's ``table``, its checked ``stan_data`` file, its ``program`` and compile
-    ``stamp``; ``outputs``: the standard fit files (``FIT_FILES``) and ``metrics``.
+    ``inputs``: the block's ``table`` (its data file: a table or CmdStan JSON), its checked
+    ``stan_data`` file, its ``program`` and compile ``stamp``; ``outputs``: the standard fit files
+    (``FIT_FILES``) and ``metrics``.
     """
     from bayespipe.engines.stan.engine import StanEngineError, get_engine
     from bayespipe.engines.stan.outputs import FIT_FILES, save_fit
@@ -47,6 +49,8 @@ def fit(
     kwargs = idata_kwargs(program)
 
     def explain(message: str) -> str:
+        if is_json(entry["data"]):  # no rows to map the message to: name the file
+            return f"{inputs['table']}: {message}"
         build, _ = builder(name, entry, inputs["table"], stan_file)
         rows = [r - 1 for r in read_json(stan_data_path)["rows"]["fit"]]
         return build.explain_stan_error(message, rows)

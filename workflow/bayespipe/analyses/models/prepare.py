@@ -1,7 +1,8 @@
 """The data job of a model block.
 
 Read the table, check it against the program's data block, split off the held-out rows, and write
-the Stan data (``data/stan_data.json``) and a data card.
+the Stan data (``data/stan_data.json``) and a data card. A block whose ``data:`` is a CmdStan JSON
+file (``jsondata``) is checked the same way and written in the same format, with no rows.
 
 Everything a fit needs is checked here, before any compile or fit: a bad table fails in
 seconds with the file, the column, the row and the Stan variable named.
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bayespipe.analyses.models.standata import DataBuilder, split_rows
+from bayespipe.analyses.models import jsondata
+from bayespipe.analyses.models.standata import FORM_HELP, DataBuilder, split_rows
 from bayespipe.analyses.models.table import read_table
 from bayespipe.engines.stan.program import ProgramInfo, parse_parameters_block, program_info
 from bayespipe.errors import InputError
@@ -27,11 +29,26 @@ def resolve(path: str, root: str | Path) -> Path:
     return Path(path) if Path(path).is_absolute() else Path(root) / path
 
 
+def check_block(name: str, entry: dict) -> None:
+    """What a block may not say for its kind of data, before any file is read.
+
+    A table needs ``stan_data``; a CmdStan JSON file takes only literals there and no ``heldout``.
+    """
+    if jsondata.is_json(entry["data"]):
+        jsondata.check_block(name, entry)
+    elif "stan_data" not in entry:
+        raise InputError(
+            None,
+            f"models.{name}: missing key 'stan_data': a table ({entry['data']}) needs one entry "
+            f"per data variable of the program ({FORM_HELP}); only a CmdStan JSON data file "
+            "(.json) needs none",
+        )
+
+
 def builder(name: str, entry: dict, table_path, program_path) -> tuple[DataBuilder, ProgramInfo]:
     """The data builder of one model block (its table and program read and checked)."""
     key = f"models.{name}"
-    if "stan_data" not in entry:
-        raise InputError(None, f"{key}: missing key 'stan_data'")
+    check_block(name, entry)
     program = program_info(program_path)
     table = read_table(table_path)
     return (
@@ -46,6 +63,9 @@ def jsonable(data: dict) -> dict:
 
 def prepare(name: str, entry: dict, table_path, program_path, stan_data_path, card_path) -> dict:
     """Check and build the model's Stan data; write it and the data card."""
+    check_block(name, entry)
+    if jsondata.is_json(entry["data"]):
+        return prepare_json(name, entry, table_path, program_path, stan_data_path, card_path)
     build, program = builder(name, entry, table_path, program_path)
     n_rows = len(build.table)
     heldout = entry.get("heldout")
@@ -77,6 +97,40 @@ def prepare(name: str, entry: dict, table_path, program_path, stan_data_path, ca
         "fitted_rows": len(fit_rows),
         "heldout_rows": len(heldout_rows),
         "stan_data": {v: _shape_text(fit_data[v]) for v in fit_data},
+        "program": entry["program"],
+        "prior_predictive_run": program.has_prior_only,
+        "replicated": program.replicated(),
+        "log_lik": program.has_log_lik,
+    }
+    write_json(card_path, card)
+    return card
+
+
+def prepare_json(name: str, entry: dict, data_path, program_path, stan_data_path, card_path):
+    """``prepare`` for a CmdStan JSON data file: no rows, so no held-out part."""
+    program = program_info(program_path)
+    source = jsondata.JsonData(data_path, entry.get("stan_data"), program, key=f"models.{name}")
+    data = source.build()
+    document = {
+        "format": FORMAT,
+        "model": name,
+        "program": entry["program"],
+        "table": entry["data"],  # the block's data file
+        "types": {v: program.data[v].base for v in data},
+        "sources": source.describe(),
+        "rows": {"fit": [], "heldout": []},  # a JSON file has no rows
+        "fit": jsonable(data),
+        "heldout": None,
+    }
+    write_json(stan_data_path, document)
+    card = {
+        "model": name,
+        "data": entry["data"],
+        "data_format": "CmdStan JSON",
+        "from_file": list(source.raw),
+        "from_stan_data": list(source.block),
+        "ignored_variables": source.ignored,
+        "stan_data": {v: _shape_text(data[v]) for v in data},
         "program": entry["program"],
         "prior_predictive_run": program.has_prior_only,
         "replicated": program.replicated(),
