@@ -129,3 +129,24 @@ def test_a_directory_output_is_marked_through_its_files(tmp_path):
     marked = jobkeys.mark_stale([folder])
     assert len(marked) == 3
     assert (folder / ".snakemake_timestamp").stat().st_mtime == jobkeys.STALE_MTIME
+
+
+def test_a_job_this_run_can_no_longer_make_is_neither_keyed_nor_marked(tmp_path):
+    """A removed config block's records stay in the work tree; its key cannot be computed."""
+    _job(tmp_path, "fit", {"seed": 1}, [f"{WORK}/a/kept/fit.csv"], model="kept")
+    _job(tmp_path, "fit", {"seed": 1}, [f"{WORK}/a/removed/fit.csv"], model="removed")
+
+    def key(record: dict) -> str:
+        if record["wildcards"]["model"] == "removed":
+            raise KeyError("removed")  # as model_data_block does for a block no longer there
+        return job_key({"seed": 2})
+
+    def in_run(record: dict) -> bool:
+        return record["wildcards"]["model"] != "removed"
+
+    found = jobkeys.check_work_tree(tmp_path / WORK, {"fit"}, key, root=tmp_path, in_run=in_run)
+    assert found.stale == {"fit[model=kept]": "key changed"}
+    removed = tmp_path / WORK / "a" / "removed" / "fit.csv"
+    assert removed.stat().st_mtime != jobkeys.STALE_MTIME  # claimed by its record, not an orphan
+    with pytest.raises(jobkeys.UnknownJobKey, match="fit\\[model=removed\\]"):
+        jobkeys.check_work_tree(tmp_path / WORK, {"fit"}, key, root=tmp_path)

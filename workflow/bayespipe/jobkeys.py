@@ -99,12 +99,15 @@ def check_work_tree(
     current_key: Callable[[dict], str],
     *,
     root: str | Path,
+    in_run: Callable[[dict], bool] | None = None,
 ) -> Freshness:
     """Find the stale jobs of the work tree ``work`` and give their outputs the stale mtime.
 
-    ``rules`` are the rules this run may run. ``current_key(record)`` computes the job's key
-    now; it raises for a job it cannot evaluate. ``root``: the workflow folder, where the
-    records' relative output paths are resolved.
+    ``rules`` are the rules this run may run. ``in_run(record)`` says whether this run can still
+    make the recorded job (a removed config block's jobs cannot: their files are no part of the
+    run, so their keys are neither computed nor compared). ``current_key(record)`` computes the
+    job's key now; it raises for a job it cannot evaluate. ``root``: the workflow folder, where
+    the records' relative output paths are resolved.
     """
     work, base = Path(work), Path(root)
     rules = set(rules)
@@ -118,6 +121,8 @@ def check_work_tree(
         ]
         claimed.update(p.resolve() for p in outputs)
         if record.get("rule") not in rules or not outputs:
+            continue
+        if in_run is not None and not in_run(record):
             continue
         name = job_name(record)
         try:

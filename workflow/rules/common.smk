@@ -166,12 +166,19 @@ def current_job_key(record):
     return job_key(dict(params.items()))
 
 
+def in_this_run(record):
+    """Whether this run's rule can still make a recorded job's outputs: not when its wildcard is
+    a removed config block (its name no longer matches the rule's wildcard constraints)."""
+    each = workflow.get_rule(record["rule"])
+    return all(each.is_producer(path) for path in record.get("outputs", []))
+
+
 def rerun_stale_jobs():
     """Mark jobs whose recorded key differs from the current one (see bayespipe.jobkeys), so
     they rerun whether or not .snakemake/ holds their metadata."""
     try:
         found = jobkeys.check_work_tree(
-            WORK_DIR, enabled_rules(), current_job_key, root=ROOT
+            WORK_DIR, enabled_rules(), current_job_key, root=ROOT, in_run=in_this_run
         )
     except jobkeys.UnknownJobKey as error:
         raise WorkflowError(str(error))
