@@ -14,6 +14,7 @@ from bayespipe import software
 from bayespipe.engines.stan.base import StaleStampError, StanEngineError
 from bayespipe.engines.stan.cmdstanpy_engine import DEFAULT_EXE_CACHE, CmdStanPyEngine
 from bayespipe.engines.stan.pystan_engine import PyStanEngine
+from bayespipe.engines.stan.summary import summary
 from bayespipe.io import read_json, sha256_file
 from conftest import require_cmdstan
 
@@ -278,6 +279,34 @@ def test_pathfinder_arguments_and_importance_resampling(fake_cmdstan):
     assert approximation["threads"] is False and isinstance(approximation["pareto_k"], float)
 
 
+@pytest.mark.parametrize("method", ["nuts", "pathfinder"])
+def test_cmdstanpy_fits_name_elements_as_stan_does(fake_cmdstan, monkeypatch, method):
+    """Unnamed dimensions count from 1 after either converter (a real CmdStan: test_real_...)."""
+
+    def from_cmdstanpy(posterior=None, observed_data=None, **kwargs):
+        return az.from_dict(
+            posterior={"a": np.zeros((2, 5, 3))},
+            posterior_predictive={"surv_rep": np.zeros((2, 5, 3))},
+            observed_data=observed_data,
+        )
+
+    monkeypatch.setattr(az, "from_cmdstanpy", from_cmdstanpy)
+    fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp)
+    idata, _ = fake_cmdstan.engine.fit(
+        TADPOLES,
+        DATA,
+        {**SAMPLER, "method": method},
+        stamp_path=fake_cmdstan.stamp,
+        idata_kwargs=KWARGS,
+    )
+    assert idata.posterior_predictive["surv_rep_dim_0"].values.tolist() == [1, 2, 3]
+    assert idata.observed_data["surv_dim_0"].values.tolist() == [1, 2, 3]
+    if method == "nuts":
+        assert idata.posterior["a_dim_0"].values.tolist() == [1, 2, 3]
+    else:
+        assert idata.log_likelihood["log_lik_dim_0"].values.tolist() == [1, 2, 3]
+
+
 def test_pathfinder_runs_paths_in_parallel_only_with_stan_threads(fake_cmdstan):
     fake_cmdstan.engine.compile(TADPOLES, fake_cmdstan.stamp, cpp_options={"STAN_THREADS": True})
     _, info = fake_cmdstan.engine.fit(
@@ -375,10 +404,16 @@ def test_real_cmdstan_fit(real_engine, real_stamp, tmp_path, monkeypatch, capsys
         idata.groups()
     )
     assert idata.posterior["a"].shape == (2, 100, 3)
+    # Stan's names: the first element is a[1], in every group
+    assert summary(idata.posterior, ["a"]).index.tolist() == ["a[1]", "a[2]", "a[3]"]
+    assert idata.posterior_predictive["surv_rep_dim_0"].values.tolist() == [1, 2, 3]
+    assert idata.log_likelihood["log_lik_dim_0"].values.tolist() == [1, 2, 3]
+    assert idata.observed_data["surv_dim_0"].values.tolist() == [1, 2, 3]
     prior, _ = real_engine.fit(
         TADPOLES, DATA, sampler, stamp_path=real_stamp, prior_only=True, idata_kwargs=KWARGS
     )
     assert prior.prior["a_bar"].shape == (2, 50)
+    assert prior.prior["z_dim_0"].values.tolist() == [1, 2, 3]
     assert not list(tmp_path.glob("bayespipe-cmdstan-*"))  # CmdStan's CSV files are gone
 
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from bayespipe import software
-from bayespipe.engines.stan.base import StaleStampError, StanEngineError
+from bayespipe.engines.stan.base import StaleStampError, StanEngineError, stan_positions
 from bayespipe.engines.stan.cmdstanpy_engine import CmdStanPyEngine
 from bayespipe.engines.stan.engine import (
     get_engine,
     sampler_settings,
 )
 from bayespipe.engines.stan.pystan_engine import PyStanEngine
+from bayespipe.engines.stan.summary import summary
 from bayespipe.io import read_json, sha256_file
 from conftest import FIT_GROUPS
 
@@ -120,6 +121,62 @@ def test_same_seed_same_draws(stamp):
     other, _ = PyStanEngine().fit(TADPOLES, DATA, {**SMALL, "seed": 12}, stamp_path=stamp)
     np.testing.assert_array_equal(first.posterior["a_bar"].values, second.posterior["a_bar"].values)
     assert not np.array_equal(first.posterior["a_bar"].values, other.posterior["a_bar"].values)
+
+
+def test_stan_positions_number_unnamed_dimensions_from_1_and_keep_named_coordinates():
+    import arviz as az
+
+    rng = np.random.default_rng(1)
+    idata = az.from_dict(
+        posterior={"theta": rng.normal(size=(2, 5, 3)), "a": rng.normal(size=(2, 5, 2))},
+        prior={"theta": rng.normal(size=(1, 5, 3))},
+        posterior_predictive={"y_rep": rng.normal(size=(2, 5, 4))},
+        log_likelihood={"log_lik": rng.normal(size=(2, 5, 4))},
+        observed_data={"y": np.zeros(4), "M": np.zeros((2, 3))},
+        coords={"zip": [90210, 10001], "row": [0, 1, 2, 3]},
+        dims={"a": ["zip"], "y": ["row"], "y_rep": ["row"], "log_lik": ["obs"]},
+    )
+    kwargs = {"coords": {"zip": [90210, 10001], "row": [0, 1, 2, 3]}}
+    assert stan_positions(idata, kwargs) is idata
+    assert idata.posterior["theta_dim_0"].values.tolist() == [1, 2, 3]
+    assert idata.prior["theta_dim_0"].values.tolist() == [1, 2, 3]
+    assert idata.log_likelihood["obs"].values.tolist() == [1, 2, 3, 4]  # named, no coordinates
+    assert idata.observed_data["M_dim_1"].values.tolist() == [1, 2, 3]
+    # coordinates the caller gave are names, kept as given; chains and draws are not elements
+    assert idata.posterior["zip"].values.tolist() == [90210, 10001]
+    assert idata.observed_data["row"].values.tolist() == [0, 1, 2, 3]
+    assert idata.posterior["chain"].values.tolist() == [0, 1]
+    stan_positions(idata, kwargs)  # renumbering again changes nothing
+    assert idata.posterior["theta_dim_0"].values.tolist() == [1, 2, 3]
+    assert summary(idata.posterior, ["theta", "a"]).index.tolist() == [
+        "theta[1]",
+        "theta[2]",
+        "theta[3]",
+        "a[90210]",
+        "a[10001]",
+    ]
+
+
+def test_pystan_fits_name_elements_as_stan_does(stamp):
+    """PyStan's default dimensions count from 1 in every group (CmdStan: test_stan_cmdstanpy)."""
+    kwargs = {k: v for k, v in KWARGS.items() if k != "dims"}
+    engine = PyStanEngine()
+    idata, _ = engine.fit(TADPOLES, DATA, SMALL, stamp_path=stamp, idata_kwargs=kwargs)
+    prior, _ = engine.fit(
+        TADPOLES, DATA, SMALL, stamp_path=stamp, prior_only=True, idata_kwargs=kwargs
+    )
+    one_to_four = [1, 2, 3, 4]
+    assert idata.posterior["a"].coords["a_dim_0"].values.tolist() == one_to_four
+    assert idata.posterior_predictive["surv_rep_dim_0"].values.tolist() == one_to_four
+    assert idata.log_likelihood["log_lik_dim_0"].values.tolist() == one_to_four
+    assert idata.observed_data["surv_dim_0"].values.tolist() == one_to_four
+    assert prior.prior["z_dim_0"].values.tolist() == one_to_four
+    assert prior.prior_predictive["surv_rep_dim_0"].values.tolist() == one_to_four
+    labels = summary(idata.posterior, ["a", "z"]).index.tolist()
+    assert labels == [f"{name}[{k}]" for name in ("a", "z") for k in one_to_four]
+    # names the caller gave a dimension without coordinates are positions too
+    named, _ = engine.fit(TADPOLES, DATA, SMALL, stamp_path=stamp, idata_kwargs=KWARGS)
+    assert named.posterior["tank"].values.tolist() == one_to_four
 
 
 @pytest.mark.parametrize("method", ["pathfinder", "advi"])

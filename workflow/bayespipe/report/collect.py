@@ -77,6 +77,8 @@ class AnalysisSection:
     gates: list[Gate] = field(default_factory=list)
     approximate: list[ApproximateFit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # (diagnostics file, warning) of each figure a fit could not draw (a placeholder stands in)
+    figure_warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _result_files(folder: Path) -> list[Path]:
@@ -194,6 +196,8 @@ def _add_json(section: AnalysisSection, path: Path, rel: str) -> None:
     section.json_docs.append(JsonDoc(rel, kind, data))
     if kind != "diagnostics":
         return
+    if isinstance(data, dict) and isinstance(data.get("figure_warnings"), list):
+        section.figure_warnings += [(rel, str(w)) for w in data["figure_warnings"]]
     method = approximate_method(data)
     gates = find_gates(data, rel)
     if method:

@@ -8,9 +8,11 @@ and returns the draws as the ``prior`` / ``prior_predictive`` groups instead.
 
 Draws are converted only with ArviZ's converters (``az.from_cmdstanpy``, ``az.from_pystan``):
 the engines order chains and draws differently, and reshaping by hand silently breaks R-hat and
-ESS. Approximate methods (pathfinder, advi; CmdStanPy only) return one set of draws without
-chains, stored as a single chain; ``info["approximation"]`` carries what judges them (Pareto k of
-the importance weights, ADVI's ELBO convergence), see ``diagnostics.approximate_diagnostics``.
+ESS. The converters number unnamed dimensions from 0; ``stan_positions`` renumbers them from 1,
+as Stan does (``theta[1]`` is the first element). Approximate methods (pathfinder, advi;
+CmdStanPy only) return one set of draws without chains, stored as a single chain;
+``info["approximation"]`` carries what judges them (Pareto k of the importance weights, ADVI's
+ELBO convergence), see ``diagnostics.approximate_diagnostics``.
 """
 
 from __future__ import annotations
@@ -161,7 +163,11 @@ class StanEngine(ABC):
         if not prior or (sampler or {}).get("prior_draws", 1) <= 0:
             return idata, info, None
         prior_idata, _ = self.fit(
-            stan_file, data, sampler, stamp_path=stamp_path, prior_only=True,
+            stan_file,
+            data,
+            sampler,
+            stamp_path=stamp_path,
+            prior_only=True,
             idata_kwargs=idata_kwargs,
         )
         return idata, info, prior_idata
@@ -220,6 +226,34 @@ class StanEngine(ABC):
             },
             **{k: round(v, 4) for k, v in timings.items()},
         }
+
+
+def stan_positions(idata, idata_kwargs: dict | None = None):
+    """Number every positional dimension of ``idata`` as Stan does, 1..n; returns ``idata``.
+
+    ArviZ's converters give a dimension whose coordinates the caller did not pass (its default
+    ``<var>_dim_<k>``, or a name from ``dims`` alone) the coordinates 0..n-1, so summaries, figure
+    titles and report rows would call Stan's ``theta[1]`` ``theta[0]``. Every such dimension gets
+    1..n, in every group (posterior, prior, predictive, log-likelihood, observed data); the
+    coordinates the caller passed in ``coords`` (zip codes, tank numbers) are kept. Code that picks
+    an element by position uses ``.isel`` (or ``.values``), never ``.sel`` with a 0-based number.
+    """
+    import numpy as np
+
+    given = set((idata_kwargs or {}).get("coords") or {})
+
+    def one_based(dataset):
+        new = {}
+        for dim, size in dataset.sizes.items():
+            if dim in ("chain", "draw") or dim in given or dim not in dataset.coords:
+                continue
+            values = dataset[dim].values
+            if values.dtype.kind in "iu" and np.array_equal(values, np.arange(size)):
+                new[dim] = np.arange(1, size + 1)
+        return dataset.assign_coords(new) if new else dataset
+
+    idata.map(one_based, inplace=True)
+    return idata
 
 
 def _converter_kwargs(idata_kwargs: dict | None, data: dict, prior_only: bool) -> dict:

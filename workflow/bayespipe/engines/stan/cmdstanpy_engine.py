@@ -24,6 +24,7 @@ from bayespipe.engines.stan.base import (
     _locked,
     _options_digest,
     sampler_settings,
+    stan_positions,
 )
 from bayespipe.engines.stan.draws import stan_columns_to_array, stan_csv_columns
 from bayespipe.engines.stan.program import program_info
@@ -261,6 +262,7 @@ class CmdStanPyEngine(StanEngine):
             else:
                 obs = {name: run_data[name] for name in observed} if observed else None
                 idata = az.from_cmdstanpy(posterior=fit, observed_data=obs, **conv)
+        stan_positions(idata, idata_kwargs)
         info = self._info(
             settings,
             stamp,
@@ -290,9 +292,16 @@ class CmdStanPyEngine(StanEngine):
             pd.DataFrame(np.column_stack(columns), columns=names).to_csv(fitted, index=False)
             write_stan_json(str(data_file), self._run_data(data, False))
             command = [
-                str(exe), "generate_quantities", f"fitted_params={fitted}",
-                "data", f"file={data_file}", "output", f"file={output}", "sig_figs=18",
-                "random", f"seed={seed}",
+                str(exe),
+                "generate_quantities",
+                f"fitted_params={fitted}",
+                "data",
+                f"file={data_file}",
+                "output",
+                f"file={output}",
+                "sig_figs=18",
+                "random",
+                f"seed={seed}",
             ]
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:

@@ -7,6 +7,8 @@
     diagnostics.json   the convergence gates (see bayespipe.engines.stan.diagnostics)
     trace.png          traces, one colour per chain
     densities.png      posterior densities with 90% HDI
+                       (when a figure cannot be drawn: a placeholder saying why, and a line of
+                       diagnostics.json's figure_warnings; the fit's other files are kept)
 
 In a rule: ``output: **fit_outputs(out("tadpoles", "fit"))``.
 """
@@ -18,7 +20,7 @@ import logging
 from pathlib import Path
 
 from bayespipe.engines.stan import diagnostics as gates
-from bayespipe.engines.stan.plots import plot_densities, plot_trace
+from bayespipe.engines.stan.plots import draw_or_placeholder, plot_densities, plot_trace
 from bayespipe.engines.stan.summary import summary as summary_table
 from bayespipe.io import atomic_path, write_json
 
@@ -116,7 +118,10 @@ def save_fit(
     ``target`` is the fit's folder or a dict of paths (keys of FIT_FILES). The gates run first:
     with ``on_fail: fail`` a failed gate raises DiagnosticsError before anything is written, so no
     partial fit is left behind. ``var_names`` restricts the gates and summary (default: every
-    posterior variable); ``plot_vars`` picks the figures' variables (default: the scalars).
+    posterior variable); ``plot_vars`` picks the figures' variables (default: the scalars, then
+    the first elements of the arrays, of ``var_names``: ``plots.panels``). posterior.nc,
+    summary.csv and diagnostics.json are written before the figures; a figure that cannot be
+    drawn is a placeholder PNG and a line of ``figure_warnings`` in diagnostics.json.
     ``summarised_elsewhere``: wide variables (thousands of imputed values) left out of
     summary.csv because the caller writes their quantiles itself; the gates still cover them.
     """
@@ -147,6 +152,23 @@ def save_fit(
     write_netcdf(full, paths["posterior"])
     write_summary(idata, paths["summary"], summary_vars, summary)
     write_json(paths["diagnostics"], diagnostics)
-    plot_trace(idata, paths["trace"], plot_vars, title=f"{label}: traces")
-    plot_densities(idata, paths["densities"], plot_vars, title=f"{label}: posterior densities")
+    # The draws, summary and gates are on disk: a figure that fails now becomes a placeholder
+    # and a warning in diagnostics.json (rewritten atomically), never a lost fit.
+    figure_warnings = []
+    for name, draw, title in (
+        ("trace", plot_trace, f"{label}: traces"),
+        ("densities", plot_densities, f"{label}: posterior densities"),
+    ):
+        warning = draw_or_placeholder(
+            lambda draw=draw, name=name, title=title: draw(
+                idata, paths[name], plot_vars, title, candidates=gated
+            ),
+            paths[name],
+            f"{label}: {name}",
+        )
+        if warning:
+            figure_warnings.append(warning)
+    if figure_warnings:
+        diagnostics["figure_warnings"] = figure_warnings
+        write_json(paths["diagnostics"], diagnostics)
     return diagnostics

@@ -13,6 +13,7 @@ from bayespipe.engines.stan.base import (
     _converter_kwargs,
     _locked,
     sampler_settings,
+    stan_positions,
 )
 from bayespipe.engines.stan.draws import flat_names, stan_columns_to_array
 from bayespipe.engines.stan.program import program_info
@@ -160,6 +161,7 @@ class PyStanEngine(StanEngine):
             idata = az.from_pystan(
                 posterior=fit, posterior_model=model, observed_data=observed, **conv
             )
+        stan_positions(idata, idata_kwargs)
         info = self._info(
             settings,
             stamp,
@@ -170,7 +172,6 @@ class PyStanEngine(StanEngine):
         )
         info["model_name"] = model.model_name
         return idata, info
-
 
     def generate_quantities(self, stan_file, data, draws, *, stamp_path, seed):
         """Run httpstan's write_array at every draw, in-process.
