@@ -192,3 +192,56 @@ def test_eight_schools_stands_beside_its_published_posterior(own_model):
     html = (version_dir_of(own_model) / "report" / "index.html").read_text()
     rows = re.findall(r"eight_schools: posterior mean of (mu|tau).*?verdict-(\w+)", html, re.S)
     assert rows == [("mu", "reproduced"), ("tau", "reproduced")]
+
+
+def test_the_shipped_comparison_ranks_the_three_eight_schools_models(own_model):
+    """comparisons.eight_schools of config/config.yaml: PSIS-LOO of three blocks, stacking."""
+    from bayespipe.analyses.models.compare import COLUMNS
+
+    version = version_dir_of(own_model)
+    folder = version / "models" / "comparisons" / "eight_schools"
+    blocks = ["eight_schools", "eight_schools_centered", "eight_schools_pooled"]
+    table = pd.read_csv(folder / "compare.csv", index_col=0)
+    assert ["block", *COLUMNS] == [table.index.name, *table.columns]
+    assert sorted(table.index) == blocks and sorted(table["rank"]) == [0, 1, 2]
+    assert table["weight"].sum() == pytest.approx(1) and (table["scale"] == "log").all()
+    summary = json.loads((folder / "compare.json").read_text())
+    assert summary["blocks"] == blocks and summary["ranking"] == list(table.index)
+    assert summary["leader"] == table.index[0] and summary["runner_up"] == table.index[1]
+    assert summary["elpd_diff"] == pytest.approx(table["elpd_diff"].iloc[1])
+    # The data are consistent with tau = 0 (BDA 5.5): no model is ahead by 2 se of the difference.
+    assert summary["decisive"] is False and "not more than twice" in summary["headline"]
+    for block in blocks:
+        loo = json.loads((version / "models" / block / "loo.json").read_text())
+        assert summary["pareto_k_max"][block] == loo["pareto_k"]["max"]
+        assert table.loc[block, "elpd_loo"] == pytest.approx(loo["elpd_loo"])
+    assert (folder / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    record = json.loads(
+        (version / "models" / "logs" / "models_compare_eight_schools.job.json").read_text()
+    )
+    assert record["params"]["blocks"] == blocks  # its own blocks only, not the models: section
+    assert sorted(record["input_names"]) == ["loo", "posteriors"]
+
+
+def test_a_changed_fit_reruns_only_its_comparison(own_model):
+    """Last in this module: a dry run marks the changed block's outputs stale."""
+
+    def change(config):
+        config["models"].pop("bad", None)  # the bad table of the test above
+        config["models"]["eight_schools_pooled"]["sampler"]["seed"] = 7
+        config["comparisons"]["pair"] = ["eight_schools", "eight_schools_centered"]
+
+    path = own_model / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    dry = executed_jobs(run_snakemake(own_model, *RUN, "--dry-run").stdout)
+    assert dry == {
+        "models_fit": 1,
+        "models_ppc": 1,
+        "models_loo": 1,
+        "models_compare": 2,  # eight_schools (its pooled block's fit) and the new pair
+        "report_code_snapshot": 1,
+        "report_html": 1,
+        "all": 1,
+    }

@@ -16,8 +16,9 @@ def load_schema(schema_path: Path = SCHEMA) -> dict:
     """Load the schema with every file ``$ref`` inlined and the declared analyses added.
 
     The sections live in their own files; for the declared analyses, each one's name to ``analyses``
-    and its section ``sections/<name>.schema.yaml``, so a new analysis needs no edit of the
-    top-level schema.
+    and its section ``sections/<name>.schema.yaml`` (and that of every other section it declares in
+    ``config_sections`` that has a file there, e.g. the models' ``comparisons``), so a new analysis
+    needs no edit of the top-level schema.
     """
 
     def inline(node, base: Path):
@@ -44,10 +45,13 @@ def _with_analyses(schema: dict, base: Path, inline) -> dict:
     if "analyses" not in properties:
         return schema
     properties["analyses"]["items"]["enum"] = list(ANALYSES)
-    for name in ANALYSES:
-        section = base / "sections" / f"{name}.schema.yaml"
-        if name not in properties and section.is_file():
-            properties[name] = inline({"$ref": f"sections/{name}.schema.yaml", "default": {}}, base)
+    for analysis in ANALYSES.values():
+        for name in (analysis.name, *analysis.config_sections):
+            section = base / "sections" / f"{name}.schema.yaml"
+            if name not in properties and section.is_file():
+                properties[name] = inline(
+                    {"$ref": f"sections/{name}.schema.yaml", "default": {}}, base
+                )
     return schema
 
 

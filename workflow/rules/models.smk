@@ -3,6 +3,8 @@
 # data block and build the Stan data, compile, fit (with the prior predictive run), then the
 # checks the program allows: posterior predictive (<data>_rep), PSIS-LOO (log_lik), held-out.
 # Every job's params carry only its own model's block, so editing one model reruns only its jobs.
+# Each `comparisons:` entry compares its blocks' fits by PSIS-LOO (models_compare), reading only
+# their posterior.nc and loo.json.
 
 
 rule models_data:
@@ -141,6 +143,35 @@ rule models_heldout:
         "../scripts/models_heldout.py"
 
 
+rule models_compare:
+    input:
+        unpack(comparison_inputs),
+    output:
+        table=comparison_out("compare.csv"),
+        figure=report(
+            comparison_out("compare.png"),
+            caption="../report/models_compare.rst",
+            category=MODELS_CATEGORY,
+            subcategory="comparison {comparison}",
+        ),
+        summary=comparison_out("compare.json"),
+    log:
+        log_path("models", "models_compare_{comparison}"),
+    benchmark:
+        bench_path("models", "models_compare_{comparison}")
+    wildcard_constraints:
+        comparison=COMPARISON_NAMES,
+    conda:
+        CONDA_ENV
+    params:
+        blocks=comparison_blocks,
+    script:
+        "../scripts/models_compare.py"
+
+
 FINAL_TARGETS.setdefault("models", []).extend(
     path for name in MODELS for path in model_targets(name)
+)
+FINAL_TARGETS["models"].extend(
+    path for name in COMPARISONS for path in comparison_targets(name)
 )

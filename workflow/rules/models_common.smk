@@ -4,6 +4,7 @@ import re
 
 from bayespipe.analyses.calibration import design as calibration_design
 
+from bayespipe.analyses.models import compare as model_compare
 from bayespipe.analyses.models.prepare import check_block as check_model_block
 from bayespipe.analyses.models.prepare import resolve as resolve_model_path
 from bayespipe.engines.stan.engine import sampler_settings
@@ -32,6 +33,13 @@ MODEL_PROGRAMS = {
     name: program_info(resolve_model_path(entry["program"], ROOT))
     for name, entry in MODELS.items()
 }
+# Comparisons by PSIS-LOO (part of the models analysis): unknown blocks, a block without log_lik
+# and log_lik sizes that differ are refused here, before any job; a size known only from the
+# fits is checked by the comparison job.
+COMPARISONS = config["comparisons"] if "models" in ENABLED else {}
+model_compare.check_comparisons(COMPARISONS, MODELS, MODEL_PROGRAMS, ROOT)
+COMPARISON_NAMES = "|".join(map(re.escape, COMPARISONS)) or "(?!)"
+
 
 
 def model_out(path):
@@ -93,6 +101,29 @@ def model_targets(name):
         str(path).replace("{model}", name)
         for each in rule_outputs
         for path in each.output
+    ]
+
+
+def comparison_out(path):
+    return out("models", f"comparisons/{{comparison}}/{path}")
+
+
+def comparison_inputs(wildcards):
+    """Only the compared blocks' fits and LOO, in the comparison's order."""
+    blocks = COMPARISONS[wildcards.comparison]
+    return {
+        "posteriors": [out("models", f"{block}/posterior.nc") for block in blocks],
+        "loo": [out("models", f"{block}/loo.json") for block in blocks],
+    }
+
+
+def comparison_blocks(wildcards):
+    return list(COMPARISONS[wildcards.comparison])
+
+
+def comparison_targets(name):
+    return [
+        str(path).replace("{comparison}", name) for path in rules.models_compare.output
     ]
 
 

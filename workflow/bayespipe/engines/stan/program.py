@@ -23,6 +23,7 @@ from bayespipe.errors import InputError
 CONTAINER_DIMENSIONS = {"vector": 1, "row_vector": 1, "simplex": 1, "matrix": 2}
 BLOCK = re.compile(r"(?<!transformed )\bdata\s*\{")
 PARAMETERS_BLOCK = re.compile(r"(?<!transformed )\bparameters\s*\{")
+GENERATED_BLOCK = re.compile(r"\bgenerated\s+quantities\s*\{")
 DECLARATION = re.compile(
     r"^(?:array\s*\[(?P<array>[^\]]*)\]\s*)?"
     r"(?P<type>int|real|vector|row_vector|matrix|simplex)\s*"
@@ -142,13 +143,50 @@ def parse_parameters_block(text: str) -> dict[str, DataVariable]:
     return _parse_block(text, PARAMETERS_BLOCK)
 
 
+def parse_generated_block(text: str) -> dict[str, DataVariable]:
+    """Declarations at the top level of the generated quantities block.
+
+    ``vector[J] log_lik;`` -> sizes ('J',); an initialiser (``= ...``) is dropped, and statements
+    inside loops or nested blocks are not top-level declarations of the block.
+    """
+    code = _without_comments(text)
+    start = GENERATED_BLOCK.search(code)
+    if not start:
+        return {}
+    top, depth = [], 0
+    for char in _block(code, start):
+        if char in "{}":
+            depth += 1 if char == "{" else -1
+            top.append(";")  # a nested block ends the statement before it
+        elif depth == 0:
+            top.append(char)
+    return _declarations(_without_initializer(s) for s in "".join(top).split(";"))
+
+
+def _without_initializer(statement: str) -> str:
+    """``vector<lower=0>[N] x = f(y)`` -> ``vector<lower=0>[N] x``.
+
+    An ``=`` inside <>, [] or () is a bound or an expression, not the initialiser.
+    """
+    depth = 0
+    for index, char in enumerate(statement):
+        depth += {"<": 1, "[": 1, "(": 1, ">": -1, "]": -1, ")": -1}.get(char, 0)
+        if char == "=" and depth == 0:
+            return statement[:index]
+    return statement
+
+
 def _parse_block(text: str, block: re.Pattern) -> dict[str, DataVariable]:
     code = _without_comments(text)
     start = block.search(code)
     if not start:
         return {}
+    return _declarations(_block(code, start).split(";"))
+
+
+def _declarations(statements) -> dict[str, DataVariable]:
     variables = {}
-    for statement in _block(code, start).split(";"):
+    for statement in statements:
         statement = " ".join(statement.split())
         match = DECLARATION.match(statement)
         if not match:
