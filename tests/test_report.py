@@ -240,7 +240,7 @@ def test_calibration_verdicts_and_figures_are_rendered(fake_version):
     assert "<summary>tadpoles: quantities, confirmation_result</summary>" in calibration
     assert re.search(r"<td>tadpoles</td>\s*<td>pass</td>\s*<td>flagged</td>\s*<td>pass</td>", table)
     assert "not confirmed on 12 independent replications" in table
-    assert "data:image/png;base64," in calibration
+    assert 'src="../calibration/figures/tadpoles_ecdf.png"' in calibration
     assert "gate-fail" not in calibration  # a calibration verdict is not a convergence gate
     assert SECTION_IDS.findall(html)[-3] == "analysis-calibration"
 
@@ -251,7 +251,7 @@ def test_values_are_escaped_once(fake_version):
         {"source": "<script>alert(1)</script> & more"},
     )
     html = page(fake_version)
-    assert "<script" not in html
+    assert "<script>alert" not in html and html.count("<script") == 1  # the page's own only
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     assert "&amp;lt;" not in html  # not escaped twice
     assert all(p.suffix == ".j2" or p.name == "style.css" for p in TEMPLATES.iterdir())
@@ -277,8 +277,12 @@ def test_page_is_valid_html5_and_self_contained(fake_version):
     html5lib.HTMLParser(strict=True).parse(html)  # raises on any parse error
     refs = REFS.findall(html)
     assert not [r for r in refs if re.match(r"(https?:)?//", r)], "external URL in the report"
-    assert "<script" not in html and "<link" not in html
-    assert len([r for r in refs if r.startswith("data:image/png;base64,")]) == 2
+    assert "<link" not in html and not re.search(r"<script[^>]*\bsrc=", html)
+    assert html.count("<script>") == 1  # inline: opens the folded section a link points into
+    assert not [r for r in refs if r.startswith("data:")], "a figure is inlined"
+    images = re.findall(r"<img [^>]*>", html)
+    assert len(images) == 2 and all('loading="lazy"' in i for i in images)
+    assert all(re.search(r'width="\d+" height="\d+"', i) for i in images)  # place kept
     ids = set(re.findall(r'id="([^"]+)"', html))
     for ref in refs:
         if ref.startswith("#"):

@@ -2,9 +2,11 @@
 
 Chromium is started with remote debugging on 127.0.0.1 (a random port) and a throw-away profile;
 aiohttp's websocket client speaks the protocol. ``inspect_page`` loads the page, collects console
-errors, exceptions and failed loads, evaluates a snippet that lists every image and link, what
-the first screen shows and which elements are painted in the failure colours, and saves a
-screenshot of the first screen and one of the whole page.
+errors, exceptions and failed loads, evaluates a snippet that lists every link, what the first
+screen shows (each table's headers and rows) and which elements are painted in the failure
+colours, and how long the page took to its load event; saves a screenshot of the first screen;
+then makes every image load (the report's figures are lazy: only those near the viewport load by
+themselves), lists them, and saves a screenshot of the whole page.
 """
 
 from __future__ import annotations
@@ -40,8 +42,7 @@ VIEWPORT = {"width": 1280, "height": 900}
 FAIL_COLOURS = ("rgb(253, 226, 225)", "rgb(138, 28, 20)")
 PAGE_FACTS = """
 (() => { const FAIL = FAIL_COLOURS_JSON; return {
-  images: Array.from(document.images).map(i => ({
-    src: i.getAttribute('src').slice(0, 120), complete: i.complete, width: i.naturalWidth})),
+  load_ms: performance.getEntriesByType('navigation')[0].loadEventStart,
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
   ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id),
   external: Array.from(document.querySelectorAll('[src],[href]'))
@@ -53,28 +54,44 @@ PAGE_FACTS = """
       const r = t.getBoundingClientRect();
       return r.top < window.innerHeight && r.bottom > 0;
     }).map(t => ({id: t.id, top: t.getBoundingClientRect().top,
-                  headers: Array.from(t.querySelectorAll('th')).map(h => h.textContent.trim())})),
+                  headers: Array.from(t.querySelectorAll('th')).map(h => h.textContent.trim()),
+                  rows: Array.from(t.rows).slice(1, 201).map(
+                      r => Array.from(r.cells).map(c => c.textContent.trim()))})),
   fail_styled: Array.from(document.querySelectorAll('body *')).filter(e => {
       const s = getComputedStyle(e);
       return FAIL.includes(s.backgroundColor) || FAIL.includes(s.color);
     }).map(e => e.textContent.trim().slice(0, 80)),
 }; })()
 """.replace("FAIL_COLOURS_JSON", json.dumps(list(FAIL_COLOURS)))
+# Lazy images load only near the viewport: make every one eager and wait for each to decode (or
+# fail), then list them.
+LOAD_IMAGES = """
+(async () => {
+  const images = Array.from(document.images);
+  const lazy = images.map(i => i.getAttribute('loading') === 'lazy');
+  images.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(images.map(i => i.decode().catch(() => null)));
+  return images.map((i, n) => ({src: i.getAttribute('src').slice(0, 120), complete: i.complete,
+                                width: i.naturalWidth, lazy: lazy[n]}));
+})()
+"""
 
 
 @dataclass
 class PageReport:
-    images: list[dict]
+    load_ms: float  # navigation start to the load event
     links: list[str]
     ids: list[str]
     external: list[str]
     sections: list[str]
     title: str
-    first_screen: list[dict]  # tables visible without scrolling: id, top, header texts
+    first_screen: list[dict]  # tables visible without scrolling: id, top, header and row texts
     fail_styled: list[str]  # text of every element painted in the failure colours
+    images: list[dict] = field(default_factory=list)  # src, complete, width, lazy (as written)
     console_errors: list[str] = field(default_factory=list)
     screenshot: Path | None = None
     first_screen_shot: Path | None = None
+    probe: object = None  # what the caller's ``probe`` expression gave, evaluated last
 
 
 def available() -> bool:
@@ -181,7 +198,7 @@ async def _screenshot(cdp: _Session, sid: str, path: Path, clip: dict) -> Path:
 
 
 async def _inspect(
-    html: Path, screenshot: Path, first_screen: Path | None, timeout: float
+    html: Path, screenshot: Path, first_screen: Path | None, timeout: float, probe: str | None
 ) -> PageReport:
     import aiohttp
 
@@ -216,6 +233,12 @@ async def _inspect(
                 report.first_screen_shot = await _screenshot(
                     cdp, sid, first_screen, {"x": 0, "y": 0, **VIEWPORT}
                 )
+            loaded = await cdp.send(
+                "Runtime.evaluate",
+                {"expression": LOAD_IMAGES, "returnByValue": True, "awaitPromise": True},
+                session=sid,
+            )
+            report.images = loaded["result"]["value"]
             metrics = await cdp.send("Page.getLayoutMetrics", session=sid)
             size = metrics.get("cssContentSize") or metrics["contentSize"]
             report.screenshot = await _screenshot(
@@ -224,6 +247,13 @@ async def _inspect(
                 screenshot,
                 {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000)},
             )
+            if probe is not None:
+                result = await cdp.send(
+                    "Runtime.evaluate",
+                    {"expression": probe, "returnByValue": True, "awaitPromise": True},
+                    session=sid,
+                )
+                report.probe = result["result"].get("value")
             report.console_errors = _console_errors(cdp.events)
             return report
     finally:
@@ -235,6 +265,12 @@ def inspect_page(
     screenshot: str | Path,
     first_screen: str | Path | None = None,
     timeout: float = 60,
+    probe: str | None = None,
 ) -> PageReport:
+    """Load ``html`` in headless Chromium and report what a reader sees.
+
+    ``probe``: a JavaScript expression (a promise is awaited) run on the page after the rest; its
+    value is ``PageReport.probe``.
+    """
     first = Path(first_screen) if first_screen is not None else None
-    return asyncio.run(_inspect(Path(html), Path(screenshot), first, timeout))
+    return asyncio.run(_inspect(Path(html), Path(screenshot), first, timeout, probe))

@@ -1,11 +1,14 @@
-"""The report as one static HTML file: inline CSS, no scripts, no external URLs, images embedded.
+"""The report as one static HTML file: inline CSS, no external URLs, figures read from the folder.
 
 The page is rendered from Jinja2 templates (``templates/``, autoescaping on: every value passes
 through one escaping path). It answers first whether the run worked and whether it matches the
-tutorials (``headline``), then what changed since the previous version (``changes``), then one
-section per analysis (``sections``), provenance and warnings. Links to result files are relative
-to ``report/index.html`` (``../<analysis>/...``), so the report works from any copy of the
-version folder, with or without a web server.
+tutorials (``headline``: the analyses this run asked for), then, when the run fitted ``models:``
+blocks, one row per block and the comparisons (``blocks``), then what changed since the previous
+version (``changes``), then one section per analysis (``sections``; a folded one per block),
+provenance and warnings. Links to result files, and the figures, are relative to
+``report/index.html`` (``../<analysis>/...``): every one is a file of this run, so the page works
+from any copy of the version folder, with or without a web server. Its one script (inline) opens
+the folded section a link points into.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import jinja2
 
 from bayespipe.io import atomic_path
 from bayespipe.provenance import MANIFEST, ROCRATE
-from bayespipe.report import collect, headline, present, sections
+from bayespipe.report import blocks, collect, headline, present, sections
 from bayespipe.report.changes import Changes, changes_since_previous
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -170,20 +173,49 @@ def context(
         collect.collect_analysis(version_dir, name, files)
         for name in collect.present_analyses(version_dir, files)
     ]
-    rows = headline.headlines(version_dir, info.config)
-    views = [sections.build(version_dir, report_dir, a, rows) for a in analyses]
+    # Only the analyses this run asked for: the others' rows would all read "not run".
+    declared = headline.headlines(version_dir, info.config)
+    rows = [h for h in declared if h.analysis in info.analyses]
+    names = blocks.block_names(info.config, info.analyses)
+    model_rows = blocks.model_rows(version_dir, names, ours)
+    compared = blocks.comparisons(
+        version_dir, report_dir, blocks.comparison_entries(info.config, info.analyses), ours
+    )
+    views = [
+        blocks.models_view(version_dir, report_dir, a, rows, names, compared)
+        if a.name == blocks.MODELS and names
+        else sections.build(version_dir, report_dir, a, rows)
+        for a in analyses
+    ]
     records = [r for r in collect.load_job_records(version_dir) if ours(r["_record"])]
     changes = _changes(version_dir, info, results_dir, files, analyses, rows)
     gates = [g for a in analyses for g in a.gates]
+    section_names = {a.name for a in analyses}
+    block_anchors = {b.anchor for v in views for b in v.blocks}
+
+    def row_anchor(row: headline.Headline) -> str | None:
+        """Where a headline row links: its block's section, else its analysis's."""
+        block = blocks.headline_anchor(row, names)
+        if block in block_anchors:
+            return block
+        return f"analysis-{row.analysis}" if row.analysis in section_names else None
+
     return {
         "info": info,
-        # Results this version has first; those of analyses it did not run at the end.
+        # Results this version has first; those it lacks at the end.
         "headlines": sorted(rows, key=lambda h: h.verdict == headline.NOT_RUN),
         "headline_links": {
             h.id: sections.href(report_dir, h.file)
             for h in rows
             if h.file and h.verdict != headline.NOT_RUN
         },
+        "headline_anchors": {h.id: row_anchor(h) for h in rows},
+        "not_asked": sorted({h.analysis for h in declared} - set(info.analyses)),
+        "model_rows": model_rows,
+        "models_failed": [r for r in model_rows if r.passed is False],
+        "models_unfitted": [r for r in model_rows if not r.fitted],
+        "comparisons": compared,
+        "block_anchors": block_anchors,
         "verdicts": {
             v: sum(r.verdict == v for r in rows)
             for v in (headline.REPRODUCED, headline.DIFFERS, headline.NOT_RUN)
@@ -193,11 +225,13 @@ def context(
         "failed_gates": [g for g in gates if not g.passed],
         "approximate": [f for a in analyses for f in a.approximate],
         "sections": views,
-        "section_names": {a.name for a in analyses},
+        "section_names": section_names,
         "changes": changes,
         "compared": results_dir is not None,
         "records": records,
-        "warnings": collect_warnings(info, analyses),
+        "warnings": collect_warnings(info, analyses)
+        + [f"model block {r.name} has no fit in this run" for r in model_rows if not r.fitted]
+        + [p for c in compared for p in c.problems],
         "log_warnings": [
             (log, sections.href(report_dir, log), lines)
             for log, lines in collect.log_warnings(version_dir)

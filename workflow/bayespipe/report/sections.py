@@ -1,13 +1,15 @@
 """One analysis section of the report.
 
 Its key numbers, figures and tables first (as declared in ``layout.yaml``), then every other result
-it has, folded, in a fixed order.
+it has, folded, in a fixed order. Figures are not copied into the page: each is the PNG (SVG, ...)
+file of the version folder, linked by its path relative to ``report/index.html`` and loaded
+lazily, so a version with fifty model blocks still opens at once.
 """
 
 from __future__ import annotations
 
-import base64
 import os
+import struct
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from functools import lru_cache
@@ -21,15 +23,8 @@ from bayespipe.report import collect
 from bayespipe.report.headline import NOT_RUN, Headline
 
 LAYOUT = Path(__file__).with_name("layout.yaml")
-MAX_EMBEDDED_IMAGE = 3_000_000  # bytes; larger figures are linked instead
 DEFAULT_KEY_FIGURES = 2
-MIME = {
-    ".png": "image/png",
-    ".svg": "image/svg+xml",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Folded results, in reading order: what the data were, how models compare, whether fits
 # converged, what they found, then everything else.
 RAW_ORDER = ("data_card", "comparison", "diagnostics", "metrics", "table", "other")
@@ -46,9 +41,11 @@ RAW_HEADINGS = {
 @dataclass
 class Figure:
     rel: str  # relative to the version folder
-    src: str  # data: URI, or a relative path for a figure too large to embed
+    src: str  # the file, relative to the report folder (``../<analysis>/...``)
     href: str
     caption: str
+    width: int | None = None  # pixels, where the file says (PNG): the page keeps its place
+    height: int | None = None
 
 
 @dataclass
@@ -75,6 +72,8 @@ class SectionView:
     key_items: list[Item] = field(default_factory=list)
     raw_items: list[Item] = field(default_factory=list)
     files: list[tuple[str, str, int]] = field(default_factory=list)  # (rel, href, bytes)
+    block: str | None = None  # the models: block this view is the folded section of
+    blocks: list[SectionView] = field(default_factory=list)  # the models analysis: one per block
 
 
 @lru_cache(maxsize=4)
@@ -92,15 +91,21 @@ def matches(rel: str, pattern: str) -> bool:
     return rel.count("/") == pattern.count("/") and fnmatch(rel, pattern)
 
 
+def image_size(path: Path) -> tuple[int | None, int | None]:
+    """(width, height) in pixels of a PNG, from its header; (None, None) for other files."""
+    with Path(path).open("rb") as handle:
+        head = handle.read(24)
+    if len(head) < 24 or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None, None
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
+
+
 def figure(version_dir: Path, report_dir: Path, rel: str) -> Figure:
-    path = version_dir / rel
+    """A figure of the version folder, shown from its file (the page holds only its path)."""
     link = href(report_dir, rel)
-    if path.stat().st_size <= MAX_EMBEDDED_IMAGE:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        src = f"data:{MIME[path.suffix.lower()]};base64,{data}"
-    else:
-        src = link
-    return Figure(rel, src, link, Path(rel).stem.replace("_", " "))
+    width, height = image_size(version_dir / rel)
+    return Figure(rel, link, link, Path(rel).stem.replace("_", " "), width, height)
 
 
 def _in_section(rel: str) -> str:
@@ -151,11 +156,20 @@ def build(
     section: collect.AnalysisSection,
     headlines: list[Headline],
     layout: dict | None = None,
+    *,
+    anchor: str | None = None,
 ) -> SectionView:
+    """The view of ``section``; its key numbers are the headline rows of its files."""
     layout = load_layout() if layout is None else layout
     plan = layout.get(section.name) or {}
-    view = SectionView(section, f"analysis-{section.name}")
-    view.key_numbers = [h for h in headlines if h.analysis == section.name and h.verdict != NOT_RUN]
+    view = SectionView(section, anchor or f"analysis-{section.name}")
+    view.key_numbers = [
+        h
+        for h in headlines
+        if h.analysis == section.name
+        and h.verdict != NOT_RUN
+        and (section.folder == section.name or (h.file or "").startswith(f"{section.folder}/"))
+    ]
     key, more = _split_figures(section, plan.get("key_figures"))
     view.key_figures = [figure(version_dir, report_dir, rel) for rel in key]
     view.more_figures = [figure(version_dir, report_dir, rel) for rel in more]
