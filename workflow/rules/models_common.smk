@@ -41,7 +41,6 @@ model_compare.check_comparisons(COMPARISONS, MODELS, MODEL_PROGRAMS, ROOT)
 COMPARISON_NAMES = "|".join(map(re.escape, COMPARISONS)) or "(?!)"
 
 
-
 def model_out(path):
     return out("models", f"{{model}}/{path}")
 
