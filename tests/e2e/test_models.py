@@ -85,7 +85,7 @@ def test_own_model_recovers_the_parameters_it_was_simulated_from(own_model):
     truth = {
         "alpha": TRUTH["alpha"],
         "beta_x": TRUTH["beta_x"],
-        **{f"beta[{i}]": v for i, v in enumerate(TRUTH["beta"])},
+        **{f"beta[{i}]": v for i, v in enumerate(TRUTH["beta"], start=1)},
     }
     for name, value in truth.items():
         row = table.loc[name]
