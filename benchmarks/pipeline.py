@@ -14,10 +14,14 @@ outputs: pass a fresh folder for a full run), runs the config once, then prints 
 - peak RSS (``max_rss``, MB), and the CPU seconds of the job's processes (``cpu_time``), which
   tell the cost apart from waiting on a loaded machine.
 
-Then the totals, the run's own wall time and the critical path (the chain of jobs, input to
-output, with the largest summed wall). Writes the rows and totals as JSON. Targets (issue 24):
-a Stan fit job's wall at most 2x its sampling plus 3 s; the default run at most 90 s on CmdStan
-with warm caches.
+Then the totals, the run's own wall time, its utilisation (CPU seconds over wall x cores: the
+CPU of Snakemake and every process it started, from getrusage, and the jobs' benchmark
+``cpu_time`` summed) and the critical path (the chain of jobs, input to output, with the largest
+summed wall), with the load average before and after and the machine's cores
+(``benchmarks/_load.py``: a busy machine's figures are marked not comparable). Writes the rows and
+totals as JSON. Targets (issues 24, 30): a Stan fit job's wall at most 2x its sampling plus 3 s;
+the default run at most 90 s on CmdStan and 120 s on PyStan with warm caches, at a utilisation of
+at least 80%.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -34,6 +40,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _load import LoadWatch, describe  # noqa: E402
 from conftest import copy_repo  # noqa: E402
 from noop_rerun import timed_run  # noqa: E402
 
@@ -145,9 +152,39 @@ def print_table(rows: list[dict], totals: dict) -> None:
     )
     print(f"run wall (snakemake, --cores {totals['cores']}): {totals['run_seconds']:.1f} s")
     print(
-        f"critical path {totals['critical_path_s']:.1f} s: "
-        + " -> ".join(totals["critical_path"])
+        f"critical path {totals['critical_path_s']:.1f} s: " + " -> ".join(totals["critical_path"])
     )
+    print(utilisation_line(totals))
+
+
+def used_cores(cores: str) -> int:
+    """The cores a run could use: Snakemake's --cores, at most the machine's."""
+    machine = os.cpu_count() or 1
+    return machine if cores == "all" else min(int(cores), machine)
+
+
+def utilisation(cpu_seconds: float | None, wall: float, cores: int) -> float | None:
+    """CPU seconds over wall x cores: 1.0 when every core was busy for the whole run."""
+    if cpu_seconds is None or wall <= 0:
+        return None
+    return round(cpu_seconds / (wall * cores), 3)
+
+
+def utilisation_line(totals: dict) -> str:
+    def share(value: float | None, cpu: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%} ({cpu:.1f} CPU-s)"
+
+    return (
+        f"utilisation = CPU-s / ({totals['run_seconds']:.1f} s wall x {totals['used_cores']} "
+        f"cores): {share(totals['utilisation'], totals['run_cpu_seconds'])} Snakemake and all "
+        f"it started; {share(totals['jobs_utilisation'], totals['cpu'])} the jobs' cpu_time"
+    )
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's finished children and the descendants they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -175,23 +212,36 @@ def main() -> None:
         overrides.append(f"analyses={args.analyses}")
     extra = ["--config", *overrides] if overrides else []
     if args.table_only:  # the run and its console as recorded by an earlier call
-        seconds = json.loads(args.out.read_text())["totals"]["run_seconds"]
+        recorded = json.loads(args.out.read_text())["totals"]
+        seconds, run_cpu = recorded["run_seconds"], recorded.get("run_cpu_seconds")
+        load = recorded.get("load")
         console = args.out.with_suffix(".console.txt").read_text()
     else:
+        watch = LoadWatch()
+        cpu_before = children_cpu_seconds()
         seconds, console = timed_run(workdir, args.configfile, args.cores, *extra)
+        run_cpu = round(children_cpu_seconds() - cpu_before, 1)
+        load = watch.finish()
     works = sorted((workdir / "results" / ".work").iterdir(), key=lambda p: p.stat().st_mtime)
     rows = job_rows(works[-1])
     path_seconds, path = critical_path(rows)
+    cores = used_cores(args.cores)
+    jobs_cpu = round(sum(r["cpu"] or 0 for r in rows), 1)
     totals = {
         "configfile": args.configfile,
         "stan_engine": args.engine or "config",
         "cores": args.cores,
+        "used_cores": cores,
         "jobs": len(rows),
         "run_seconds": round(seconds, 1),
         "wall": round(sum(r["wall"] for r in rows), 1),
         "engine": round(sum(r["engine"] or 0 for r in rows), 1),
         "overhead": round(sum(r["overhead"] for r in rows), 1),
-        "cpu": round(sum(r["cpu"] or 0 for r in rows), 1),
+        "cpu": jobs_cpu,
+        "run_cpu_seconds": run_cpu,
+        "utilisation": utilisation(run_cpu, seconds, cores),
+        "jobs_utilisation": utilisation(jobs_cpu, seconds, cores),
+        "load": load,
         "peak_rss_mb": max((r["max_rss_mb"] or 0 for r in rows), default=None),
         "critical_path_s": round(path_seconds, 1),
         "critical_path": path,
@@ -200,6 +250,8 @@ def main() -> None:
         "stan_fits_within_target": all(r.get("fit_target_met", True) for r in rows),
     }
     print_table(rows, totals)
+    for line in describe(load) if load else []:
+        print(line)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for row in rows:
         row.pop("inputs"), row.pop("outputs")

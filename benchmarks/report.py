@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
+from _load import LoadWatch  # noqa: E402
 from bayespipe.audit.check import audit  # noqa: E402
 from bayespipe.audit.diff import diff_versions  # noqa: E402
 from bayespipe.audit.lineage import lineage  # noqa: E402
@@ -90,6 +90,7 @@ def main() -> int:
     parser.add_argument("version_dir", type=Path)
     parser.add_argument("--reproduce", action="store_true")
     args = parser.parse_args()
+    load = LoadWatch()
     version = args.version_dir.resolve()
     manifest = read_json(version / "manifest.json")
     outputs = [f["path"] for f in manifest["files"] if f["kind"] == "output"]
@@ -128,7 +129,7 @@ def main() -> int:
             lambda: reproduce(version),
             lambda r: f"{r.counts()}; {'OK' if r.ok else 'NOT reproduced'}",
         )
-    load = [round(x, 2) for x in os.getloadavg()]
+    load.finish()
     print(
         f"version {manifest['version']}: {len(manifest['files'])} files, "
         f"{len(manifest['jobs'])} jobs; report {len(html) / 1e3:.0f} kB, "
@@ -138,7 +139,7 @@ def main() -> int:
     for row in rows:
         seconds = "" if row["seconds"] is None else f"{row['seconds']:8.3f}"
         print(f"{row['step']:36} {seconds:>8}  {row['note']}")
-    print(f"load average (1, 5, 15 min): {load}")
+    load.report()
     out = ROOT / "benchmarks" / "results" / "report.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -148,7 +149,7 @@ def main() -> int:
                 "files": len(manifest["files"]),
                 "jobs": len(manifest["jobs"]),
                 "rows": rows,
-                "load_average": load,
+                "load": load.record(),
             },
             indent=2,
         )

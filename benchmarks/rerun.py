@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _load import LoadWatch  # noqa: E402
 from conftest import copy_repo, executed_jobs  # noqa: E402
 from noop_rerun import timed_run  # noqa: E402
 
@@ -90,9 +91,10 @@ def add_model(workdir: Path, configfile: str, name: str, like: str, seed: int) -
     path = workdir / configfile
     config = yaml.safe_load(path.read_text())
     blocks = config.setdefault("models", {})
-    source = blocks.get(like) or yaml.safe_load((REPO / "config/config.yaml").read_text())[
-        "models"
-    ][like]
+    source = (
+        blocks.get(like)
+        or yaml.safe_load((REPO / "config/config.yaml").read_text())["models"][like]
+    )
     blocks[name] = {**source, "sampler": {**source.get("sampler", {}), "seed": seed}}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
@@ -106,6 +108,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     extra = ("--config", f"analyses=[{args.analyses}]") if args.analyses else ()
+    load = LoadWatch()
 
     workdir = copy_repo(Path(tempfile.mkdtemp()) / "repo")
     settings = yaml.safe_load((workdir / args.configfile).read_text())
@@ -140,6 +143,8 @@ def main() -> None:
             ", ".join(sorted(row["rules"])) if row["jobs"] < 10 else f"{len(row['rules'])} rules"
         )
         print(f"{row['change']:<48}{row['jobs']:>6}{row['seconds']:>9.1f}  {match:<13}  {rules}")
+    load.finish()
+    load.report()
     out = REPO / "benchmarks" / "results" / "rerun.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -149,6 +154,7 @@ def main() -> None:
                 "cores": args.cores,
                 "analyses": args.analyses,
                 "runs": rows,
+                "load": load.record(),
             },
             indent=2,
         )

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _load import LoadWatch
 from bayespipe import software
 from bayespipe.analyses.zillow import models
 from bayespipe.engines.stan.engine import get_engine
@@ -135,6 +135,7 @@ def main() -> None:
         "--output", default=str(REPO / "benchmarks" / "results" / "stan_zillow.json")
     )
     args = parser.parse_args()
+    load = LoadWatch()
     sampler = {
         "chains": 4,
         "parallel_chains": 2,
@@ -162,8 +163,10 @@ def main() -> None:
                 result.update(engine=engine_name, compile_seconds=compile_seconds)
                 results.append(result)
                 print(f"{engine_name} {formulation}: {result['sampling_seconds']} s", flush=True)
+    load.finish()
     print_table(results, sampler)
-    write(results, sampler, args)
+    load.report()
+    write(results, sampler, args, load.record())
 
 
 def print_table(results: list[dict], sampler: dict) -> None:
@@ -199,10 +202,9 @@ def print_table(results: list[dict], sampler: dict) -> None:
                     f"{r['engine']}/{r['formulation']}={r['means'][name]:.5f}" for r in full
                 )
             )
-    print(f"load average (1, 5, 15 min): {os.getloadavg()}")
 
 
-def write(results: list[dict], sampler: dict, args) -> None:
+def write(results: list[dict], sampler: dict, args, load: dict) -> None:
     path = Path(args.output)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -213,8 +215,7 @@ def write(results: list[dict], sampler: dict, args) -> None:
         "naive_rows": args.naive_rows,
         "sampler": sampler,
         "software": software.software_versions(),
-        "load_average": os.getloadavg(),
-        "cpu_count": os.cpu_count(),
+        "load": load,
         "results": results,
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
+from _load import LoadWatch  # noqa: E402
 from bayespipe.analyses.tadpoles import model as tadpoles  # noqa: E402
 from bayespipe.analyses.tadpoles import reedfrogs  # noqa: E402
 from bayespipe.config import load_config  # noqa: E402
@@ -43,10 +43,6 @@ TARGETS = {
     "divergences": 0,
     "min_ess_bulk": 400,
 }
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def nuts_row(label, idata, info, thresholds) -> dict:
@@ -134,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(args.config)
     engine_name = args.engine or config["stan"]["engine"]
-    load_before = load_average()
+    load = LoadWatch()
     with tempfile.TemporaryDirectory(prefix="bench-tadpoles-") as tmp:
         folder = Path(tmp)
         table = reedfrogs.prepare(ROOT / config["reedfrogs"]["path"], folder / "reedfrogs.parquet")
@@ -156,15 +152,13 @@ def main() -> None:
     }
     print_table(rows)
     print("targets:", ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items()))
-    load_after = load_average()
-    print(f"load average before {load_before}, after {load_after} ({os.cpu_count()} cores)")
+    load.finish()
+    load.report()
     result = {
         "rows": rows,
         "targets": TARGETS,
         "checks": checks,
-        "load_average_before": load_before,
-        "load_average_after": load_after,
-        "cores": os.cpu_count(),
+        "load": load.record(),
         "host": platform.node(),
         "cpu": platform.processor(),
         "sampler": config["tadpoles"]["sampler"],

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _load import LoadWatch
 from bayespipe.analyses.moons import network as moons
 from bayespipe.analyses.sinusoid import data as sinusoid_data
 from bayespipe.analyses.sinusoid import network as sinusoid
@@ -46,10 +46,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "tfp_bnn.json"
 CACHE = Path(tempfile.gettempdir()) / "bayespipe-bench" / "zillow-default"
 ANALYSES = ("moons", "sinusoid", "zillow")
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def run_moons(settings, tfp_config, work: Path) -> list[dict]:
@@ -254,7 +250,7 @@ def main() -> None:
     config = load_config(args.config)
     tfp_config = config["tfp"]
     seeds = args.seeds or [config["sinusoid"]["seed"] + i for i in range(5)]
-    load_before = load()
+    load = LoadWatch()
     started = time.perf_counter()
     rows, seed_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -280,15 +276,11 @@ def main() -> None:
     result = {
         "rows": rows,
         "sinusoid_seeds": seed_rows,
-        "load_before": load_before,
-        "load_after": load(),
-        "cpus": os.cpu_count(),
+        "load": load.finish(),
         "total_wall_s": round(time.perf_counter() - started, 1),
         "config": args.config,
     }
-    print(
-        f"load average before {load_before}, after {result['load_after']} ({os.cpu_count()} CPUs)"
-    )
+    load.report()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {RESULTS}")

@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _load import LoadWatch
 from bayespipe.analyses.zillow import kaggle, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,7 @@ def main() -> None:
     args = parser.parse_args()
 
     transactions, properties, generation_s = ensure_data(args.data_dir, args.seed)
+    load = LoadWatch()  # after generating the data, which loads the machine itself
     files = {"transactions": str(transactions), "properties": str(properties)}
     with tempfile.TemporaryDirectory(prefix="zillow-chain-") as folder:
         chain = run_child(CHAIN.format(**files, folder=folder, settings=SETTINGS))
@@ -122,8 +124,7 @@ def main() -> None:
         "ratio": {k: round(v, 3) for k, v in ratios.items()},
         "targets": {"wall": 0.5, "peak_rss": 0.25},
         "met": {"wall": ratios["wall"] <= 0.5, "peak_rss": ratios["peak_rss"] <= 0.25},
-        "load_average": os.getloadavg(),
-        "cpus": os.cpu_count(),
+        "load": load.finish(),
     }
     print(
         f"properties_2016.csv: {result['properties_mb']} MB"
@@ -137,7 +138,7 @@ def main() -> None:
         f"{'ratio':<10}{ratios['wall']:>10.3f}{ratios['peak_rss']:>14.3f}"
         "   (targets <= 0.5 and <= 0.25)"
     )
-    print(f"load average {result['load_average']}, {result['cpus']} cpus")
+    load.report()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
