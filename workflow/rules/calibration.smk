@@ -95,7 +95,8 @@ rule calibration_batch:
         batch=r"\d+",
     conda:
         CONDA_ENV
-    threads: min(CALIBRATION_SAMPLER["parallel_chains"], CALIBRATION_SAMPLER["chains"])
+    resources:
+        cpus_per_task=chains_at_once(CALIBRATION_SAMPLER),
     params:
         engine=STAN_ENGINE,
         settings=CALIBRATION,

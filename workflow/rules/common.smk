@@ -21,7 +21,7 @@ from bayespipe.catalog import ANALYSES, REPORT_DIR
 from bayespipe.catalog import LOADED_PACKAGES as catalog_packages
 from bayespipe.catalog import rule_files as catalog_rule_files
 from bayespipe.config import validate_config
-from bayespipe.engines.stan.engine import ENGINE_MODULES
+from bayespipe.engines.stan.engine import ENGINE_MODULES, sampler_settings
 from bayespipe.console import shorten_job_lines
 from bayespipe.io import HashCache
 from bayespipe.jobs import RUN_VERSION_ENV, WORKFLOW_ROOT_ENV, job_key
@@ -231,9 +231,30 @@ def seal_version():
             jobkeys.mark_stale(rules.report_code_snapshot.output)
 
 
-# Stan compiles start before anything else (alongside data preparation): the fits wait for them,
-# and a compile whose executable is cached costs about a second.
+# Stan compiles start before anything else, two at a time on two cores: every fit waits for one,
+# a first compile takes minutes of one core (about 50 s under PyStan), and a cached one about a
+# second. A models: block's data job comes first of all (its compile waits for its checks).
 STAN_COMPILE_PRIORITY = 50
+# Next, the longest chains of jobs: the Zillow data chain its fits wait for and the MNIST chain
+# (the default run's critical path). A free core takes them before the short jobs beside them
+# (fits of small models, figures, summaries), so the run does not end on a chain started late.
+CHAIN_PRIORITY = 10
+
+# Threads: every job declares one (Snakemake's default), so `--cores 2` runs two jobs at once.
+# A Stan fit still samples `parallel_chains` chains at once and a network trains on tfp.threads
+# TensorFlow threads, but only for part of its wall (start-up, conversion, summaries and figures
+# run on one thread); where two such phases meet, the OS shares the cores. Declaring that peak
+# held both cores for the whole job, so the default run went one job at a time (issue 30), and a
+# job declaring 2 among jobs declaring 1 waits until no 1-thread job is ready. Results never
+# depend on it: draws are fixed by seed and chain, a network's threads are tfp.threads. On a
+# cluster a job asks for the CPUs of its peak (`resources: cpus_per_task`, profiles/slurm).
+
+
+def chains_at_once(sampler):
+    """The chains a Stan fit samples at once: its CPUs at the peak."""
+    settings = sampler_settings(sampler)
+    return min(settings["parallel_chains"], settings["chains"])
+
 
 CONDA_ENV = "../envs/bayespipe.yaml"  # the pinned environment, for --software-deployment-method conda
 

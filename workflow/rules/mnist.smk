@@ -26,6 +26,7 @@ rule mnist_prepare:
         log_path("mnist", "mnist_prepare"),
     benchmark:
         bench_path("mnist", "mnist_prepare")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     params:
@@ -71,10 +72,11 @@ rule mnist_train:
         log_path("mnist", "mnist_train"),
     benchmark:
         bench_path("mnist", "mnist_train")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
-    threads: config["tfp"]["threads"]
     resources:
+        cpus_per_task=config["tfp"]["threads"],
         gpu=1 if config["tfp"]["device"] == "gpu" else 0,
     params:
         settings=MNIST,
@@ -100,10 +102,11 @@ rule mnist_ood:
         log_path("mnist", "mnist_ood"),
     benchmark:
         bench_path("mnist", "mnist_ood")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
-    threads: config["tfp"]["threads"]
     resources:
+        cpus_per_task=config["tfp"]["threads"],
         gpu=1 if config["tfp"]["device"] == "gpu" else 0,
     params:
         settings=MNIST,

@@ -20,6 +20,7 @@ rule models_data:
         bench_path("models", "models_data_{model}")
     wildcard_constraints:
         model=MODEL_NAMES,
+    priority: STAN_COMPILE_PRIORITY + 1  # its compile waits for it (seconds)
     conda:
         CONDA_ENV
     params:
@@ -41,6 +42,7 @@ rule models_stan_compile:
         bench_path("models", "models_stan_compile_{model}")
     wildcard_constraints:
         model=MODEL_NAMES,
+    priority: STAN_COMPILE_PRIORITY
     conda:
         CONDA_ENV
     params:
@@ -68,7 +70,8 @@ rule models_fit:
         model=MODEL_NAMES,
     conda:
         CONDA_ENV
-    threads: model_threads
+    resources:
+        cpus_per_task=model_cpus,
     params:
         engine=STAN_ENGINE,
         entry=model_data_block,

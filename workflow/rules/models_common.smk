@@ -7,7 +7,6 @@ from bayespipe.analyses.calibration import design as calibration_design
 from bayespipe.analyses.models import compare as model_compare
 from bayespipe.analyses.models.prepare import check_block as check_model_block
 from bayespipe.analyses.models.prepare import resolve as resolve_model_path
-from bayespipe.engines.stan.engine import sampler_settings
 from bayespipe.engines.stan.outputs import FIT_FILES
 from bayespipe.engines.stan.program import program_info
 
@@ -80,9 +79,8 @@ def model_sampler(wildcards):
     return MODELS[wildcards.model].get("sampler", {})
 
 
-def model_threads(wildcards):
-    sampler = sampler_settings(model_sampler(wildcards))
-    return min(sampler["parallel_chains"], sampler["chains"])
+def model_cpus(wildcards):
+    return chains_at_once(model_sampler(wildcards))
 
 
 def model_targets(name):

@@ -41,8 +41,8 @@ rule moons_fit:
         bench_path("moons", "moons_fit_{moons_variant}")
     conda:
         CONDA_ENV
-    threads: config["tfp"]["threads"]
     resources:
+        cpus_per_task=config["tfp"]["threads"],
         gpu=1 if config["tfp"]["device"] == "gpu" else 0,
     params:
         settings=MOONS,

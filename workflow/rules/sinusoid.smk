@@ -41,8 +41,8 @@ rule sinusoid_fit:
         bench_path("sinusoid", "sinusoid_fit_{sinusoid_variant}")
     conda:
         CONDA_ENV
-    threads: config["tfp"]["threads"]
     resources:
+        cpus_per_task=config["tfp"]["threads"],
         gpu=1 if config["tfp"]["device"] == "gpu" else 0,
     params:
         settings=SINUSOID,

@@ -72,7 +72,8 @@ rule tadpoles_fit:
         bench_path("tadpoles", "tadpoles_fit")
     conda:
         CONDA_ENV
-    threads: min(TADPOLES_SAMPLER["parallel_chains"], TADPOLES_SAMPLER["chains"])
+    resources:
+        cpus_per_task=chains_at_once(TADPOLES_SAMPLER),
     params:
         engine=STAN_ENGINE,
         sampler=TADPOLES_SAMPLER,
@@ -119,8 +120,8 @@ rule tadpoles_compare_tfp_hmc:
         bench_path("tadpoles", "tadpoles_compare_tfp_hmc")
     conda:
         CONDA_ENV
-    threads: config["tfp"]["threads"]
     resources:
+        cpus_per_task=config["tfp"]["threads"],
         gpu=1 if config["tfp"]["device"] == "gpu" else 0,
     params:
         hmc=config["tadpoles"]["tfp_hmc"],

@@ -14,6 +14,7 @@ rule zillow_synthetic:
         log_path("zillow", "zillow_synthetic"),
     benchmark:
         bench_path("zillow", "zillow_synthetic")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     params:
@@ -35,6 +36,7 @@ rule zillow_merge:
         log_path("zillow", "zillow_merge"),
     benchmark:
         bench_path("zillow", "zillow_merge")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     script:
@@ -51,6 +53,7 @@ rule zillow_drop_nulls:
         log_path("zillow", "zillow_drop_nulls"),
     benchmark:
         bench_path("zillow", "zillow_drop_nulls")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     params:
@@ -69,6 +72,7 @@ rule zillow_predictors:
         log_path("zillow", "zillow_predictors"),
     benchmark:
         bench_path("zillow", "zillow_predictors")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     params:
@@ -91,6 +95,7 @@ rule zillow_drop_rows:
         log_path("zillow", "zillow_drop_rows"),
     benchmark:
         bench_path("zillow", "zillow_drop_rows")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     script:
@@ -108,6 +113,7 @@ rule zillow_split:
         log_path("zillow", "zillow_split"),
     benchmark:
         bench_path("zillow", "zillow_split")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     params:
@@ -127,6 +133,7 @@ rule zillow_groups:
         log_path("zillow", "zillow_groups"),
     benchmark:
         bench_path("zillow", "zillow_groups")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     script:
@@ -146,6 +153,7 @@ rule zillow_standardize:
         log_path("zillow", "zillow_standardize"),
     benchmark:
         bench_path("zillow", "zillow_standardize")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     script:
@@ -163,6 +171,7 @@ rule zillow_missing_table:
         log_path("zillow", "zillow_missing_table"),
     benchmark:
         bench_path("zillow", "zillow_missing_table")
+    priority: CHAIN_PRIORITY
     conda:
         CONDA_ENV
     script:

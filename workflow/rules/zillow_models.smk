@@ -52,7 +52,8 @@ for _model in ZILLOW_STAN_MODELS:
             bench_path("zillow", f"zillow_fit_{_model}")
         conda:
             CONDA_ENV
-        threads: ZILLOW_MODEL_SETTINGS[_model]["parallel_chains"]
+        resources:
+            cpus_per_task=chains_at_once(ZILLOW_MODEL_SETTINGS[_model]),
         params:
             model=_model,
             sampler=ZILLOW_MODEL_SETTINGS[_model],

@@ -23,8 +23,8 @@ rule zillow_network_fit:
         bench_path("zillow", "zillow_network_fit")
     conda:
         CONDA_ENV
-    threads: config["tfp"]["threads"]
     resources:
+        cpus_per_task=config["tfp"]["threads"],
         gpu=1 if config["tfp"]["device"] == "gpu" else 0,
     params:
         settings=ZILLOW_NETWORK,

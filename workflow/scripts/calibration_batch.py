@@ -3,8 +3,7 @@ from bayespipe.analyses.calibration import batch
 from bayespipe.jobs import job
 
 with job(snakemake, stan_file=snakemake.input.stan_file) as record:
-    settings = dict(snakemake.params.settings)
-    settings["sampler"] = {**settings["sampler"], "parallel_chains": snakemake.threads}
+    settings = dict(snakemake.params.settings)  # parallel_chains as configured
     result = batch.run_batch(
         snakemake.wildcards.program,
         int(snakemake.wildcards.batch),

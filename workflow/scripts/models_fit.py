@@ -9,6 +9,6 @@ with job(snakemake, stan_file=snakemake.input.program) as record:
         dict(snakemake.input.items()),
         dict(snakemake.output.items()),
         engine=snakemake.params.engine,
-        sampler={**snakemake.params.sampler, "parallel_chains": snakemake.threads},
+        sampler=dict(snakemake.params.sampler),  # parallel_chains as configured
         thresholds=snakemake.params.diagnostics,
     )

@@ -12,7 +12,7 @@ with job(snakemake) as record:
         snakemake.output.trace,
         hmc=snakemake.params.hmc,
         tfp_config=snakemake.params.tfp,
-        threads=snakemake.threads,
+        threads=snakemake.params.tfp["threads"],  # TensorFlow's, not the job's declared
     )
     record["device"] = result["device"]
     record["comparison"] = result["rows"]

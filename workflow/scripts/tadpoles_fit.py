@@ -12,7 +12,7 @@ with job(snakemake, stan_file=snakemake.input.stan_file) as record:
         {name: snakemake.output[name] for name in FIT_FILES},
         snakemake.output.metrics,
         engine=snakemake.params.engine,
-        sampler={**snakemake.params.sampler, "parallel_chains": snakemake.threads},
+        sampler=dict(snakemake.params.sampler),  # parallel_chains as configured
         thresholds=snakemake.params.diagnostics,
     )
     record["engine"] = result["stan"]

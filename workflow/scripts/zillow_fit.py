@@ -13,7 +13,9 @@ with job(snakemake, stan_file=snakemake.input.stan_file) as record:
         missing=snakemake.input.missing or None,
     )
     outputs = {key: snakemake.output[key] for key in fit.output_names(snakemake.params.model)}
-    sampler = {**snakemake.params.sampler, "parallel_chains": snakemake.threads}
+    # parallel_chains as configured, whatever the threads the job declares (README: Where the
+    # time goes)
+    sampler = dict(snakemake.params.sampler)
     record.update(
         fit.fit_model(
             snakemake.params.model,
