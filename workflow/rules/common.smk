@@ -167,8 +167,11 @@ def current_job_key(record):
 
 
 def in_this_run(record):
-    """Whether this run's rule can still make a recorded job's outputs: not when its wildcard is
-    a removed config block (its name no longer matches the rule's wildcard constraints)."""
+    """Whether this run can still make a recorded job's outputs.
+
+    Not when its wildcard is a removed config block (its name no longer matches the wildcard
+    constraints of the job's rule).
+    """
     each = workflow.get_rule(record["rule"])
     return all(each.is_producer(path) for path in record.get("outputs", []))
 
