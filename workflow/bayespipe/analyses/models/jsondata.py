@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 
-from bayespipe.analyses.models.standata import _literal, parse_form
+from bayespipe.analyses.models.standata import _literal, parse_form, resolve
 from bayespipe.engines.stan.program import DataVariable, ProgramInfo
 from bayespipe.errors import InputError
 
@@ -37,7 +36,6 @@ SPECIAL = {
     "-infinity": -math.inf,
 }
 INT_RANGE = (-(2**31), 2**31 - 1)  # Stan's int is 32 bits
-NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 LITERAL_HELP = "a number or a list of numbers, e.g. prior_only: 0"
 
 
@@ -221,17 +219,6 @@ class JsonData:
             f"{wants}, but {self._where(name)} gives {_shape_text(shape)}",
         )
 
-    def _resolve(self, expression: str | None, data: dict):
-        """A size or bound: a number, or the value of a data variable; None when unknown."""
-        if expression is None:
-            return None
-        text = expression.strip()
-        if NUMBER.match(text):
-            return float(text)
-        if text in data:
-            return np.asarray(data[text])
-        return None
-
     def _check_sizes(self, name: str, data: dict):
         """Check the declared sizes that are known; an empty array gets its declared shape."""
         variable = self.program.data[name]
@@ -239,7 +226,7 @@ class JsonData:
         shape = np.shape(value)
         declared = []
         for axis, expression in enumerate(variable.sizes):
-            size = self._resolve(expression, data)
+            size = resolve(expression, data)
             if size is None or np.ndim(size) != 0:
                 declared.append(None)
                 continue
@@ -275,7 +262,7 @@ class JsonData:
             return
         values = np.asarray(data[name], dtype=float)
         for expression, below in ((variable.lower, True), (variable.upper, False)):
-            limit = self._resolve(expression, data)
+            limit = resolve(expression, data)
             if limit is None or (np.ndim(limit) and np.shape(limit) != values.shape):
                 continue  # an expression, or a bound of another shape: Stan checks it
             with np.errstate(invalid="ignore"):

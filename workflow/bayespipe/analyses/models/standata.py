@@ -84,6 +84,18 @@ def split_rows(n_rows: int, fraction: float, seed: int) -> tuple[np.ndarray, np.
     return np.setdiff1d(np.arange(n_rows), heldout), heldout
 
 
+def resolve(expression: str | None, data: dict):
+    """A declared size or bound: a number, or the values of a data variable; None when unknown."""
+    if expression is None:
+        return None
+    text = expression.strip()
+    if NUMBER.match(text):
+        return float(text)
+    if text in data:
+        return np.asarray(data[text])
+    return None
+
+
 class DataBuilder:
     """Builds the Stan data of one model block from its table, for all rows or a subset."""
 
@@ -169,22 +181,11 @@ class DataBuilder:
                 f"is declared `{variable.declaration or name}` with {variable.dimensions}",
             )
 
-    def _resolve(self, expression: str | None, data: dict):
-        """A size or bound: a number, or the values of a data variable; None when unknown."""
-        if expression is None:
-            return None
-        text = expression.strip()
-        if NUMBER.match(text):
-            return float(text)
-        if text in data:
-            return np.asarray(data[text])
-        return None
-
     def _check_sizes(self, name: str, data: dict) -> None:
         variable = self.program.data[name]
         shape = np.shape(data[name])
         for axis, expression in enumerate(variable.sizes):
-            size = self._resolve(expression, data)
+            size = resolve(expression, data)
             if size is None or np.ndim(size) != 0 or axis >= len(shape):
                 continue
             if shape[axis] != int(size):
@@ -201,7 +202,7 @@ class DataBuilder:
         variable = self.program.data[name]
         values = np.asarray(data[name], dtype=float)
         for expression, below in ((variable.lower, True), (variable.upper, False)):
-            limit = self._resolve(expression, data)
+            limit = resolve(expression, data)
             if limit is None:
                 continue
             try:
