@@ -260,30 +260,25 @@ def compare(
     name: str,
     blocks: list[str],
     posteriors: list,
-    loos: list | None,
+    loos: list,
     table_path,
     figure_path,
     json_path,
 ) -> dict:
     """Compare the blocks' fits (their ``posterior.nc``, in ``blocks`` order); write the files.
 
-    ``loos``: each block's ``loo.json`` (its Pareto k), or None to compute the Pareto k here.
+    ``loos``: each block's ``loo.json`` (its Pareto k).
     """
     import arviz as az
 
-    if len(posteriors) != len(blocks) or (loos is not None and len(loos) != len(blocks)):
+    if len(posteriors) != len(blocks) or len(loos) != len(blocks):
         raise ValueError(f"comparison {name}: one posterior and one loo.json per block expected")
     fits = {b: az.from_netcdf(p) for b, p in zip(blocks, posteriors, strict=True)}
     table = compare_fits(name, fits)
-    if loos is None:
-        pareto_k_max = {
-            b: float(az.loo(fits[b], pointwise=True, var_name=LOG_LIK).pareto_k.max())
-            for b in blocks
-        }
-    else:
-        pareto_k_max = {
-            b: float(read_json(p)["pareto_k"]["max"]) for b, p in zip(blocks, loos, strict=True)
-        }
+    # The blocks' own loo.json (models_loo) already hold their Pareto k: not computed again.
+    pareto_k_max = {
+        b: float(read_json(p)["pareto_k"]["max"]) for b, p in zip(blocks, loos, strict=True)
+    }
     with atomic_path(table_path) as tmp:
         table.to_csv(tmp)
     figure(name, table, figure_path)

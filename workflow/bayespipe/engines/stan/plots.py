@@ -27,12 +27,6 @@ _BLANK_PNG = bytes.fromhex(
 )
 
 
-def scalar_variables(dataset, limit: int = MAX_PANELS) -> list[str]:
-    """Scalar parameters (no dimension besides chain and draw), the ones worth a panel each."""
-    names = [name for name, var in dataset.data_vars.items() if set(var.dims) <= set(SAMPLE_DIMS)]
-    return names[:limit]
-
-
 def panels(dataset, names: list[str] | None = None, limit: int = MAX_PANELS) -> list[tuple]:
     """The panels of a fit's figures: ``(label, variable, flat element index or None)`` each.
 
@@ -106,6 +100,17 @@ def _selected(idata, var_names: list[str] | None, candidates: list[str] | None):
     return data, list(data.posterior.data_vars)
 
 
+def _plot(arviz_plot, idata, path, var_names, title, candidates, **kwargs) -> None:
+    """Draw ``arviz_plot`` of ``var_names`` (whole) or of the panels of ``candidates``; save it."""
+    use_agg()
+    data, names = _selected(idata, var_names, candidates)
+    axes = arviz_plot(data, var_names=names, backend_kwargs={"layout": "constrained"}, **kwargs)
+    figure = _figure_of(axes)
+    if title:
+        figure.suptitle(title)
+    save_figure(figure, path)
+
+
 def plot_trace(
     idata,
     path,
@@ -116,16 +121,8 @@ def plot_trace(
     """Traces of ``var_names`` (whole), or of the panels of ``candidates`` (see ``panels``)."""
     import arviz as az
 
-    use_agg()
-    data, names = _selected(idata, var_names, candidates)
     # compact=False: one colour per chain (compact mode tells chains apart by line style only)
-    axes = az.plot_trace(
-        data, var_names=names, compact=False, legend=True, backend_kwargs={"layout": "constrained"}
-    )
-    figure = _figure_of(axes)
-    if title:
-        figure.suptitle(title)
-    save_figure(figure, path)
+    _plot(az.plot_trace, idata, path, var_names, title, candidates, compact=False, legend=True)
 
 
 def plot_densities(
@@ -138,15 +135,7 @@ def plot_densities(
     """Posterior densities (90% HDI) of ``var_names`` (whole), or the panels of ``candidates``."""
     import arviz as az
 
-    use_agg()
-    data, names = _selected(idata, var_names, candidates)
-    axes = az.plot_posterior(
-        data, var_names=names, hdi_prob=0.9, backend_kwargs={"layout": "constrained"}
-    )
-    figure = _figure_of(axes)
-    if title:
-        figure.suptitle(title)
-    save_figure(figure, path)
+    _plot(az.plot_posterior, idata, path, var_names, title, candidates, hdi_prob=0.9)
 
 
 def placeholder(path, message: str) -> None:
